@@ -1,0 +1,50 @@
+"""The interface every data source implements."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from tf_t2i.data.record import Record, Skipped
+
+
+@dataclasses.dataclass
+class SourceInfo:
+    """What a source knows about itself before reading every example.
+
+    Attributes:
+        name: source name as typed on the command line ("shapes", "tfds:mnist").
+        splits: split names this source can produce.
+        class_names: index -> name, [] if the source has no labels.
+        attribute_names: names of the attribute vector entries, [] if none.
+        captions_per_image: nominal number of captions per image (0 if unknown).
+        has_masks: whether records carry masks.
+        options: the options the source was built with, recorded in the manifest.
+    """
+
+    name: str
+    splits: list[str]
+    class_names: list[str] = dataclasses.field(default_factory=list)
+    attribute_names: list[str] = dataclasses.field(default_factory=list)
+    captions_per_image: int = 0
+    has_masks: bool = False
+    options: dict = dataclasses.field(default_factory=dict)
+
+
+class Source:
+    """A raw data set on disk (or built in) that yields Records.
+
+    Subclasses set `name`, take `path` (None for built-in sources) and keyword
+    options in `__init__`, raise `tf_t2i.errors.T2IError` naming the file when
+    the layout is unusable as a whole (missing root folder, missing required
+    annotation file), and yield `Skipped` for individual bad inputs.
+    """
+
+    name: str = ""
+
+    def info(self) -> SourceInfo:
+        raise NotImplementedError
+
+    def examples(self, split: str) -> Iterator[Record | Skipped]:
+        """Yields the split's records in a deterministic order."""
+        raise NotImplementedError
