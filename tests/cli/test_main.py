@@ -7,7 +7,7 @@ from tf_t2i.cli.main import cli
 def test_help_lists_commands_without_importing_tensorflow():
     code = (
         "import sys; from click.testing import CliRunner; from tf_t2i.cli.main import cli;"
-        "r = CliRunner().invoke(cli, ['--help']); print(r.output);"
+        "r = CliRunner().invoke(cli, ['--help'], prog_name='t2i'); print(r.output);"
         "assert 'tensorflow' not in sys.modules, 'TF imported by --help'"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
