@@ -103,7 +103,8 @@ def load_encoder(spec: str = DEFAULT_SPEC) -> TextEncoder:
 
         return _load_dir(spec, use_m3.ensure_built())
     if spec.startswith(_HUB_PREFIXES):
-        return _load_dir(spec, _resolve_hub_handle(spec))
+        handle = spec if spec.startswith(("http://", "https://")) else f"https://{spec}"
+        return _load_dir(spec, _resolve_hub_handle(handle))
     path = pathlib.Path(spec).expanduser()
     if not path.exists():
         raise T2IError(
