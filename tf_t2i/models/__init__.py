@@ -1,0 +1,1 @@
+"""Networks and the ConditionalGAN keras.Model (import from the submodules)."""

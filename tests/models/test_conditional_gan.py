@@ -1,0 +1,138 @@
+"""ConditionalGAN: every conditioning, the algorithm's terms, and which weights move."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import COMBINATIONS, make_batch, tiny_config
+
+from tf_t2i import losses
+from tf_t2i.errors import T2IError
+from tf_t2i.models.build import build_gan
+from tf_t2i.models.conditional_gan import ConditionalGAN
+
+
+def _values(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def _changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables, strict=True)]
+
+
+@pytest.mark.parametrize("name", sorted(COMBINATIONS))
+def test_every_combination_trains_and_generates(name):
+    config = tiny_config(**COMBINATIONS[name])
+    gan = build_gan(config, seed=0)
+    batch = make_batch(config)
+    logs = tf.function(gan.train_step)(batch)
+    expected = {"d_loss", "g_loss", "d_real", "d_fake"} | (
+        {"d_wrong"} if config.uses_cls else set()
+    )
+    assert set(logs) == expected
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert int(gan.step.numpy()) == 1
+
+    conditions = {k: v[:3] for k, v in batch.items()}
+    images = gan.generate(conditions, seed=1, num_images=3).numpy()
+    assert images.shape == (3, 32, 32, 3) and images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0
+    np.testing.assert_array_equal(images, gan.generate(conditions, seed=1, num_images=3))
+
+
+def _gan_with_learning_rates(config, d_lr, g_lr):
+    gan = ConditionalGAN(config, seed=0)
+    gan.compile(keras.optimizers.Adam(d_lr), keras.optimizers.Adam(g_lr))
+    return gan
+
+
+@pytest.mark.parametrize("name", ["text_cls_int", "dcgan", "mask"])
+def test_d_update_moves_only_d_and_g_update_only_g(name):
+    config = tiny_config(**COMBINATIONS[name])
+    batch = make_batch(config)
+    # G frozen by a zero learning rate: the step may move D's weights only.
+    gan = _gan_with_learning_rates(config, d_lr=1e-2, g_lr=0.0)
+    g_before = _values(gan.generator.trainable_variables)
+    d_before = _values(gan.discriminator.trainable_variables)
+    gan.train_step(batch)
+    assert not any(_changed(g_before, gan.generator.trainable_variables))
+    assert all(_changed(d_before, gan.discriminator.trainable_variables))
+    # D frozen: the step may move G's weights only.
+    gan = _gan_with_learning_rates(config, d_lr=0.0, g_lr=1e-2)
+    g_before = _values(gan.generator.trainable_variables)
+    d_before = _values(gan.discriminator.trainable_variables)
+    gan.train_step(batch)
+    assert all(_changed(g_before, gan.generator.trainable_variables))
+    assert not any(_changed(d_before, gan.discriminator.trainable_variables))
+
+
+def test_d_steps_updates_g_every_other_step():
+    config = tiny_config(d_steps=2)
+    gan = build_gan(config, seed=0)
+    batch = make_batch(config)
+    step = tf.function(gan.train_step)
+    g_before = _values(gan.generator.trainable_variables)
+    d_before = _values(gan.discriminator.trainable_variables)
+    step(batch)
+    assert not any(_changed(g_before, gan.generator.trainable_variables))
+    assert all(_changed(d_before, gan.discriminator.trainable_variables))
+    step(batch)
+    assert all(_changed(g_before, gan.generator.trainable_variables))
+
+
+def _hand_logits(gan, batch, conditions):
+    """D's logits as the training step computes them, before any update."""
+    fake = gan.generator({"noise": batch["noise"], **conditions["right"]}, training=True)
+    d = gan.discriminator
+    return {
+        "real": d({"images": batch["images"], **conditions["right"]}, training=True)[:, 0],
+        "wrong": d({"images": batch["images"], **conditions["wrong"]}, training=True)[:, 0],
+        "fake": d({"images": fake, **conditions["right"]}, training=True)[:, 0],
+    }
+
+
+def test_wrong_pair_term_enters_d_loss():
+    config = tiny_config(conditions=["text"], cls=True, interp=False)
+    batch = make_batch(config, with_noise=True)
+    gan = build_gan(config, seed=0)
+    conditions = {
+        "right": {"embeddings": batch["embeddings"]},
+        "wrong": {"embeddings": batch["wrong_embeddings"]},
+    }
+    logits = _hand_logits(gan, batch, conditions)
+    expected = losses.gan_cls_discriminator_loss(
+        logits["real"], logits["wrong"], logits["fake"], real_label=0.9
+    )
+    plain = losses.dcgan_discriminator_loss(logits["real"], logits["fake"], real_label=0.9)
+    logs = gan.train_step(batch)
+    np.testing.assert_allclose(float(logs["d_loss"]), float(tf.reduce_mean(expected)), rtol=1e-5)
+    assert abs(float(logs["d_loss"]) - float(tf.reduce_mean(plain))) > 1e-3
+    np.testing.assert_allclose(
+        float(logs["d_wrong"]), float(tf.reduce_mean(tf.sigmoid(logits["wrong"]))), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("interp", [True, False])
+def test_interpolation_term_enters_g_loss(interp):
+    config = tiny_config(conditions=["text"], cls=True, interp=interp, interp_beta=0.25)
+    batch = make_batch(config, with_noise=True)
+    gan = build_gan(config, seed=0)
+    right = {"embeddings": batch["embeddings"]}
+    mixed = {"embeddings": 0.25 * batch["embeddings"] + 0.75 * batch["wrong_embeddings"]}
+    fake_logits = _hand_logits(gan, batch, {"right": right, "wrong": right})["fake"]
+    interp_fake = gan.generator({"noise": batch["noise"], **mixed}, training=True)
+    interp_logits = gan.discriminator({"images": interp_fake, **mixed}, training=True)[:, 0]
+    expected = losses.gan_cls_generator_loss(fake_logits, interp_logits if interp else None)
+    logs = gan.train_step(batch)
+    np.testing.assert_allclose(float(logs["g_loss"]), float(tf.reduce_mean(expected)), rtol=1e-5)
+
+
+def test_missing_condition_and_wrong_keys_are_named():
+    config = tiny_config(conditions=["attributes"])
+    gan = build_gan(config)
+    batch = make_batch(config)
+    del batch["wrong_attributes"]
+    with pytest.raises(T2IError, match="wrong_attributes"):
+        gan.train_step(batch)
+    with pytest.raises(T2IError, match="attributes"):
+        gan.generate({"embeddings": batch["embeddings"]})

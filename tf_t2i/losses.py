@@ -1,0 +1,107 @@
+"""Pure GAN loss functions (per example; the model averages them over the global batch).
+
+Pairs: `dcgan_discriminator_loss` / `dcgan_generator_loss` (plain real vs fake) and
+`gan_cls_discriminator_loss` / `gan_cls_generator_loss` (Reed et al. 2016, matching-aware
+D; with GAN-INT the generator also sees interpolated conditions). `style_encoder_loss`
+trains the style encoder. Every function takes logits (float32 [B]) and returns float32 [B],
+so that `tf.nn.compute_average_loss(loss, global_batch_size)` gives the right mean under
+any tf.distribute strategy.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _bce(logits: tf.Tensor, target: float) -> tf.Tensor:
+    """Sigmoid cross entropy of logits against a constant target; float32 [B]."""
+    logits = tf.cast(logits, tf.float32)
+    return tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.fill(tf.shape(logits), tf.cast(target, tf.float32)), logits=logits
+    )
+
+
+def dcgan_discriminator_loss(
+    real_logits: tf.Tensor, fake_logits: tf.Tensor, real_label: float = 1.0
+) -> tf.Tensor:
+    """The plain D loss: -log D(real) - log(1 - D(fake)).
+
+    Args:
+        real_logits: D's logits on real (image, right condition) pairs, [B].
+        fake_logits: D's logits on generated images, [B].
+        real_label: target for real pairs; 0.9 gives one-sided label smoothing.
+
+    Returns:
+        float32 [B], per-example loss.
+    """
+    return _bce(real_logits, real_label) + _bce(fake_logits, 0.0)
+
+
+def dcgan_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """The non-saturating G loss: -log D(G(z)).
+
+    Args:
+        fake_logits: D's logits on generated images, [B].
+
+    Returns:
+        float32 [B], per-example loss.
+    """
+    return _bce(fake_logits, 1.0)
+
+
+def gan_cls_discriminator_loss(
+    real_logits: tf.Tensor,
+    wrong_logits: tf.Tensor,
+    fake_logits: tf.Tensor,
+    real_label: float = 1.0,
+) -> tf.Tensor:
+    """Reed's matching-aware D loss (GAN-CLS).
+
+    -[log D(real, right) + (log(1 - D(real, wrong)) + log(1 - D(fake, right))) / 2]:
+    a real image with a mismatching condition counts as fake, weighted like the fakes.
+
+    Args:
+        real_logits: D's logits on (real image, right condition), [B].
+        wrong_logits: D's logits on (real image, wrong condition), [B].
+        fake_logits: D's logits on (generated image, right condition), [B].
+        real_label: target for (real, right); 0.9 gives one-sided label smoothing.
+
+    Returns:
+        float32 [B], per-example loss.
+    """
+    unmatched = (_bce(wrong_logits, 0.0) + _bce(fake_logits, 0.0)) / 2.0
+    return _bce(real_logits, real_label) + unmatched
+
+
+def gan_cls_generator_loss(
+    fake_logits: tf.Tensor, interp_logits: tf.Tensor | None = None
+) -> tf.Tensor:
+    """Reed's G loss: non-saturating, plus the GAN-INT term when interpolations are given.
+
+    -log D(G(z, t), t) - log D(G(z, t_int), t_int), t_int = beta*t1 + (1 - beta)*t2.
+
+    Args:
+        fake_logits: D's logits on (G(z, right), right), [B].
+        interp_logits: D's logits on (G(z, t_int), t_int), [B], or None without GAN-INT.
+
+    Returns:
+        float32 [B], per-example loss.
+    """
+    loss = dcgan_generator_loss(fake_logits)
+    if interp_logits is not None:
+        loss += dcgan_generator_loss(interp_logits)
+    return loss
+
+
+def style_encoder_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.Tensor:
+    """The style encoder loss ||z - S(G(z, c))||^2.
+
+    Args:
+        noise: the z given to G, [B, z_dim].
+        predicted_noise: S's estimate from the generated image, [B, z_dim].
+
+    Returns:
+        float32 [B], per-example squared error.
+    """
+    diff = tf.cast(noise, tf.float32) - tf.cast(predicted_noise, tf.float32)
+    return tf.reduce_sum(tf.square(diff), axis=-1)

@@ -1,0 +1,343 @@
+"""ConditionalGAN: one keras.Model for DCGAN, GAN-CLS, GAN-INT(-CLS), attribute, class and
+mask conditioning, with the style encoder of Reed et al. 2016."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tf_t2i import losses
+from tf_t2i.errors import T2IError
+from tf_t2i.models.config import CONDITION_KEYS, INTERPOLABLE_CONDITIONS, ModelConfig
+from tf_t2i.models.discriminator import build_discriminator
+from tf_t2i.models.generator import build_generator
+from tf_t2i.models.style_encoder import build_style_encoder
+
+# Batch key of a condition -> batch key of its mismatching version (from the input pipeline).
+WRONG_KEYS = {
+    "embeddings": "wrong_embeddings",
+    "attributes": "wrong_attributes",
+    "labels": "wrong_labels",
+}
+
+
+@keras.saving.register_keras_serializable(package="tf_t2i")
+class ConditionalGAN(keras.Model):
+    """A conditional DCGAN trained with Reed et al.'s GAN-CLS / GAN-INT algorithm.
+
+    `fit()` on the input pipeline's dataset runs `train_step` (one D update, and one G update
+    every `d_steps` steps). After the GAN, `train_style_encoder_step` (or
+    `StyleEncoderTrainer(gan).fit(...)`) trains the style encoder with G frozen.
+
+    Args:
+        model_config: a ModelConfig (or its dict).
+        seed: optional int seed for the noise sampled in train_step.
+        **kwargs: passed to keras.Model (name, ...).
+
+    Example:
+        >>> gan = build_gan(ModelConfig(image_size=32, ngf=8, ndf=8, embedding_dim=16))
+        >>> gan.fit(make_dataset(data_dir, batch_size=64), epochs=1)
+        >>> images = gan.generate({"embeddings": text_embeddings}, seed=0)
+
+    Reference:
+        Reed et al., "Generative Adversarial Text to Image Synthesis", ICML 2016.
+    """
+
+    def __init__(self, model_config: ModelConfig | dict, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(model_config, dict):
+            model_config = ModelConfig.from_dict(model_config)
+        model_config.validate()
+        # === Config ===
+        self.model_config = model_config
+        self.seed = seed
+        # === Layers === (built here so that fit under a strategy needs no symbolic build)
+        self.generator = build_generator(model_config)
+        self.discriminator = build_discriminator(model_config)
+        self.style_encoder = (
+            build_style_encoder(model_config) if model_config.style_encoder else None
+        )
+        # === State ===
+        # Our own counter: optimizer.iterations skips steps that loss scaling rejects.
+        self.step = tf.Variable(
+            0,
+            dtype=tf.int64,
+            trainable=False,
+            name="step",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+        self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_wrong_tracker = keras.metrics.Mean(name="d_wrong")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.s_loss_tracker = keras.metrics.Mean(name="s_loss")
+        self.d_optimizer = None
+        self.g_optimizer = None
+        self.s_optimizer = None
+        self.built = True
+
+    # ------------------------------------------------------------------ set-up
+    def compile(self, d_optimizer, g_optimizer, s_optimizer=None, **kwargs):
+        """Sets and builds the optimizers (wrap them in LossScaleOptimizer for float16).
+
+        Args:
+            d_optimizer: optimizer of the discriminator.
+            g_optimizer: optimizer of the generator.
+            s_optimizer: optimizer of the style encoder (required when it is enabled).
+            **kwargs: passed to keras.Model.compile (e.g. steps_per_execution).
+        """
+        kwargs.setdefault("jit_compile", False)  # XLA is slower for this model on CPU
+        # optimizer=None: Keras would otherwise create an unused optimizer that breaks restore.
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.s_optimizer = s_optimizer
+        # Built up front: no retrace on the first step and no variables created in a replica.
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
+        if self.style_encoder is not None:
+            if s_optimizer is None:
+                raise T2IError("model.style_encoder is on: compile() needs an s_optimizer")
+            s_optimizer.build(self.style_encoder.trainable_variables)
+
+    @property
+    def metrics(self):
+        """The trackers reset by fit() at each epoch (d_wrong only with GAN-CLS)."""
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker]
+        if self.model_config.uses_cls:
+            trackers.append(self.d_wrong_tracker)
+        trackers.append(self.d_fake_tracker)
+        return trackers
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"model_config": self.model_config.to_dict(), "seed": self.seed})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def call(self, inputs, training=False):
+        """G's forward pass: dict {"noise", condition keys} -> images float32 [B, H, W, C]."""
+        return self.generator(inputs, training=training)
+
+    # ------------------------------------------------------------------ training
+    def train_step(self, batch):
+        """One iteration of Reed et al.'s Algorithm 1 (GAN-CLS, plus GAN-INT's G term).
+
+        Args:
+            batch: the input pipeline's dict: images float32 [B, H, W, C] in [-1, 1], the
+                condition keys and their wrong_* versions. Optional `noise` [B, z_dim]
+                replaces the sampled z (tests use it).
+
+        Returns:
+            dict of the metric trackers' results.
+        """
+        config = self.model_config
+        images = batch["images"]  # x: real images
+        right = self._conditions(batch)  # h: the image's own condition
+        wrong = self._wrong_conditions(batch) if config.uses_cls else None  # h^: mismatching
+        noise = self._noise(batch)  # z ~ N(0, 1)
+
+        with tf.GradientTape() as g_tape:
+            fake = self.generator({"noise": noise, **right}, training=True)  # x^ = G(z, h)
+            with tf.GradientTape() as d_tape:
+                real_logits = self._discriminate(images, right)  # s_r = D(x, h)
+                wrong_logits = None
+                if wrong is not None:
+                    wrong_logits = self._discriminate(images, wrong)  # s_w = D(x, h^)
+                fake_logits = self._discriminate(fake, right)  # s_f = D(x^, h)
+                d_loss_per_example = self._discriminator_loss(
+                    real_logits, wrong_logits, fake_logits
+                )
+                d_loss = self._average(d_loss_per_example)
+                scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+            interp_logits = self._interpolation_logits(noise, right, batch)
+            g_loss_per_example = losses.gan_cls_generator_loss(fake_logits, interp_logits)
+            g_loss = self._average(g_loss_per_example)
+            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+
+        self._update(d_tape, scaled_d_loss, self.discriminator, self.d_optimizer)
+        if config.d_steps == 1:
+            self._update(g_tape, scaled_g_loss, self.generator, self.g_optimizer)
+        else:
+            g_grads = g_tape.gradient(scaled_g_loss, self.generator.trainable_variables)
+            if self.step % config.d_steps == config.d_steps - 1:  # autograph: a tf.cond
+                self._apply(g_grads, self.generator, self.g_optimizer)
+        self.step.assign_add(1)
+
+        self.d_loss_tracker.update_state(tf.reduce_mean(d_loss_per_example))
+        self.g_loss_tracker.update_state(tf.reduce_mean(g_loss_per_example))
+        self.d_real_tracker.update_state(tf.sigmoid(real_logits))
+        if wrong_logits is not None:
+            self.d_wrong_tracker.update_state(tf.sigmoid(wrong_logits))
+        self.d_fake_tracker.update_state(tf.sigmoid(fake_logits))
+        return {m.name: m.result() for m in self.metrics}
+
+    def _discriminator_loss(self, real_logits, wrong_logits, fake_logits):
+        """Reed's matching-aware loss with wrong pairs (GAN-CLS), the plain one without.
+
+        Returns:
+            float32 [B], per-example loss.
+        """
+        smoothing = self.model_config.label_smoothing
+        if wrong_logits is None:
+            return losses.dcgan_discriminator_loss(real_logits, fake_logits, smoothing)
+        return losses.gan_cls_discriminator_loss(real_logits, wrong_logits, fake_logits, smoothing)
+
+    def _interpolation_logits(self, noise, right, batch):
+        """GAN-INT: D's logits on G(z, beta*t1 + (1-beta)*t2), or None when not enabled.
+
+        t1 is each image's condition and t2 its wrong_* condition from the pipeline (the
+        condition of another, shuffled example); only text and attribute vectors are
+        interpolated. Only G learns from this term, as in the paper.
+
+        Returns:
+            float32 [B] logits, or None.
+        """
+        if not self.model_config.uses_interp:
+            return None
+        beta = self.model_config.interp_beta
+        interpolated = dict(right)
+        for name in INTERPOLABLE_CONDITIONS:
+            key = CONDITION_KEYS[name]
+            if key in right:
+                interpolated[key] = beta * right[key] + (1.0 - beta) * batch[WRONG_KEYS[key]]
+        fake = self.generator({"noise": noise, **interpolated}, training=True)
+        return self._discriminate(fake, interpolated)
+
+    def _discriminate(self, images, conditions):
+        """D's logits, float32 [B], with instance noise on the images while it is on."""
+        images = self._add_instance_noise(images)
+        return self.discriminator({"images": images, **conditions}, training=True)[:, 0]
+
+    def _add_instance_noise(self, images):
+        """Adds N(0, sigma^2) to D's inputs; sigma decays linearly to 0 when configured."""
+        config = self.model_config
+        if config.instance_noise <= 0:
+            return images
+        sigma = tf.constant(config.instance_noise, tf.float32)
+        if config.instance_noise_decay_steps > 0:
+            progress = tf.cast(self.step, tf.float32) / float(config.instance_noise_decay_steps)
+            sigma *= tf.maximum(0.0, 1.0 - progress)
+        noise = keras.random.normal(tf.shape(images), seed=self.seed_generator)
+        return images + sigma * noise
+
+    def _update(self, tape, scaled_loss, network, optimizer):
+        """Back-propagates a (scaled) loss into one network and applies the update."""
+        grads = tape.gradient(scaled_loss, network.trainable_variables)
+        self._apply(grads, network, optimizer)
+
+    @staticmethod
+    def _apply(grads, network, optimizer):
+        # LossScaleOptimizer unscales here and skips the step on inf/NaN gradients.
+        optimizer.apply_gradients(zip(grads, network.trainable_variables, strict=True))
+
+    @staticmethod
+    def _average(per_example_loss):
+        """Mean over the global batch, so that summed replica gradients are right."""
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        global_batch = tf.shape(per_example_loss)[0] * replicas
+        return tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch)
+
+    def _conditions(self, batch):
+        """The condition tensors of a batch, keyed like G's and D's inputs."""
+        missing = [k for k in self.model_config.condition_keys if k not in batch]
+        if missing:
+            raise T2IError(f"batch: missing condition key(s) {missing} for this model")
+        return {key: batch[key] for key in self.model_config.condition_keys}
+
+    def _wrong_conditions(self, batch):
+        """The right conditions with every vector condition replaced by its wrong_* version."""
+        wrong = {}
+        for key in self.model_config.condition_keys:
+            wrong_key = WRONG_KEYS.get(key)
+            if wrong_key is not None and wrong_key not in batch:
+                raise T2IError(f"batch: GAN-CLS needs '{wrong_key}' (or set model.cls: false)")
+            wrong[key] = batch[wrong_key] if wrong_key else batch[key]
+        return wrong
+
+    def _noise(self, batch):
+        """z ~ N(0, 1), float32 [B, z_dim]; `batch["noise"]` if given."""
+        if "noise" in batch:
+            return tf.cast(batch["noise"], tf.float32)
+        shape = (tf.shape(batch["images"])[0], self.model_config.z_dim)
+        return keras.random.normal(shape, seed=self.seed_generator)
+
+    # ------------------------------------------------------------------ style encoder
+    def train_style_encoder_step(self, batch):
+        """One update of the style encoder S on ||z - S(G(z, c))||^2 with G frozen.
+
+        Args:
+            batch: the input pipeline's dict (only the condition keys and the batch size of
+                `images` are used; optional `noise`).
+
+        Returns:
+            dict {"s_loss": mean loss of the batch}.
+        """
+        if self.style_encoder is None:
+            raise T2IError("model.style_encoder is off: there is no style encoder to train")
+        noise = self._noise(batch)  # z
+        fake = self.generator({"noise": noise, **self._conditions(batch)}, training=False)
+        with tf.GradientTape() as tape:
+            predicted = self.style_encoder(fake, training=True)  # S(G(z, c))
+            per_example = losses.style_encoder_loss(noise, predicted)
+            scaled_loss = self.s_optimizer.scale_loss(self._average(per_example))
+        self._update(tape, scaled_loss, self.style_encoder, self.s_optimizer)
+        self.s_loss_tracker.update_state(tf.reduce_mean(per_example))
+        return {"s_loss": self.s_loss_tracker.result()}
+
+    def transfer_style(self, images, conditions):
+        """Draws images with the style of `images` and the content of `conditions`: G(S(x), c).
+
+        Args:
+            images: float32 [N, H, W, C] in [-1, 1], the style sources.
+            conditions: dict of condition tensors for N images (as in generate()).
+
+        Returns:
+            float32 [N, H, W, C] in [-1, 1].
+        """
+        if self.style_encoder is None:
+            raise T2IError("model.style_encoder is off: style transfer needs it")
+        noise = self.style_encoder(tf.convert_to_tensor(images, tf.float32), training=False)
+        return self.generate(conditions, noise=noise)
+
+    # ------------------------------------------------------------------ inference
+    def generate(self, conditions, noise=None, seed=None, num_images=None):
+        """Draws images for the given conditions.
+
+        Args:
+            conditions: dict with this model's condition keys among "embeddings" float32
+                [N, D], "attributes" float32 [N, A], "labels" int [N], "masks" float32
+                [N, H, W, 1] in [0, 1]; extra keys are ignored. {} for a DCGAN.
+            noise: optional float32 [N, z_dim]; sampled from N(0, 1) when None.
+            seed: optional int making the sampled noise deterministic.
+            num_images: N, needed only when there are neither conditions nor noise.
+
+        Returns:
+            float32 [N, H, W, C] in [-1, 1].
+        """
+        inputs = {}
+        for key in self.model_config.condition_keys:
+            if key not in conditions:
+                raise T2IError(f"generate: condition '{key}' is required by this model")
+            dtype = tf.int64 if key == "labels" else tf.float32
+            inputs[key] = tf.convert_to_tensor(conditions[key], dtype)
+        if noise is None:
+            if inputs:
+                count = tf.shape(next(iter(inputs.values())))[0]
+            elif num_images is not None:
+                count = num_images
+            else:
+                raise T2IError("generate: pass noise or num_images for an unconditional model")
+            shape = tf.stack([count, self.model_config.z_dim])
+            if seed is None:
+                noise = tf.random.normal(shape)
+            else:
+                noise = tf.random.stateless_normal(shape, seed=[seed, 0])
+        inputs["noise"] = tf.convert_to_tensor(noise, tf.float32)
+        images = self.generator(inputs, training=False)
+        return tf.cast(images, tf.float32)

@@ -1,0 +1,109 @@
+"""Condition inputs shared by the generator and the discriminator builders.
+
+One helper serves conditional and unconditional variants: with no conditions the
+builders simply get no condition tensors back.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from tf_t2i.models.config import ModelConfig
+
+
+def condition_inputs(config: ModelConfig) -> dict[str, keras.KerasTensor]:
+    """Makes one keras.Input per condition, keyed like the input pipeline's batch.
+
+    Args:
+        config: the model config.
+
+    Returns:
+        A dict among:
+            embeddings: float32 [B, embedding_dim] (text)
+            attributes: float32 [B, num_attributes]
+            labels:     int64 [B] (class)
+            masks:      float32 [B, H, W, 1] in [0, 1]
+    """
+    inputs = {}
+    for name in config.conditions:
+        if name == "text":
+            inputs["embeddings"] = keras.Input((config.embedding_dim,), name="embeddings")
+        elif name == "attributes":
+            inputs["attributes"] = keras.Input((config.num_attributes,), name="attributes")
+        elif name == "class":
+            inputs["labels"] = keras.Input((), dtype="int64", name="labels")
+        elif name == "mask":
+            size = config.image_size
+            inputs["masks"] = keras.Input((size, size, 1), name="masks")
+    return inputs
+
+
+def project_conditions(
+    inputs: dict[str, keras.KerasTensor], config: ModelConfig, prefix: str
+) -> keras.KerasTensor | None:
+    """Projects each vector condition to proj_dim and concatenates them (Reed: phi(t)).
+
+    Text and attributes go through Dense + leaky ReLU(0.2); a class label through a learned
+    embedding.
+
+    Args:
+        inputs: the dict from condition_inputs().
+        config: the model config.
+        prefix: layer-name prefix ("g" or "d"), so G and D own separate projections.
+
+    Returns:
+        [B, proj_dim * number of vector conditions], or None when there is none.
+    """
+    projected = []
+    for name in config.vector_conditions:
+        if name == "class":
+            embed = keras.layers.Embedding(
+                config.num_classes, config.proj_dim, name=f"{prefix}_class_embedding"
+            )
+            projected.append(embed(inputs["labels"]))  # (B, proj_dim)
+            continue
+        key = "embeddings" if name == "text" else "attributes"
+        x = keras.layers.Dense(config.proj_dim, name=f"{prefix}_{name}_projection")(inputs[key])
+        projected.append(keras.layers.LeakyReLU(0.2, name=f"{prefix}_{name}_lrelu")(x))
+    if not projected:
+        return None
+    if len(projected) == 1:
+        return projected[0]
+    return keras.layers.Concatenate(name=f"{prefix}_conditions")(projected)
+
+
+def noisy_mask(
+    inputs: dict[str, keras.KerasTensor], config: ModelConfig, prefix: str
+) -> keras.KerasTensor | None:
+    """The mask input, with Gaussian noise while training when mask_noise > 0.
+
+    Returns:
+        float32 [B, H, W, 1], or None without the mask condition.
+    """
+    if "masks" not in inputs:
+        return None
+    if config.mask_noise > 0:
+        noise = keras.layers.GaussianNoise(config.mask_noise, name=f"{prefix}_mask_noise")
+        return noise(inputs["masks"])
+    return inputs["masks"]
+
+
+def concat_mask(
+    x: keras.KerasTensor, mask: keras.KerasTensor, config: ModelConfig, name: str
+) -> keras.KerasTensor:
+    """Concatenates the mask, average-pooled to x's resolution, to x's channels.
+
+    Args:
+        x: feature map [B, r, r, F].
+        mask: [B, H, W, 1] at the image size.
+        config: the model config.
+        name: a unique layer-name stem.
+
+    Returns:
+        [B, r, r, F + 1].
+    """
+    resolution = x.shape[1]
+    factor = config.image_size // resolution
+    if factor > 1:
+        mask = keras.layers.AveragePooling2D(factor, name=f"{name}_pool")(mask)
+    return keras.layers.Concatenate(name=f"{name}_concat")([x, mask])

@@ -1,0 +1,179 @@
+"""ModelConfig: every switch of the networks and of the GAN training algorithm."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from tf_t2i.errors import T2IError
+
+# Condition name -> key of the batch dict (and of the generator's / discriminator's inputs).
+CONDITION_KEYS = {
+    "text": "embeddings",
+    "attributes": "attributes",
+    "class": "labels",
+    "mask": "masks",
+}
+# Conditions that are one vector per image: projected, tiled in D, have "wrong" versions.
+VECTOR_CONDITIONS = ("text", "attributes", "class")
+# Conditions that can be interpolated (GAN-INT): continuous vectors only.
+INTERPOLABLE_CONDITIONS = ("text", "attributes")
+IMAGE_SIZES = (28, 32, 64, 128)
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Networks and training algorithm of a ConditionalGAN (defaults: Reed et al. 2016).
+
+    Attributes are grouped as: image, networks, conditions, GAN-CLS / GAN-INT, tricks,
+    optimisers, style encoder. `validate()` raises T2IError naming the bad field.
+    """
+
+    # --- image ---
+    image_size: int = 64  # square output side: 28, 32, 64 or 128
+    channels: int = 3  # 1 (grey) or 3 (RGB)
+    # --- networks ---
+    z_dim: int = 100  # noise size; z ~ N(0, 1)
+    ngf: int = 64  # generator width: the 4x4 block has ngf*8 channels
+    ndf: int = 64  # discriminator width: the 4x4 block has ndf*8 channels
+    # --- conditions ---
+    conditions: list[str] = dataclasses.field(default_factory=lambda: ["text"])  # [] = DCGAN
+    embedding_dim: int = 512  # size of a caption embedding (the text encoder's dim)
+    num_attributes: int = 0  # size of an attribute vector
+    num_classes: int = 0  # number of class labels (for the "class" condition)
+    proj_dim: int = 128  # each vector condition is projected to this size
+    mask_resolutions: list[int] | None = None  # where masks are concatenated; None = everywhere
+    mask_noise: float = 0.0  # stddev of Gaussian noise added to masks while training
+    # --- GAN-CLS / GAN-INT ---
+    cls: bool = True  # matching-aware D: (real image, wrong condition) counts as fake
+    interp: bool = True  # G also learns on beta*t1 + (1-beta)*t2 (text / attributes)
+    interp_beta: float = 0.5
+    # --- tricks ---
+    label_smoothing: float = 0.9  # one-sided: D's target for real pairs (1.0 = off)
+    instance_noise: float = 0.0  # stddev of noise added to D's images (0 = off)
+    instance_noise_decay_steps: int = 0  # linear decay to 0 over this many steps (0 = constant)
+    d_steps: int = 1  # D updates per G update
+    # --- optimisers (Adam) ---
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta_1: float = 0.5
+    lr_decay_steps: int = 0  # multiply the learning rates by lr_decay_rate every N steps (0 = off)
+    lr_decay_rate: float = 0.5
+    # --- style encoder (Reed sec. 4.4) ---
+    style_encoder: bool = False
+    s_lr: float = 2e-4
+
+    def to_dict(self) -> dict:
+        """Returns a JSON-serialisable dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ModelConfig:
+        """Builds a config from a dict, rejecting unknown keys.
+
+        Args:
+            values: field name -> value (missing fields take their defaults).
+
+        Returns:
+            A validated ModelConfig.
+
+        Raises:
+            T2IError: on an unknown field or an invalid value.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise T2IError(f"model config: unknown field(s) {unknown}; known: {sorted(names)}")
+        config = cls(**values)
+        config.validate()
+        return config
+
+    # --- derived geometry ---
+    @property
+    def base_size(self) -> int:
+        """Side of the smallest feature map (7 for 28x28 images, else 4)."""
+        return 7 if self.image_size == 28 else 4
+
+    @property
+    def num_blocks(self) -> int:
+        """Number of 2x up-sampling blocks in G (= down-sampling blocks in D)."""
+        return int(math.log2(self.image_size // self.base_size))
+
+    @property
+    def condition_keys(self) -> list[str]:
+        """Batch keys of the conditions, in config order."""
+        return [CONDITION_KEYS[name] for name in self.conditions]
+
+    @property
+    def vector_conditions(self) -> list[str]:
+        """The conditions that are one vector per image (text, attributes, class)."""
+        return [name for name in self.conditions if name in VECTOR_CONDITIONS]
+
+    @property
+    def uses_cls(self) -> bool:
+        """Whether the matching-aware (wrong condition) term is active."""
+        return self.cls and bool(self.vector_conditions)
+
+    @property
+    def uses_interp(self) -> bool:
+        """Whether the interpolation (GAN-INT) term is active."""
+        return self.interp and any(c in INTERPOLABLE_CONDITIONS for c in self.conditions)
+
+    def generator_mask_resolutions(self) -> list[int]:
+        """Resolutions of G's block inputs where the mask is concatenated."""
+        if "mask" not in self.conditions:
+            return []
+        candidates = [self.base_size * 2**i for i in range(self.num_blocks)]
+        wanted = candidates if self.mask_resolutions is None else self.mask_resolutions
+        return [r for r in candidates if r in wanted]
+
+    def discriminator_mask_resolutions(self) -> list[int]:
+        """Resolutions of D's block inputs (and of its 4x4 head) where the mask is concatenated."""
+        if "mask" not in self.conditions:
+            return []
+        candidates = [self.image_size // 2**i for i in range(self.num_blocks + 1)]
+        wanted = candidates if self.mask_resolutions is None else self.mask_resolutions
+        return [r for r in candidates if r in wanted]
+
+    def validate(self) -> None:
+        """Checks every field; raises T2IError naming the first bad one."""
+        if self.image_size not in IMAGE_SIZES:
+            raise T2IError(f"model.image_size: {self.image_size} is not one of {IMAGE_SIZES}")
+        if self.channels not in (1, 3):
+            raise T2IError(f"model.channels: {self.channels} must be 1 or 3")
+        for name in ("z_dim", "ngf", "ndf", "proj_dim", "d_steps"):
+            if int(getattr(self, name)) < 1:
+                raise T2IError(f"model.{name}: must be >= 1, got {getattr(self, name)}")
+        if self.ngf * 8 // 2 ** (self.num_blocks - 1) < 1 or self.ndf * 8 // 2**self.num_blocks < 1:
+            raise T2IError("model.ngf/ndf: too small for this image_size")
+        unknown = [c for c in self.conditions if c not in CONDITION_KEYS]
+        if unknown:
+            raise T2IError(
+                f"model.conditions: unknown {unknown}; choose from {sorted(CONDITION_KEYS)}"
+            )
+        if len(set(self.conditions)) != len(self.conditions):
+            raise T2IError(f"model.conditions: repeated entries in {self.conditions}")
+        needs = {"text": "embedding_dim", "attributes": "num_attributes", "class": "num_classes"}
+        for condition, field in needs.items():
+            if condition in self.conditions and getattr(self, field) < 1:
+                raise T2IError(f"model.{field}: must be >= 1 with the '{condition}' condition")
+        if self.mask_resolutions is not None:
+            allowed = {self.base_size * 2**i for i in range(self.num_blocks + 1)}
+            bad = [r for r in self.mask_resolutions if r not in allowed]
+            if bad:
+                raise T2IError(
+                    f"model.mask_resolutions: {bad} not among the feature-map sizes "
+                    f"{sorted(allowed)} of a {self.image_size}x{self.image_size} model"
+                )
+        if not 0.0 <= self.interp_beta <= 1.0:
+            raise T2IError(f"model.interp_beta: must be in [0, 1], got {self.interp_beta}")
+        if not 0.0 < self.label_smoothing <= 1.0:
+            raise T2IError(f"model.label_smoothing: must be in (0, 1], got {self.label_smoothing}")
+        for name in ("instance_noise", "mask_noise", "instance_noise_decay_steps"):
+            if getattr(self, name) < 0:
+                raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
+        for name in ("g_lr", "d_lr", "s_lr"):
+            if getattr(self, name) <= 0:
+                raise T2IError(f"model.{name}: must be > 0, got {getattr(self, name)}")
+        if self.lr_decay_steps < 0 or not 0.0 < self.lr_decay_rate <= 1.0:
+            raise T2IError("model.lr_decay_steps must be >= 0 and lr_decay_rate in (0, 1]")

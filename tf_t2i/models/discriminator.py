@@ -1,0 +1,96 @@
+"""The discriminator D(x, c) after Reed et al. 2016 (matching-aware when trained GAN-CLS)."""
+
+from __future__ import annotations
+
+import keras
+
+from tf_t2i.models.conditions import (
+    concat_mask,
+    condition_inputs,
+    noisy_mask,
+    project_conditions,
+)
+from tf_t2i.models.config import ModelConfig
+
+
+def conv_trunk(
+    x: keras.KerasTensor,
+    config: ModelConfig,
+    prefix: str,
+    mask: keras.KerasTensor | None = None,
+    mask_resolutions: tuple[int, ...] = (),
+) -> keras.KerasTensor:
+    """Strided 4x4 convs with leaky ReLU(0.2), batch norm after the first, to base x base.
+
+    Shared by the discriminator and the style encoder.
+
+    Args:
+        x: images [B, image_size, image_size, channels].
+        config: the model config (image_size, ndf).
+        prefix: layer-name prefix.
+        mask: optional mask [B, H, W, 1], concatenated before blocks at mask_resolutions.
+        mask_resolutions: input resolutions of the blocks that get the mask.
+
+    Returns:
+        [B, base, base, ndf*8]: 4x4x512 at the defaults.
+    """
+    top = config.ndf * 8
+    for block in range(config.num_blocks):
+        if mask is not None and x.shape[1] in mask_resolutions:
+            x = concat_mask(x, mask, config, f"{prefix}_mask{x.shape[1]}")
+        width = top // 2 ** (config.num_blocks - 1 - block)
+        x = keras.layers.Conv2D(
+            width, 4, strides=2, padding="same", use_bias=block == 0, name=f"{prefix}_down{block}"
+        )(x)
+        if block > 0:
+            x = keras.layers.BatchNormalization(name=f"{prefix}_down{block}_bn")(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"{prefix}_down{block}_lrelu")(x)
+        # (B, image_size / 2**(block+1), same, width): 32x32x64, 16x16x128, 8x8x256, 4x4x512
+    return x
+
+
+def build_discriminator(config: ModelConfig) -> keras.Model:
+    """Builds D: (image, conditions) -> one logit.
+
+    The conv trunk reaches base x base x (ndf*8); the projected condition is tiled over
+    that grid and concatenated (with the pooled mask if asked), then a 1x1 conv with batch
+    norm and leaky ReLU, and a final base x base conv to a single logit.
+
+    Args:
+        config: the model config.
+
+    Returns:
+        A functional keras.Model taking a dict
+            images: float32 [B, image_size, image_size, channels] in [-1, 1]
+            plus the condition keys (see conditions.condition_inputs)
+        and returning logits float32 [B, 1] (float32 even under mixed precision).
+    """
+    size = config.image_size
+    images = keras.Input((size, size, config.channels), name="images")
+    inputs = {"images": images, **condition_inputs(config)}
+    mask = noisy_mask(inputs, config, "d")
+    mask_resolutions = tuple(config.discriminator_mask_resolutions())
+
+    x = conv_trunk(images, config, "d", mask, mask_resolutions)
+    # (B, base, base, ndf*8)
+
+    condition = project_conditions(inputs, config, "d")
+    base = config.base_size
+    if condition is not None:
+        tiled = keras.layers.Reshape((1, 1, condition.shape[-1]), name="d_c_reshape")(condition)
+        tiled = keras.layers.UpSampling2D(base, name="d_c_tile")(tiled)
+        x = keras.layers.Concatenate(name="d_x_c")([x, tiled])
+        # (B, base, base, ndf*8 + proj_dim * number of vector conditions)
+    if mask is not None and base in mask_resolutions:
+        x = concat_mask(x, mask, config, f"d_mask{base}")
+    if condition is not None or (mask is not None and base in mask_resolutions):
+        x = keras.layers.Conv2D(config.ndf * 8, 1, use_bias=False, name="d_joint")(x)
+        x = keras.layers.BatchNormalization(name="d_joint_bn")(x)
+        x = keras.layers.LeakyReLU(0.2, name="d_joint_lrelu")(x)
+        # (B, base, base, ndf*8)
+
+    x = keras.layers.Conv2D(1, base, padding="valid", name="d_logit")(x)
+    # (B, 1, 1, 1)
+    logits = keras.layers.Flatten(dtype="float32", name="d_logits")(x)
+    # (B, 1) float32
+    return keras.Model(inputs, logits, name="discriminator")
