@@ -1,0 +1,159 @@
+"""`t2i convert`: raw data -> TFRecord shards + dataset.json."""
+
+import click
+
+from tf_t2i.cli.errors import user_errors
+
+
+def _parse_options(pairs):
+    """KEY=VALUE strings -> dict, values read as YAML scalars (numbers, booleans, strings)."""
+    import yaml
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
+        options[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return options
+
+
+@click.command()
+@click.argument("source")
+@click.argument("path", required=False, type=click.Path(exists=True))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Data set directory to write (shards, dataset.json, skipped.jsonl).",
+)
+@click.option(
+    "--image-size",
+    default=64,
+    show_default=True,
+    type=click.IntRange(8),
+    help="Side the images are trained at.",
+)
+@click.option(
+    "--stored-size",
+    type=click.IntRange(8),
+    help="Side the images are stored at, >= --image-size; larger keeps a margin "
+    "for random crops (Reed et al.: 76 for 64). Default: --image-size.",
+)
+@click.option(
+    "--resize",
+    default="center-crop",
+    show_default=True,
+    type=click.Choice(["center-crop", "stretch", "pad"]),
+    help="How non-square images become square.",
+)
+@click.option(
+    "--image-format",
+    default="png",
+    show_default=True,
+    type=click.Choice(["png", "jpeg"]),
+    help="Encoding of the stored images.",
+)
+@click.option(
+    "--channels",
+    default="3",
+    show_default=True,
+    type=click.Choice(["1", "3"]),
+    help="3 = RGB, 1 = grey.",
+)
+@click.option(
+    "--shard-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Inputs per shard (the unit of resumption).",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1),
+    help="Aim for this many shards per split instead (counts the inputs first).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Processes decoding and resizing images.",
+)
+@click.option(
+    "--encoder",
+    default="use-m3",
+    show_default=True,
+    help="Text encoder spec: use-m3, a TF Hub handle or a SavedModel directory.",
+)
+@click.option(
+    "--batch-size",
+    default=256,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Captions per text encoder call.",
+)
+@click.option("--limit", type=click.IntRange(1), help="Convert at most N inputs per split.")
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    help="Convert only this split (repeatable). Default: all the source has.",
+)
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A source option, e.g. -o num_images=5000 -o max_shapes=2 (repeatable).",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first bad input, naming the file.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a data set in --out that was converted with other options.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def convert(source, path, out_dir, image_size, stored_size, resize, image_format, channels,
+            shard_size, shards, workers, encoder, batch_size, limit, splits, options, strict,
+            overwrite, quiet):  # fmt: skip
+    """Converts SOURCE (at PATH) into TFRecord shards with caption embeddings.
+
+    SOURCE is one of shapes, digits (built in, no PATH), reed, celeba, sun,
+    folder (need PATH) or tfds:NAME. Rerun after an interruption to resume;
+    bad inputs are listed in OUT/skipped.jsonl.
+
+    \b
+    Examples:
+      t2i convert shapes --out data/shapes -o num_images=5000
+      t2i convert digits --out data/digits --image-size 32
+      t2i convert reed data/CUB_200_2011 --out data/cub --stored-size 76 --workers 2
+      t2i convert folder my_images/ --out data/mine --strict
+      t2i convert tfds:oxford_flowers102 --out data/flowers --limit 1000
+    """
+    from tf_t2i.data.convert import convert as run_convert
+    from tf_t2i.data.sources import get_source
+    from tf_t2i.errors import T2IError
+
+    try:
+        src = get_source(source, path, **_parse_options(options))
+    except ModuleNotFoundError as err:
+        if not (err.name or "").startswith("tf_t2i.data.sources."):
+            raise
+        raise T2IError(f"source {source!r} is not available in this version of tf_t2i") from None
+    manifest = run_convert(
+        src, out_dir, encoder=encoder, image_size=image_size, stored_size=stored_size,
+        resize=resize, image_format=image_format, channels=int(channels),
+        shard_size=shard_size, num_shards=shards, workers=workers, splits=splits or None,
+        limit=limit, strict=strict, overwrite=overwrite, batch_size=batch_size,
+        progress=not quiet,
+    )  # fmt: skip
+    for split, info in manifest.splits.items():
+        click.echo(f"{split}: {info['num_examples']} examples in {len(info['shards'])} shard(s)")
+    if manifest.skipped:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in manifest.skipped.items())
+        click.echo(f"skipped: {reasons} (see {out_dir}/skipped.jsonl)")
+    click.echo(f"wrote {out_dir}/dataset.json")

@@ -1,0 +1,459 @@
+"""Source -> validated, resized images + encoded captions -> TFRecord shards + manifest.
+
+    source = get_source("shapes", num_images=2000)
+    convert(source, "data/shapes", encoder="use-m3", image_size=64)
+
+Images are decoded and checked with PIL (optionally in worker processes),
+resized to a square by a resize policy and re-encoded (PNG or JPEG); captions
+are embedded in batches by the text encoder; bad inputs are skipped, counted by
+reason and listed in skipped.jsonl, or with `strict=True` stop the conversion
+with an error naming the file. Writing goes through `ShardedWriter`, so an
+interrupted conversion resumes when rerun.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import inspect
+import io
+import itertools
+import json
+import multiprocessing
+import os
+import pathlib
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from tf_t2i import __version__
+from tf_t2i.data import schema
+from tf_t2i.data.record import Record, Skipped
+from tf_t2i.data.writer import ShardedWriter
+from tf_t2i.errors import T2IError
+
+RESIZE_POLICIES = ("center-crop", "stretch", "pad")
+IMAGE_FORMATS = ("png", "jpeg")
+DEFAULT_SHARD_SIZE = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageOptions:
+    """How images are stored.
+
+    Attributes:
+        stored_size: side of the stored square image.
+        resize: one of RESIZE_POLICIES: "center-crop" keeps the central square,
+            "stretch" scales both sides to the square, "pad" fits the image
+            inside the square on black.
+        image_format: "png" (lossless) or "jpeg" (quality 95, smaller).
+        channels: 3 (RGB) or 1 (grey).
+    """
+
+    stored_size: int = 64
+    resize: str = "center-crop"
+    image_format: str = "png"
+    channels: int = 3
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A record whose image (and mask) are validated and re-encoded, captions cleaned."""
+
+    image: bytes
+    mask: bytes | None
+    record: Record
+    captions: list[str]
+
+
+def convert(
+    source,
+    out_dir: str | os.PathLike,
+    *,
+    encoder="use-m3",
+    image_size: int = 64,
+    stored_size: int | None = None,
+    resize: str = "center-crop",
+    image_format: str = "png",
+    channels: int = 3,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    num_shards: int | None = None,
+    workers: int = 1,
+    splits: Sequence[str] | None = None,
+    limit: int | None = None,
+    strict: bool = False,
+    overwrite: bool = False,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> schema.Manifest:
+    """Converts a source into a data set directory.
+
+    Args:
+        source: a `tf_t2i.data.sources.base.Source`.
+        out_dir: the data set directory to write.
+        encoder: a text encoder (`spec`, `dim`, `fingerprint`, `encode(texts)`)
+            or an encoder spec for `tf_t2i.text.encoder.load_encoder`.
+        image_size: the side images are trained at (manifest `crop_size`).
+        stored_size: the side images are stored at (manifest `image_size`);
+            larger than `image_size` for Reed-style random crops (76 for 64).
+            Defaults to `image_size`.
+        resize: resize policy, one of RESIZE_POLICIES.
+        image_format: "png" or "jpeg".
+        channels: 3 or 1.
+        shard_size: inputs per shard (the unit of resumption).
+        num_shards: if given, count the inputs first and size shards so that
+            each split has about this many.
+        workers: processes that decode and resize images (1 = in process).
+        splits: the splits to convert (default: all the source has).
+        limit: convert at most this many inputs per split.
+        strict: the first bad input raises T2IError naming its file.
+        overwrite: replace a data set converted with other options in `out_dir`.
+        batch_size: captions per text encoder call.
+        progress: show a progress bar with images/s on stderr.
+
+    Returns:
+        The manifest written to `out_dir/dataset.json`.
+
+    Raises:
+        T2IError: bad options, a bad input under `strict`, or `out_dir` holding
+            another conversion without `overwrite`.
+    """
+    stored_size = stored_size or image_size
+    if stored_size < image_size:
+        raise T2IError(f"stored size {stored_size} is smaller than image size {image_size}")
+    if resize not in RESIZE_POLICIES:
+        raise T2IError(f"resize policy {resize!r}: choose one of {', '.join(RESIZE_POLICIES)}")
+    if image_format not in IMAGE_FORMATS:
+        raise T2IError(f"image format {image_format!r}: choose one of {', '.join(IMAGE_FORMATS)}")
+    if channels not in (1, 3):
+        raise T2IError(f"channels must be 1 or 3, not {channels}")
+    if shard_size < 1 or (num_shards is not None and num_shards < 1):
+        raise T2IError("shard size and number of shards must be positive")
+    info = source.info()
+    splits = list(splits or info.splits)
+    unknown = [s for s in splits if s not in info.splits]
+    if unknown:
+        raise T2IError(
+            f"source {info.name!r} has no split {', '.join(map(repr, unknown))}; "
+            f"it has {', '.join(info.splits)}"
+        )
+    if isinstance(encoder, str):
+        from tf_t2i.text.encoder import load_encoder
+
+        encoder = load_encoder(encoder)
+    image_options = ImageOptions(stored_size, resize, image_format, channels)
+    conversion = {
+        "image_size": image_size,
+        "stored_size": stored_size,
+        "resize": resize,
+        "image_format": image_format,
+        "channels": channels,
+        "shard_size": shard_size,
+        "num_shards": num_shards,
+        "splits": splits,
+        "limit": limit,
+    }
+    encoder_info = {
+        "spec": encoder.spec,
+        "dim": int(encoder.dim),
+        "fingerprint": encoder.fingerprint,
+    }
+    key = _conversion_key(info, conversion, encoder_info)
+    writer = ShardedWriter(out_dir, key, overwrite=overwrite)
+    if writer.up_to_date:
+        return schema.read_manifest(out_dir)
+
+    executor = _executor(workers)
+    try:
+        for split in splits:
+            if writer.split_complete(split):
+                continue
+            size = shard_size
+            if num_shards is not None:
+                total = sum(1 for _ in _limited(source.examples(split), limit))
+                size = max(1, -(-total // num_shards))
+            _convert_split(
+                source, split, writer, encoder, image_options, size, limit, strict,
+                executor, batch_size, progress, info.attribute_names, info.has_masks,
+            )  # fmt: skip
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+
+    chunks = [c for s in splits for c in writer.chunks(s)]
+    manifest = schema.Manifest(
+        schema_version=schema.SCHEMA_VERSION,
+        source={"name": info.name, "options": info.options},
+        image_size=stored_size,
+        crop_size=image_size,
+        channels=channels,
+        encoder=encoder_info,
+        splits={},
+        class_names=list(info.class_names),
+        attribute_names=list(info.attribute_names),
+        captions_per_image=max([c.get("max_captions", 0) for c in chunks] or [0]),
+        has_masks=bool(info.has_masks),
+        conversion={**conversion, "tf_t2i_version": __version__},
+    )
+    return writer.finalize(manifest)
+
+
+def _conversion_key(info, conversion: dict, encoder_info: dict) -> str:
+    blob = json.dumps(
+        {
+            "schema_version": schema.SCHEMA_VERSION,
+            "source": [info.name, info.options],
+            "conversion": conversion,
+            "encoder": encoder_info,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _limited(items: Iterable, limit: int | None) -> Iterator:
+    return iter(items) if limit is None else itertools.islice(items, limit)
+
+
+def _executor(workers: int):
+    if workers <= 1:
+        return None
+    # spawn, not fork: forking a process that has TensorFlow loaded can deadlock
+    return concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn")
+    )
+
+
+def _convert_split(
+    source, split, writer, encoder, image_options, shard_size, limit, strict,
+    executor, batch_size, progress, attribute_names, has_masks,
+):  # fmt: skip
+    """Writes the split's remaining chunks, resuming after those already done."""
+    from tqdm import tqdm
+
+    done = writer.chunks_done(split)
+    items = _limited(source.examples(split), limit)
+    # inputs of finished chunks are read again but not processed
+    items = itertools.islice(items, done * shard_size, None)
+    already = sum(c["num_examples"] for c in writer.chunks(split))
+    bar = tqdm(
+        desc=f"{split}", unit=" images", initial=already, disable=not progress, file=sys.stderr,
+        dynamic_ncols=True, smoothing=0.1,
+    )  # fmt: skip
+    expected = len(attribute_names)
+    try:
+        for index in itertools.count(done):
+            chunk = list(itertools.islice(items, shard_size))
+            if not chunk and index > 0:
+                break
+            prepared, skipped = _prepare_chunk(
+                chunk, split, image_options, executor, expected, has_masks
+            )
+            if skipped and strict:
+                first = skipped[0]
+                raise T2IError(f"{first['file']}: {first['reason']}: {first['detail']}")
+            examples = _examples(prepared, encoder, batch_size, image_options)
+            writer.write_chunk(
+                split, index, examples, skipped,
+                max_captions=max([len(p.captions) for p in prepared] or [0]),
+            )  # fmt: skip
+            bar.update(len(examples))
+            if len(chunk) < shard_size:
+                break
+    finally:
+        bar.close()
+    writer.mark_complete(split)
+
+
+def _prepare_chunk(chunk, split, image_options, executor, num_attributes, has_masks):
+    """Validates and re-encodes a chunk's records. Returns (prepared, skipped dicts)."""
+    records = [item for item in chunk if isinstance(item, Record)]
+    args = [(r, image_options, num_attributes, has_masks) for r in records]
+    if executor is None:
+        results = iter([_prepare_record(*a) for a in args])
+    else:
+        results = executor.map(_prepare_record_args, args, chunksize=16)
+    prepared, skipped = [], []
+    for item in chunk:
+        result = item if isinstance(item, Skipped) else next(results)
+        if isinstance(result, Skipped):
+            skipped.append(
+                {
+                    "reason": result.reason,
+                    "file": result.file,
+                    "detail": result.detail,
+                    "split": result.split or split,
+                }
+            )
+        else:
+            prepared.append(result)
+    return prepared, skipped
+
+
+def _prepare_record_args(args):
+    return _prepare_record(*args)
+
+
+def _prepare_record(
+    record: Record, options: ImageOptions, num_attributes: int, has_masks: bool
+) -> Prepared | Skipped:
+    """Checks one record and re-encodes its image and mask; a Skipped says why not."""
+    file = record.source_file or record.image_id
+
+    def skip(reason, detail):
+        return Skipped(reason, file, detail, record.split)
+
+    captions = [c.strip() for c in record.captions if isinstance(c, str) and c.strip()]
+    if not captions:
+        return skip("no_captions", "no caption for this image")
+    if record.attributes is not None and len(record.attributes) != num_attributes:
+        return skip(
+            "bad_annotation",
+            f"{len(record.attributes)} attributes, expected {num_attributes}",
+        )
+    if num_attributes and record.attributes is None:
+        return skip("missing_annotation", "no attributes for this image")
+    try:
+        image = _open_image(record.image)
+    except ValueError as err:
+        return skip(str(err.args[0]), str(err.args[1]))
+    mask = None
+    if record.mask is not None:
+        try:
+            mask = _open_image(record.mask).convert("L")
+        except ValueError as err:
+            return skip("missing_annotation", f"mask: {err.args[1]}")
+        if mask.size != image.size:
+            return skip(
+                "mask_size_mismatch",
+                f"mask is {mask.size[0]}x{mask.size[1]}, image is {image.size[0]}x{image.size[1]}",
+            )
+    elif has_masks:
+        return skip("missing_annotation", "no mask for this image")
+    mode = "RGB" if options.channels == 3 else "L"
+    image = _resize(image.convert(mode), options)
+    encoded = _encode(image, options.image_format)
+    mask_bytes = _encode(_resize(mask, options), "png") if mask is not None else None
+    return Prepared(encoded, mask_bytes, record, captions)
+
+
+def _open_image(data):
+    """Decodes image bytes or an array fully. Raises ValueError(reason, detail)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(data, np.ndarray):
+        array = data.astype(np.uint8) if data.dtype != np.uint8 else data
+        if array.ndim == 3 and array.shape[-1] == 1:
+            array = array[..., 0]
+        return Image.fromarray(array)
+    if len(data) == 0:
+        raise ValueError("empty_image", "zero-byte image file")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()  # decodes every pixel: catches truncated files
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError("corrupt_image", f"cannot decode image: {err}") from None
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        if image.mode == "RGBA":  # composite transparency onto black
+            background = Image.new("RGB", image.size)
+            background.paste(image, mask=image.getchannel("A"))
+            image = background
+    return image
+
+
+def _resize(image, options: ImageOptions):
+    """Resizes a PIL image to the stored square by the resize policy."""
+    from PIL import Image
+
+    size = options.stored_size
+    width, height = image.size
+    resample = Image.Resampling.LANCZOS if min(width, height) > size else Image.Resampling.BICUBIC
+    if options.resize == "center-crop":
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        return image.resize((size, size), resample, box=(left, top, left + side, top + side))
+    if options.resize == "stretch":
+        return image.resize((size, size), resample)
+    scale = size / max(width, height)  # pad
+    inner = image.resize((max(1, round(width * scale)), max(1, round(height * scale))), resample)
+    canvas = Image.new(image.mode, (size, size))
+    canvas.paste(inner, ((size - inner.size[0]) // 2, (size - inner.size[1]) // 2))
+    return canvas
+
+
+def _encode(image, image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    if image_format == "jpeg":
+        image.save(buffer, format="JPEG", quality=95)
+    else:
+        image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _examples(prepared: list[Prepared], encoder, batch_size, options) -> list[bytes]:
+    """Embeds every caption of the chunk in batches and serializes the examples."""
+    texts = [c for p in prepared for c in p.captions]
+    embeddings = (
+        np.asarray(encoder.encode(texts, batch_size=batch_size), np.float32) if texts else None
+    )
+    examples, start = [], 0
+    for p in prepared:
+        end = start + len(p.captions)
+        r = p.record
+        examples.append(
+            schema.make_example(
+                image=p.image,
+                image_format=options.image_format,
+                height=options.stored_size,
+                width=options.stored_size,
+                image_id=r.image_id,
+                captions=p.captions,
+                embeddings=embeddings[start:end],
+                label=int(r.label),
+                label_text=r.label_text,
+                attributes=() if r.attributes is None else np.asarray(r.attributes, np.float32),
+                mask=p.mask,
+            )
+        )
+        start = end
+    return examples
+
+
+# options of ensure_builtin that are conversion settings, not source options
+_CONVERT_OPTIONS = frozenset(list(inspect.signature(convert).parameters)[2:])
+
+
+def ensure_builtin(name: str = "shapes", **options) -> pathlib.Path:
+    """Converts a built-in source (shapes, digits) into the cache unless already there.
+
+    Args:
+        name: "shapes" or "digits".
+        **options: conversion options of `convert` (encoder, image_size, ...)
+            and the source's own options (num_images, seed, ...).
+
+    Returns:
+        The data set directory, under cache_dir("datasets").
+    """
+    from tf_t2i.cache import cache_dir
+    from tf_t2i.data.sources import BUILT_IN, get_source
+
+    if name not in BUILT_IN:
+        raise T2IError(f"{name!r} is not a built-in source; choose one of {', '.join(BUILT_IN)}")
+    convert_options = {k: v for k, v in options.items() if k in _CONVERT_OPTIONS}
+    source_options = {k: v for k, v in options.items() if k not in _CONVERT_OPTIONS}
+    convert_options.setdefault("encoder", "use-m3")
+    spec = convert_options["encoder"]
+    if not isinstance(spec, str):
+        spec = spec.spec
+    blob = json.dumps([name, source_options, {**convert_options, "encoder": spec}], sort_keys=True)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
+    out_dir = cache_dir("datasets", f"{name}-{digest}")
+    manifest_path = out_dir / schema.MANIFEST_FILE
+    if manifest_path.is_file() and not (out_dir / ".convert-state.json").exists():
+        return out_dir
+    convert(get_source(name, None, **source_options), out_dir, **convert_options)
+    return out_dir

@@ -1,0 +1,257 @@
+"""The built-in procedural data set: coloured shapes with paraphrased captions.
+
+Each image shows one or more shapes (circle, square, triangle, diamond, star,
+cross) in one of eight colours, three sizes and nine positions, on one of three
+backgrounds. Each comes with five paraphrased captions ("a small red circle in
+the top left corner"), a one-hot attribute vector describing the first shape
+(colour, shape, size, position, background), the mask of all its shapes, and a
+class label colour x shape of the first shape. Image i depends only on (seed, i),
+so the data set is reproducible and any prefix of it is the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from tf_t2i.data.record import Record
+from tf_t2i.data.sources.base import Source, SourceInfo
+from tf_t2i.errors import T2IError
+
+COLORS = {
+    "red": (220, 30, 30),
+    "green": (30, 180, 40),
+    "blue": (40, 70, 230),
+    "yellow": (240, 220, 40),
+    "purple": (150, 50, 200),
+    "orange": (250, 140, 20),
+    "cyan": (40, 210, 220),
+    "pink": (250, 130, 190),
+}
+SHAPES = ("circle", "square", "triangle", "diamond", "star", "cross")
+SIZES = {"small": 0.13, "medium": 0.2, "large": 0.28}  # radius as a fraction of the side
+# position name -> (x, y) centre as fractions of the side, and its phrase
+POSITIONS = {
+    "top left": ((0.25, 0.25), "in the top left corner"),
+    "top": ((0.5, 0.25), "at the top"),
+    "top right": ((0.75, 0.25), "in the top right corner"),
+    "left": ((0.25, 0.5), "on the left"),
+    "center": ((0.5, 0.5), "in the center"),
+    "right": ((0.75, 0.5), "on the right"),
+    "bottom left": ((0.25, 0.75), "in the bottom left corner"),
+    "bottom": ((0.5, 0.75), "at the bottom"),
+    "bottom right": ((0.75, 0.75), "in the bottom right corner"),
+}
+BACKGROUNDS = {"black": (0, 0, 0), "gray": (110, 110, 110), "white": (245, 245, 245)}
+
+# paraphrases of one shape: {s}ize, {c}olour, {k}ind, {p}osition phrase
+_SHAPE_PHRASES = (
+    "a {s} {c} {k} {p}",
+    "{p} there is a {s} {c} {k}",
+    "a {c} {k} of {s} size {p}",
+    "the {k} is {c} and {s}, {p}",
+    "a {s} {k} coloured {c}, {p}",
+)
+_SUPERSAMPLE = 4  # drawn larger then downsampled, for smooth edges
+
+
+class ShapesSource(Source):
+    """Procedural coloured shapes.
+
+    Args:
+        path: unused (built in); must be None.
+        num_images: images in all splits together.
+        test_fraction: fraction of them in the "test" split (the last ones).
+        image_size: side of the rendered square images.
+        max_shapes: each image holds 1..max_shapes shapes (non-overlapping cells).
+        seed: the data set's seed.
+    """
+
+    name = "shapes"
+
+    def __init__(
+        self,
+        path=None,
+        *,
+        num_images: int = 2000,
+        test_fraction: float = 0.1,
+        image_size: int = 64,
+        max_shapes: int = 1,
+        seed: int = 0,
+    ):
+        if path is not None:
+            raise T2IError("the shapes source is built in and takes no PATH")
+        if num_images < 1 or not 0 <= test_fraction < 1:
+            raise T2IError("shapes: num_images must be >= 1 and test_fraction in [0, 1)")
+        if not 1 <= max_shapes <= 4:
+            raise T2IError("shapes: max_shapes must be between 1 and 4")
+        if image_size < 8:
+            raise T2IError("shapes: image_size must be at least 8")
+        self.num_images = int(num_images)
+        self.test_fraction = float(test_fraction)
+        self.image_size = int(image_size)
+        self.max_shapes = int(max_shapes)
+        self.seed = int(seed)
+        self.num_test = int(round(self.num_images * self.test_fraction))
+
+    def info(self) -> SourceInfo:
+        return SourceInfo(
+            name=self.name,
+            splits=["train", "test"],
+            class_names=[f"{c} {k}" for c in COLORS for k in SHAPES],
+            attribute_names=attribute_names(),
+            captions_per_image=len(_SHAPE_PHRASES),
+            has_masks=True,
+            options={
+                "num_images": self.num_images,
+                "test_fraction": self.test_fraction,
+                "image_size": self.image_size,
+                "max_shapes": self.max_shapes,
+                "seed": self.seed,
+            },
+        )
+
+    def examples(self, split: str) -> Iterator[Record]:
+        num_train = self.num_images - self.num_test
+        indices = range(num_train) if split == "train" else range(num_train, self.num_images)
+        if split not in ("train", "test"):
+            raise T2IError(f"shapes has splits train and test, not {split!r}")
+        for i in indices:
+            yield self.make(i, split)
+
+    def make(self, index: int, split: str = "train") -> Record:
+        """Renders image `index` (deterministic in (seed, index))."""
+        rng = np.random.default_rng([self.seed, index])
+        background = _pick(rng, BACKGROUNDS)
+        count = int(rng.integers(1, self.max_shapes + 1))
+        cells = rng.choice(len(POSITIONS), size=count, replace=False)
+        shapes = []
+        for cell in cells:
+            color = _pick(rng, COLORS, exclude=_clashes(background))
+            shapes.append(
+                {
+                    "color": color,
+                    "kind": _pick(rng, SHAPES),
+                    "size": _pick(rng, SIZES),
+                    "position": list(POSITIONS)[cell],
+                    "angle": float(rng.uniform(-0.25, 0.25)),
+                    "jitter": rng.uniform(-0.04, 0.04, size=2),
+                }
+            )
+        image, mask = _render(shapes, background, self.image_size)
+        first = shapes[0]
+        label = list(COLORS).index(first["color"]) * len(SHAPES) + SHAPES.index(first["kind"])
+        return Record(
+            image=image,
+            image_id=f"shapes/{index:06d}",
+            split=split,
+            captions=_captions(shapes, background, rng),
+            label=label,
+            label_text=f"{first['color']} {first['kind']}",
+            attributes=_attributes(first, background),
+            mask=mask,
+            source_file=f"shapes:{self.seed}:{index}",
+        )
+
+
+def attribute_names() -> list[str]:
+    """Names of the one-hot attribute entries: colour, shape, size, position, background."""
+    return (
+        [f"color={c}" for c in COLORS]
+        + [f"shape={k}" for k in SHAPES]
+        + [f"size={s}" for s in SIZES]
+        + [f"position={p}" for p in POSITIONS]
+        + [f"background={b}" for b in BACKGROUNDS]
+    )
+
+
+def _attributes(shape: dict, background: str) -> np.ndarray:
+    names = attribute_names()
+    vector = np.zeros(len(names), np.float32)  # [A] one-hots
+    for key, value in (
+        ("color", shape["color"]),
+        ("shape", shape["kind"]),
+        ("size", shape["size"]),
+        ("position", shape["position"]),
+        ("background", background),
+    ):
+        vector[names.index(f"{key}={value}")] = 1.0
+    return vector
+
+
+def _pick(rng, options, exclude=()) -> str:
+    names = [n for n in options if n not in exclude]
+    return names[int(rng.integers(len(names)))]
+
+
+def _clashes(background: str) -> tuple[str, ...]:
+    # colours too close to the background to read
+    return {"white": ("yellow", "cyan"), "gray": (), "black": ()}[background]
+
+
+def _captions(shapes: list[dict], background: str, rng) -> list[str]:
+    captions = []
+    for template in _SHAPE_PHRASES:
+        parts = [
+            template.format(s=s["size"], c=s["color"], k=s["kind"], p=POSITIONS[s["position"]][1])
+            for s in shapes
+        ]
+        text = " and ".join(parts)
+        if rng.random() < 0.4:
+            text += f" on a {background} background"
+        captions.append(text)
+    return captions
+
+
+def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> list[tuple]:
+    if kind == "square":
+        corners = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+        points = [(x * r * 0.85, y * r * 0.85) for x, y in corners]
+    elif kind == "triangle":
+        points = [
+            (r * math.cos(a), r * math.sin(a)) for a in (-math.pi / 2, math.pi / 6, 5 * math.pi / 6)
+        ]
+    elif kind == "diamond":
+        points = [(0, -r), (r * 0.7, 0), (0, r), (-r * 0.7, 0)]
+    elif kind == "star":
+        points = [
+            ((r if i % 2 == 0 else r * 0.45) * math.cos(-math.pi / 2 + i * math.pi / 5),
+             (r if i % 2 == 0 else r * 0.45) * math.sin(-math.pi / 2 + i * math.pi / 5))
+            for i in range(10)
+        ]  # fmt: skip
+    elif kind == "cross":
+        a, b = r, r * 0.35
+        points = [(-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b),
+                  (b, a), (-b, a), (-b, b), (-a, b), (-a, -b), (-b, -b)]  # fmt: skip
+    else:
+        raise ValueError(kind)
+    cos, sin = math.cos(angle), math.sin(angle)
+    return [(cx + x * cos - y * sin, cy + x * sin + y * cos) for x, y in points]
+
+
+def _render(shapes: list[dict], background: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draws the shapes. Returns image uint8 [size, size, 3] and mask uint8 [size, size]."""
+    from PIL import Image, ImageDraw
+
+    big = size * _SUPERSAMPLE
+    image = Image.new("RGB", (big, big), BACKGROUNDS[background])
+    mask = Image.new("L", (big, big), 0)
+    draw, mask_draw = ImageDraw.Draw(image), ImageDraw.Draw(mask)
+    for s in shapes:
+        (fx, fy), _ = POSITIONS[s["position"]]
+        cx, cy = (fx + s["jitter"][0]) * big, (fy + s["jitter"][1]) * big
+        r = SIZES[s["size"]] * big
+        color = COLORS[s["color"]]
+        if s["kind"] == "circle":
+            box = [cx - r, cy - r, cx + r, cy + r]
+            draw.ellipse(box, fill=color)
+            mask_draw.ellipse(box, fill=255)
+        else:
+            points = _polygon(s["kind"], cx, cy, r, s["angle"])
+            draw.polygon(points, fill=color)
+            mask_draw.polygon(points, fill=255)
+    image = image.resize((size, size), Image.Resampling.BOX)
+    mask = mask.resize((size, size), Image.Resampling.BOX)
+    return np.asarray(image), np.asarray(mask)
