@@ -35,3 +35,23 @@ def skipped(source, splits=None) -> list[Skipped]:
         for e in source.examples(split)
         if isinstance(e, Skipped)
     ]
+
+
+def convert_and_read(source, out_dir: pathlib.Path, encoder, split: str = "train"):
+    """Converts `source` into real TFRecords at 16 px; returns the manifest and the
+    split's first tf.train.Example parsed with the schema's feature spec (dense tensors)."""
+    import tensorflow as tf
+
+    from tf_t2i.data import schema
+    from tf_t2i.data.convert import convert
+
+    manifest = convert(source, out_dir, encoder=encoder, image_size=16, progress=False)
+    assert schema.read_manifest(out_dir).splits == manifest.splits
+    shards = [str(out_dir / shard["file"]) for shard in manifest.splits[split]["shards"]]
+    raw = next(iter(tf.data.TFRecordDataset(shards)))
+    parsed = tf.io.parse_single_example(raw, schema.feature_spec())
+    example = {
+        key: (tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value).numpy()
+        for key, value in parsed.items()
+    }
+    return manifest, example

@@ -2,7 +2,14 @@
 
 import numpy as np
 import pytest
-from sources_testing import FIXTURES, copy_fixture, records, skipped, split_counts
+from sources_testing import (
+    FIXTURES,
+    convert_and_read,
+    copy_fixture,
+    records,
+    skipped,
+    split_counts,
+)
 
 from tf_t2i.data.sources import get_source
 from tf_t2i.data.sources.celeba import compose_captions
@@ -78,3 +85,14 @@ def test_missing_attribute_file_is_an_error_naming_it(tmp_path):
     (root / "list_attr_celeba.txt").unlink()
     with pytest.raises(T2IError, match="list_attr_celeba.txt"):
         get_source("celeba", str(root))
+
+
+def test_converts_to_tfrecords(tmp_path, hash_encoder):
+    source = get_source("celeba", str(CELEBA), captions_per_image=3)
+    manifest, example = convert_and_read(source, tmp_path / "celeba", hash_encoder, "test")
+    assert {s: v["num_examples"] for s, v in manifest.splits.items()} == split_counts(source)
+    assert manifest.attribute_names == source.info().attribute_names
+    on = {manifest.attribute_names[i] for i in np.flatnonzero(example["attributes"])}
+    assert on == {"Male", "Young", "Goatee", "Black_Hair"}
+    assert example["image/id"] == b"000006.jpg" and example["label"] == -1
+    assert example["captions"][0] == b"a young man with black hair, a beard and a goatee"

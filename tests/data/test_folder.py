@@ -4,7 +4,14 @@ import json
 
 import numpy as np
 import pytest
-from sources_testing import FIXTURES, copy_fixture, records, skipped, split_counts
+from sources_testing import (
+    FIXTURES,
+    convert_and_read,
+    copy_fixture,
+    records,
+    skipped,
+    split_counts,
+)
 
 from tf_t2i.data.sources import get_source
 from tf_t2i.errors import T2IError
@@ -97,3 +104,16 @@ def test_missing_captions_jsonl_is_an_error(tmp_path):
     (root / "captions.jsonl").unlink()
     with pytest.raises(T2IError, match="captions.jsonl"):
         get_source("folder", str(root))
+
+
+def test_converts_to_tfrecords_with_masks(tmp_path, hash_encoder):
+    import tensorflow as tf
+
+    source = get_source("folder", str(FOLDER))
+    manifest, example = convert_and_read(source, tmp_path / "folder", hash_encoder, "test")
+    assert {s: v["num_examples"] for s, v in manifest.splits.items()} == split_counts(source)
+    assert manifest.has_masks and manifest.class_names == ["cat", "dog"]
+    assert example["image/id"] == b"images/dog_2.png" and example["label/text"] == b"dog"
+    np.testing.assert_array_equal(example["attributes"], [0, 0, 1])
+    mask = tf.io.decode_png(example["mask/encoded"]).numpy()
+    assert mask.shape == (16, 16, 1) and set(np.unique(mask)) <= set(range(256))

@@ -1,7 +1,14 @@
 """The reed source on tiny CUB (nested, with split files) and Oxford-102 (flat) fixtures."""
 
 import pytest
-from sources_testing import FIXTURES, copy_fixture, records, skipped, split_counts
+from sources_testing import (
+    FIXTURES,
+    convert_and_read,
+    copy_fixture,
+    records,
+    skipped,
+    split_counts,
+)
 
 from tf_t2i.data.sources import get_source
 from tf_t2i.errors import T2IError
@@ -94,3 +101,13 @@ def test_missing_root_or_caption_folder_is_an_error_naming_it(tmp_path):
     (root / "text_c10").rename(root / "captions")
     with pytest.raises(T2IError, match="text_c10"):
         get_source("reed", str(root))
+
+
+def test_converts_to_tfrecords(tmp_path, hash_encoder):
+    source = get_source("reed", str(CUB))
+    manifest, example = convert_and_read(source, tmp_path / "cub", hash_encoder, "val")
+    assert {s: v["num_examples"] for s, v in manifest.splits.items()} == split_counts(source)
+    assert manifest.class_names[2] == "Sooty Albatross" and manifest.captions_per_image == 10
+    assert example["label"] == 2 and example["label/text"] == b"Sooty Albatross"
+    assert len(example["captions"]) == 10
+    assert example["captions/embeddings"].shape == (10 * hash_encoder.dim,)

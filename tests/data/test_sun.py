@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 import scipy.io
-from sources_testing import FIXTURES, copy_fixture, records, skipped, split_counts
+from sources_testing import (
+    FIXTURES,
+    convert_and_read,
+    copy_fixture,
+    records,
+    skipped,
+    split_counts,
+)
 
 from tf_t2i.data.sources import get_source
 from tf_t2i.errors import T2IError
@@ -77,3 +84,14 @@ def test_missing_mat_file_or_mismatched_rows_is_an_error(tmp_path):
     (root / "SUNAttributeDB/attributes.mat").unlink()
     with pytest.raises(T2IError, match="attributes.mat"):
         get_source("sun", str(root))
+
+
+def test_converts_to_tfrecords(tmp_path, hash_encoder):
+    source = get_source("sun", str(SUN))
+    manifest, example = convert_and_read(source, tmp_path / "sun", hash_encoder, "val")
+    assert {s: v["num_examples"] for s, v in manifest.splits.items()} == split_counts(source)
+    assert len(manifest.attribute_names) == 102 and manifest.class_names[4] == "coast"
+    assert example["image/id"] == b"c/coast/sun_aaczihkfvnuwddtk.jpg"
+    assert example["label"] == 4 and example["label/text"] == b"coast"
+    votes = scipy.io.loadmat(LABELS)["labels_cv"][7]
+    np.testing.assert_array_equal(example["attributes"], (votes >= 0.5).astype(np.float32))

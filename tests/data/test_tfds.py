@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from sources_testing import records
+from sources_testing import convert_and_read, records
 
 from tf_t2i.data.sources import get_source
 from tf_t2i.data.sources.tfds import label_captions
@@ -66,3 +66,16 @@ def test_unknown_dataset_or_unlabelled_dataset_is_an_error():
         get_source("tfds:no_such_dataset")
     with pytest.raises(T2IError, match="neither a ClassLabel"):
         get_source("tfds:mnist", label_key="digit")
+
+
+def test_converts_to_tfrecords(tmp_path, hash_encoder):
+    with tfds.testing.mock_data(num_examples=4):
+        source = get_source("tfds:oxford_flowers102")
+        manifest, example = convert_and_read(source, tmp_path / "flowers", hash_encoder)
+    assert {s: v["num_examples"] for s, v in manifest.splits.items()} == {"train": 4, "test": 4}
+    assert len(manifest.class_names) == 102 and manifest.source["name"] == "tfds:oxford_flowers102"
+    name = manifest.class_names[example["label"]]
+    assert (
+        example["captions"][0]
+        == f"a photo of {'an' if name[0] in 'aeiou' else 'a'} {name}".encode()
+    )
