@@ -38,6 +38,16 @@ def test_trainval_option_merges_train_and_val_classes():
     assert split_counts(source) == {"train": 6, "test": 2}
 
 
+def test_captions_dir_option_reads_reeds_archive_where_it_unpacked(tmp_path):
+    root = copy_fixture("reed/cub", tmp_path)
+    captions = tmp_path / "cvpr2016_cub"
+    captions.mkdir()
+    for name in ["text_c10", "trainclasses.txt", "valclasses.txt", "testclasses.txt"]:
+        (root / name).rename(captions / name)
+    source = get_source("reed", str(root), captions_dir=str(captions))
+    assert split_counts(source) == {"train": 4, "val": 2, "test": 2}
+
+
 def test_flowers_flat_images_and_hash_split_by_class():
     source = get_source("reed", str(FLOWERS))
     assert split_counts(source) == {"train": 2, "val": 2, "test": 2}
@@ -111,3 +121,27 @@ def test_converts_to_tfrecords(tmp_path, hash_encoder):
     assert example["label"] == 2 and example["label/text"] == b"Sooty Albatross"
     assert len(example["captions"]) == 10
     assert example["captions/embeddings"].shape == (10 * hash_encoder.dim,)
+
+
+def test_t2i_convert_cli_lists_skipped_inputs(runner, tmp_path):
+    import json
+
+    from tf_t2i.cli.main import cli
+    from tf_t2i.data.schema import read_manifest
+
+    root = copy_fixture("reed/cub", tmp_path)
+    empty = root / "images/002.Laysan_Albatross/Laysan_Albatross_0001_545.jpg"
+    empty.write_bytes(b"")
+    out = tmp_path / "out"
+    args = ["convert", "reed", str(root), "--out", str(out), "--image-size", "16", "--quiet"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "train: 3 examples" in result.output and "skipped: empty_image 1" in result.output
+    manifest = read_manifest(out)
+    assert manifest.encoder["spec"] == "use-m3" and manifest.encoder["dim"] == 512
+    assert manifest.source == {
+        "name": "reed",
+        "options": get_source("reed", str(root)).info().options,
+    }
+    (line,) = (out / "skipped.jsonl").read_text().splitlines()
+    assert json.loads(line)["file"] == str(empty)

@@ -8,6 +8,11 @@ Layout (one root folder; the caption archive unpacked, the image archive beside 
     ROOT/trainclasses.txt, valclasses.txt, testclasses.txt, trainvalclasses.txt
                                            class-split files, one class per line
 
+The captions may also stay where Reed's archive unpacked them
+(`cvpr2016_cub/`, `cvpr2016_flowers/`, each holding `text_c10/` and the split
+files): pass that folder as the `captions_dir` option and the images' root as
+PATH, e.g. `t2i convert reed CUB_200_2011 -o captions_dir=cvpr2016_cub`.
+
 Classes are the folders of `text_c10` ("001.Black_footed_Albatross",
 "class_00001"), sorted; the label is the index in that order. Reed et al.
 split by class (zero-shot): the split files say which classes go where. When
@@ -38,6 +43,8 @@ class ReedSource(Source):
         path: the root folder (see the module docstring).
         images_dir: image folder, relative to `path` or absolute; default
             `images` if present, else `jpg`.
+        captions_dir: the folder holding `text_c10/` and the class-split
+            files, relative to `path` or absolute; default `path`.
         trainval: train on `trainvalclasses.txt` (train + val classes, as
             Reed et al. did for the GAN) and produce no val split.
 
@@ -49,9 +56,11 @@ class ReedSource(Source):
 
     name = "reed"
 
-    def __init__(self, path, *, images_dir=None, trainval=False):
+    def __init__(self, path, *, images_dir=None, captions_dir=None, trainval=False):
         self.root = files.require_dir(path, "Reed data root")
-        self.text_dir = files.require_dir(self.root / "text_c10", "Reed caption folder")
+        # The class-split files sit beside text_c10 in Reed's archives.
+        self.split_dir = files.require_dir(self.root / (captions_dir or "."), "Reed caption root")
+        self.text_dir = files.require_dir(self.split_dir / "text_c10", "Reed caption folder")
         self.trainval = files.option_bool(trainval, "trainval")
         if images_dir is None:
             images_dir = "images" if (self.root / "images").is_dir() else "jpg"
@@ -62,7 +71,11 @@ class ReedSource(Source):
         if not self.class_names:
             raise T2IError(f"no class folders in {self.text_dir}")
         self.split_classes = self._read_splits()
-        self._options = {"images_dir": str(images_dir), "trainval": self.trainval}
+        self._options = {
+            "images_dir": str(images_dir),
+            "captions_dir": None if captions_dir is None else str(captions_dir),
+            "trainval": self.trainval,
+        }
 
     def info(self) -> SourceInfo:
         return SourceInfo(
@@ -126,16 +139,15 @@ class ReedSource(Source):
 
     def _read_splits(self) -> dict[str, list[tuple[str, str]]]:
         """Split -> [(class name, "file:line" it was listed at)], from the split files."""
-        present = {s: self.root / f for s, f in SPLIT_FILES.items() if (self.root / f).is_file()}
-        trainval = self.root / TRAINVAL_FILE
+        folder = self.split_dir
+        present = {s: folder / f for s, f in SPLIT_FILES.items() if (folder / f).is_file()}
+        trainval = folder / TRAINVAL_FILE
         if self.trainval or ("test" in present and "train" not in present):
             if not trainval.is_file() or "test" not in present:
-                raise T2IError(
-                    f"reed: trainval needs {trainval} and {self.root / 'testclasses.txt'}"
-                )
+                raise T2IError(f"reed: trainval needs {trainval} and {folder / 'testclasses.txt'}")
             return {"train": _read_class_list(trainval), "test": _read_class_list(present["test"])}
         if present:
-            missing = [str(self.root / SPLIT_FILES[s]) for s in SPLIT_FILES if s not in present]
+            missing = [str(folder / SPLIT_FILES[s]) for s in SPLIT_FILES if s not in present]
             if missing:
                 raise T2IError(f"reed: incomplete class-split files; missing {', '.join(missing)}")
             return {split: _read_class_list(path) for split, path in present.items()}
