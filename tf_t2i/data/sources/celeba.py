@@ -96,8 +96,7 @@ def compose_captions(attributes: Mapping[str, bool], count: int = 5) -> list[str
 
     captions = []
     for i in range(count):
-        shift = i % len(phrases) if phrases else 0
-        chosen = (phrases[shift:] + phrases[:shift])[:MAX_PHRASES]
+        chosen = files.rotated(phrases, i, MAX_PHRASES)
         with_text = files.join_phrases(chosen)
         described = " ".join([*adjectives[: 1 + i % 2], noun])
         template = i % 5

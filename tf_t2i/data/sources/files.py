@@ -146,6 +146,18 @@ def option_number(value, name: str, kind=float, low=None, high=None):
     return number
 
 
+def rotated(items: list, shift: int, count: int) -> list:
+    """Up to `count` items starting at position `shift` (mod len), wrapping around.
+
+    Successive captions of one image use successive shifts, so together they
+    mention more of its attributes than any one of them does.
+    """
+    if not items:
+        return []
+    shift %= len(items)
+    return (items[shift:] + items[:shift])[:count]
+
+
 def join_phrases(phrases: list[str]) -> str:
     """["a", "b", "c"] -> "a, b and c"."""
     if len(phrases) <= 1:

@@ -35,8 +35,34 @@ MAT_FILES = {
     "attributes": "attributes.mat",
     "labels_cv": "attributeLabels_continuous.mat",
 }
-# Attributes mentioned per caption.
+# Attributes mentioned per caption: things seen, and activities the place affords.
 MAX_PHRASES = 3
+MAX_ACTIVITIES = 2
+# Function / affordance attributes that do not end in "-ing" ("a place for research").
+ACTIVITIES = {"research", "exercise", "sports", "medical activity"}
+# "-ing" attribute phrases that name things, not activities.
+NOT_ACTIVITIES = {"fencing", "railing", "running water", "electric or indoor lighting"}
+# Surface-property and mood attributes read as adjectives of the scene ("a rusty, cold coast").
+ADJECTIVES = {
+    "aged/worn": "aged",
+    "glossy": "glossy",
+    "matte": "matte",
+    "sterile": "sterile",
+    "moist/damp": "damp",
+    "dry": "dry",
+    "dirty": "dirty",
+    "rusty": "rusty",
+    "warm": "warm",
+    "cold": "cold",
+    "natural": "natural",
+    "man-made": "man-made",
+    "symmetrical": "symmetrical",
+    "scary": "scary",
+    "soothing": "soothing",
+    "stressful": "stressful",
+    "ruggedscene": "rugged",
+    "clutteredspace": "cluttered",
+}
 
 
 class SunSource(Source):
@@ -167,23 +193,33 @@ class SunSource(Source):
 
     def _captions(self, scene: str, row: np.ndarray, present: np.ndarray) -> list[str]:
         # Strongest votes first; ties keep the database order (stable sort).
-        order = [int(i) for i in np.argsort(-row, kind="stable") if present[i]]
-        phrases = [_attribute_phrase(self.attribute_names[i]) for i in order]
-        scene_a = f"{files.article(scene)} {scene}"
+        names = [
+            self.attribute_names[int(i)] for i in np.argsort(-row, kind="stable") if present[i]
+        ]
+        adjectives = [ADJECTIVES[_key(n)] for n in names if _key(n) in ADJECTIVES]
+        phrases = [_attribute_phrase(n) for n in names if _key(n) not in ADJECTIVES]
+        uses = [p for p in phrases if _is_activity(p) or p in ACTIVITIES]  # "hiking", "research"
+        doings = [p for p in uses if p not in ACTIVITIES]  # reads after "people ..."
+        things = [p for p in phrases if p not in uses]  # "trees", "open area"
         captions = []
         for i in range(self.captions_per_image):
-            shift = i % len(phrases) if phrases else 0
-            chosen = (phrases[shift:] + phrases[:shift])[:MAX_PHRASES]
-            listed = files.join_phrases(chosen)
-            template = i % 3 if chosen else 3
+            described = " ".join([", ".join(files.rotated(adjectives, i, 2)), scene]).strip()
+            described = f"{files.article(described)} {described}"
+            shown = files.join_phrases(files.rotated(things, i, MAX_PHRASES))
+            used = files.join_phrases(files.rotated(uses, i, MAX_ACTIVITIES))
+            template = i % 3
             if template == 0:
-                captions.append(f"a photo of {scene_a} with {listed}")
+                caption = f"a photo of {described}" + (f" with {shown}" if shown else "")
+                caption += f", a place for {used}" if used else ""
             elif template == 1:
-                captions.append(f"{scene_a} scene showing {listed}")
-            elif template == 2:
-                captions.append(f"{listed} in {scene_a}")
+                caption = f"{described} scene" + (f" showing {shown}" if shown else "")
+                caption += f", used for {used}" if used else ""
+            elif doings:
+                done = files.join_phrases(files.rotated(doings, i, MAX_ACTIVITIES))
+                caption = f"people {done} in {files.article(scene)} {scene}"
             else:
-                captions.append(f"a photo of {scene_a}" if i % 2 == 0 else f"{scene_a} scene")
+                caption = f"{shown} in {described}" if shown else f"a picture of {described}"
+            captions.append(caption)
         return captions
 
 
@@ -212,6 +248,16 @@ def _readable_category(category: str) -> str:
 
 
 def _attribute_phrase(name: str) -> str:
-    """ "sailing/ boating" -> "sailing"; "wood (not part of a tree)" -> "wood"."""
+    """ "sailing/ boating" -> "sailing or boating"; "wood (not part of a tree)" -> "wood"."""
     name = re.sub(r"\s*\(.*?\)", "", name)
-    return name.split("/")[0].strip()
+    return " or ".join(part.strip() for part in name.split("/") if part.strip())
+
+
+def _key(name: str) -> str:
+    """An attribute name without spaces or case, to match ADJECTIVES ("aged/ worn")."""
+    return re.sub(r"\s+", "", name).lower()
+
+
+def _is_activity(phrase: str) -> bool:
+    """Whether an attribute phrase names something people do there ("hiking")."""
+    return phrase not in NOT_ACTIVITIES and phrase.split()[0].endswith("ing")
