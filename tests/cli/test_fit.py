@@ -1,0 +1,139 @@
+"""`t2i fit` as a user runs it: CliRunner and a real subprocess, dry runs of every recipe."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tf_t2i.cli.main import cli
+from tf_t2i.config import recipe_names
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "training"))
+from fit_testing import TINY, checkpoint_weights, latest  # noqa: E402
+
+
+@pytest.mark.parametrize("name", recipe_names())
+def test_every_recipe_resolves_with_dry_run(runner, name, tmp_path):
+    result = runner.invoke(cli, ["fit", "--config", name, "--dry-run"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    header, _, body = result.output.partition("\n")
+    assert header == f"# run dir: runs/{name}"
+    config = json.loads(body)
+    assert config["name"] == name
+    assert set(config) == {"name", "description", "data", "model", "train"}
+    assert not (tmp_path / "runs").exists()
+
+
+def test_dry_run_applies_flags_then_set(runner):
+    result = runner.invoke(
+        cli,
+        [
+            "fit", "--model", "gan-cls", "--condition", "mask", "--image-size", "64",
+            "--steps", "9", "--precision", "float32", "--strategy", "default",
+            "--set", "train.steps=11", "--dry-run",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.output.partition("\n")[2])
+    assert config["model"]["conditions"] == ["mask"]
+    assert config["model"]["cls"] is True and config["model"]["interp"] is False
+    assert config["model"]["image_size"] == 64
+    assert config["data"]["options"]["image_size"] == 64  # built-in data follows the model
+    assert config["train"]["steps"] == 11  # --set wins over --steps
+    assert config["train"]["precision"] == "float32"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "train.nope=1"], "unknown key 'train.nope'"),
+        (["--set", "model.ngf=wide"], "model.ngf must be an integer"),
+        (["--config", "no-such-recipe"], "unknown recipe 'no-such-recipe'"),
+        (["--steps", "3", "--epochs", "2"], "--epochs or --steps"),
+    ],
+)
+def test_bad_options_are_clear_errors(runner, args, message):
+    result = runner.invoke(cli, ["fit", *args, "--dry-run"])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_default_fit_through_cli_runner(runner, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["fit", *TINY, "--steps", "4", "--set", "train.sample_every=2", "--run-dir", run_dir]
+    result = runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"samples:    {run_dir / 'samples' / 'step_000004.png'}" in result.output
+
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["name"] == "shapes" and config["train"]["steps"] == 4
+    assert pathlib.Path(config["data"]["dir"], "dataset.json").is_file()
+    assert config["model"]["embedding_dim"] == 512  # from the data set's encoder
+
+    samples = sorted(p.name for p in (run_dir / "samples").iterdir())
+    assert samples == ["step_000000.png", "step_000002.png", "step_000004.png"]
+    from PIL import Image
+
+    grid = Image.open(run_dir / "samples" / "step_000004.png")
+    assert grid.size[1] >= 8 * 64  # eight caption rows of 64 px (32 px enlarged)
+    gif = Image.open(run_dir / "progress.gif")
+    assert gif.n_frames == 3
+    assert Image.open(run_dir / "losses.png").format == "PNG"
+
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2, 3, 4]
+    assert all(np.isfinite(line["d_loss"]) and np.isfinite(line["g_loss"]) for line in lines)
+
+    assert latest(run_dir).endswith("ckpt-4")
+    assert int(checkpoint_weights(latest(run_dir))["step/.ATTRIBUTES/VARIABLE_VALUE"]) == 4
+    tags = _event_tags(run_dir / "logs")
+    assert {"d_loss", "g_loss", "images_per_sec", "samples"} <= tags
+
+
+def _event_tags(log_dir) -> set:
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    tags = set()
+    for path in pathlib.Path(log_dir).glob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_default_fit_as_a_subprocess(tmp_path):
+    run_dir = tmp_path / "run"
+    t2i = pathlib.Path(sys.executable).parent / "t2i"
+    command = [str(t2i), "fit", *TINY, "--steps", "3", "--set", "train.sample_every=3"]
+    command += ["--run-dir", str(run_dir)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "step 3/3" in done.stderr  # the progress line
+    assert "d_loss" in done.stderr and "img/s" in done.stderr
+    assert f"samples:    {run_dir / 'samples' / 'step_000003.png'}" in done.stdout
+    assert (run_dir / "samples" / "step_000003.png").is_file()
+    assert latest(run_dir).endswith("ckpt-3")
+
+
+def test_mismatched_data_is_an_error_before_training(runner, tmp_path):
+    # 1-channel model on the RGB shapes: refused before any step runs
+    run_dir = tmp_path / "run"
+    args = ["fit", *TINY, "--steps", "2", "--set", "model.channels=1", "--run-dir", run_dir]
+    result = runner.invoke(cli, [str(a) for a in args])
+    assert result.exit_code == 2
+    assert "channel" in result.output and "dataset.json" in result.output
+    assert not (run_dir / "checkpoints").exists()
+
+
+def test_repo_root_is_the_recipe_home():
+    assert (REPO_ROOT / "pipelines" / "shapes.yaml").is_file()

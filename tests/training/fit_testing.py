@@ -1,0 +1,41 @@
+"""Shared settings of the training tests: a tiny, fast version of the default job."""
+
+import pathlib
+
+import numpy as np
+
+# The default recipe shrunk: 96 shapes at 32 px, an 8-wide GAN, batch 16.
+TINY = [
+    "--image-size",
+    "32",
+    "--batch-size",
+    "16",
+    "--set",
+    "data.options.num_images=96",
+    "--set",
+    "model.ngf=8",
+    "--set",
+    "model.ndf=8",
+    "--set",
+    "train.log_every=1",
+]
+
+
+def checkpoint_weights(prefix) -> dict[str, np.ndarray]:
+    """Every generator/discriminator/optimizer/step tensor of a checkpoint, by key."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(prefix))
+    keys = [
+        key
+        for key in reader.get_variable_to_shape_map()
+        if key.split("/")[0] in ("generator", "discriminator", "d_optimizer", "g_optimizer", "step")
+        or key.startswith("rng_")
+    ]
+    return {key: reader.get_tensor(key) for key in keys}
+
+
+def latest(run_dir) -> str:
+    import tensorflow as tf
+
+    return tf.train.latest_checkpoint(str(pathlib.Path(run_dir) / "checkpoints"))

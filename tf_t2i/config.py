@@ -1,0 +1,442 @@
+"""The full training configuration: named YAML recipes plus `key=value` overrides.
+
+A `Config` has three sections:
+
+    data   where the examples come from (a built-in source converted on demand,
+           or a directory written by `t2i convert`) and how they are read;
+    model  `tf_t2i.models.config.ModelConfig` (networks and GAN objective);
+    train  batch size, budget, precision, strategy, intervals, seed, samples.
+
+Recipes live in `pipelines/NAME.yaml` at the repository root:
+
+    name: shapes
+    description: ...
+    data:  {source: shapes, options: {num_images: 4000}}
+    model: {image_size: 32, conditions: [text]}
+    train: {batch_size: 64, steps: 1500}
+
+`load_config("shapes", ["train.steps=10"])` reads the recipe, applies the
+overrides and type-checks every value; an unknown key is an error naming the
+key (and the recipe file and line).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+import tf_t2i
+from tf_t2i.errors import T2IError
+from tf_t2i.models.config import ModelConfig
+
+DEFAULT_RECIPE = "shapes"
+
+
+def pipelines_dir() -> pathlib.Path:
+    """The recipe folder of the repository checkout (pipelines/ beside tf_t2i/)."""
+    return pathlib.Path(tf_t2i.__file__).resolve().parents[1] / "pipelines"
+
+
+def recipe_names() -> list[str]:
+    """Names of the recipes in pipelines/, sorted."""
+    return sorted(path.stem for path in pipelines_dir().glob("*.yaml"))
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where the training examples come from.
+
+    Attributes:
+        source: source name for `t2i convert` ("shapes", "digits", "reed", "celeba",
+            "sun", "tfds:NAME", "folder"). Built-in sources are converted into the
+            cache on first use; others need `dir` (a converted data set).
+        path: the raw data of a non built-in source (documentation for the
+            `t2i convert` command that makes `dir`).
+        dir: a data set directory written by `t2i convert` (holds dataset.json).
+            Empty: the built-in source's cached conversion.
+        options: conversion options for the source (image_size, num_images, seed...).
+        encoder: text encoder spec the caption embeddings must come from.
+        split: split to train on.
+        sample_split: split whose first examples condition the sample grids
+            (falls back to `split` when absent from the data set).
+        caption_average: number of captions averaged per embedding (Reed: 4).
+        cache: cache decoded examples in memory (small data sets).
+    """
+
+    source: str = "shapes"
+    path: str = ""
+    dir: str = ""
+    options: dict = dataclasses.field(default_factory=dict)
+    encoder: str = "use-m3"
+    split: str = "train"
+    sample_split: str = "test"
+    caption_average: int = 1
+    cache: bool = False
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """How long and how to train, and what to record.
+
+    Attributes:
+        batch_size: global batch size (split across replicas).
+        steps: number of generator steps; 0 means use `epochs`.
+        epochs: number of passes over the split when `steps` is 0.
+        precision: auto | float32 | mixed_float16 | mixed_bfloat16.
+        strategy: auto | default | mirrored | multi-worker | tpu.
+        seed: seeds weights, noise and data order.
+        deterministic: enable TensorFlow op determinism (slower; for exact resume).
+        log_every: steps between metrics.jsonl lines / TensorBoard scalars.
+        sample_every: steps between sample grids (samples/step_XXXXXX.png).
+        checkpoint_every: steps between checkpoints.
+        keep_checkpoints: checkpoints kept on disk.
+        sample_captions: fixed captions of the sample grids (text models);
+            empty: the first examples of `data.sample_split` and their captions.
+        sample_rows: conditions per grid when taken from the data.
+        samples_per_caption: grid columns (fixed noise vectors).
+        tensorboard: write TensorBoard logs under logs/.
+        eval_every: steps between evaluations (0: never).
+        nan_at_step: debugging switch: feed a NaN batch at this step (0: never).
+    """
+
+    batch_size: int = 64
+    steps: int = 0
+    epochs: int = 1
+    precision: str = "auto"
+    strategy: str = "auto"
+    seed: int = 0
+    deterministic: bool = False
+    log_every: int = 10
+    sample_every: int = 100
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    sample_captions: list[str] = dataclasses.field(default_factory=list)
+    sample_rows: int = 8
+    samples_per_caption: int = 8
+    tensorboard: bool = True
+    eval_every: int = 0
+    nan_at_step: int = 0
+
+
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
+CONDITIONS = ("text", "attributes", "class", "mask")
+
+# Model sizes that fit() takes from the data set (0 in a recipe = "from the data").
+DATA_DERIVED_MODEL_FIELDS = ("num_attributes", "num_classes")
+
+# `--model` presets: how each paper variant sets the model switches.
+MODEL_VARIANTS = {
+    "dcgan": {"conditions": [], "cls": False, "interp": False},
+    "gan-cls": {"cls": True, "interp": False},
+    "gan-int": {"cls": False, "interp": True},
+    "gan-int-cls": {"cls": True, "interp": True},
+}
+
+
+@dataclasses.dataclass
+class Config:
+    """A complete, resolved training configuration.
+
+    Attributes:
+        name: run name (default run directory: runs/NAME).
+        description: one line about the recipe.
+        data: DataConfig.
+        model: tf_t2i.models.config.ModelConfig.
+        train: TrainConfig.
+    """
+
+    name: str = DEFAULT_RECIPE
+    description: str = ""
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        """A JSON/YAML-serialisable dict (the form written to config.json)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "data": dataclasses.asdict(self.data),
+            "model": _plain(self.model.to_dict()),
+            "train": dataclasses.asdict(self.train),
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping, where: str = "config") -> Config:
+        """Builds a Config from nested dicts, checking keys and types.
+
+        Args:
+            values: {"name", "description", "data": {...}, "model": {...}, "train": {...}};
+                missing keys keep their defaults.
+            where: what the values came from, for error messages.
+
+        Raises:
+            T2IError: an unknown key or a value of the wrong type, naming it.
+        """
+        config = cls()
+        for key, value in _flatten(values):
+            config = config.with_value(key, value, where=where)
+        return config
+
+    def with_value(self, key: str, value: Any, where: str = "--set") -> Config:
+        """A copy with the dotted `key` (e.g. "train.batch_size") set to `value`."""
+        parts = key.split(".")
+        head = parts[0]
+        if head in ("name", "description"):
+            if len(parts) != 1:
+                raise T2IError(f"{where}: unknown key {key!r}")
+            return dataclasses.replace(self, **{head: _check(value, str, key, where)})
+        if head not in ("data", "model", "train") or len(parts) < 2:
+            raise T2IError(
+                f"{where}: unknown key {key!r}; keys are name, description, "
+                "data.*, model.*, train.*"
+            )
+        section = getattr(self, head)
+        field_name = parts[1]
+        hints = _field_types(type(section))
+        if field_name not in hints:
+            known = ", ".join(sorted(hints))
+            raise T2IError(f"{where}: unknown key {key!r}; {head} keys are: {known}")
+        if len(parts) > 2:
+            # free-form dicts (data.options.*) take nested keys
+            current = getattr(section, field_name)
+            if not isinstance(current, dict):
+                raise T2IError(f"{where}: unknown key {key!r}: {head}.{field_name} has no sub-keys")
+            updated = dict(current)
+            _set_nested(updated, parts[2:], value)
+            checked = updated
+        else:
+            checked = _check(value, hints[field_name], key, where)
+        # fields are checked one by one; whole-model validation waits for
+        # validate(), as a recipe may set conditions before their sizes
+        new_section = dataclasses.replace(section, **{field_name: checked})
+        return dataclasses.replace(self, **{head: new_section})
+
+    def with_overrides(self, overrides: Iterable[str], where: str = "--set") -> Config:
+        """Applies `key=value` strings; values are parsed as YAML ("32", "[text]", "true")."""
+        config = self
+        for item in overrides:
+            key, sep, text = item.partition("=")
+            if not sep or not key.strip():
+                raise T2IError(f"{where}: expected key=value, got {item!r}")
+            try:
+                value = yaml.safe_load(text) if text.strip() else ""
+            except yaml.YAMLError as err:
+                raise T2IError(f"{where}: cannot parse the value of {key!r}: {err}") from None
+            config = config.with_value(key.strip(), value, where=f"{where} {key.strip()}")
+        return config
+
+    def validate(self) -> Config:
+        """Checks values that are valid types but impossible; returns self."""
+        train = self.train
+        if train.precision not in PRECISIONS:
+            raise T2IError(
+                f"train.precision: {train.precision!r} is not one of {', '.join(PRECISIONS)}"
+            )
+        if train.strategy not in STRATEGIES:
+            raise T2IError(
+                f"train.strategy: {train.strategy!r} is not one of {', '.join(STRATEGIES)}"
+            )
+        for key in ("batch_size", "log_every", "sample_every", "checkpoint_every"):
+            if getattr(train, key) < 1:
+                raise T2IError(f"train.{key} must be at least 1, got {getattr(train, key)}")
+        if train.keep_checkpoints < 1:
+            raise T2IError(
+                f"train.keep_checkpoints must be at least 1, got {train.keep_checkpoints}"
+            )
+        if train.steps < 0 or train.epochs < 0 or (train.steps == 0 and train.epochs == 0):
+            raise T2IError("train.steps or train.epochs must be positive")
+        for condition in self.model.conditions:
+            if condition not in CONDITIONS:
+                raise T2IError(
+                    f"model.conditions: unknown condition {condition!r}; "
+                    f"choose among {', '.join(CONDITIONS)} (or [] for none)"
+                )
+        # sizes left at 0 are filled from the data set's manifest by fit()
+        from_data = {name: max(1, getattr(self.model, name)) for name in DATA_DERIVED_MODEL_FIELDS}
+        dataclasses.replace(self.model, **from_data).validate()
+        if self.data.caption_average < 1:
+            raise T2IError("data.caption_average must be at least 1")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def load_config(name_or_path: str | None = None, overrides: Iterable[str] = ()) -> Config:
+    """Reads a recipe and applies `key=value` overrides.
+
+    Args:
+        name_or_path: a recipe name in pipelines/ ("shapes", "cub"), a path to a
+            YAML file, or a run's config.json; None is the default recipe.
+        overrides: "section.key=value" strings, applied in order.
+
+    Returns:
+        The validated Config.
+
+    Raises:
+        T2IError: unknown recipe, unreadable YAML, unknown key, wrong type.
+    """
+    path = find_recipe(name_or_path or DEFAULT_RECIPE)
+    config = read_recipe(path)
+    return config.with_overrides(overrides).validate()
+
+
+def find_recipe(name_or_path: str) -> pathlib.Path:
+    """Resolves a recipe name or path to an existing file."""
+    candidate = pathlib.Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml", ".json") or len(candidate.parts) > 1:
+        if not candidate.is_file():
+            raise T2IError(f"recipe file not found: {name_or_path}")
+        return candidate
+    path = pipelines_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise T2IError(
+            f"unknown recipe {name_or_path!r}; recipes in {pipelines_dir()}: "
+            f"{', '.join(recipe_names()) or '(none)'}"
+        )
+    return path
+
+
+def read_recipe(path: str | pathlib.Path) -> Config:
+    """Parses a YAML recipe (or a run's config.json) into a Config.
+
+    Errors name the file and, for an unknown key or bad value, its line.
+    """
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        values = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise T2IError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as err:
+        raise T2IError(f"{path}: invalid YAML: {err}") from None
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise T2IError(f"{path}: a recipe is a mapping with data, model and train sections")
+    lines = _key_lines(text)
+    config = Config(name=path.stem if path.suffix != ".json" else "")
+    for key, value in _flatten(values):
+        where = f"{path}:{lines[key]}" if key in lines else str(path)
+        config = config.with_value(key, value, where=where)
+    if not config.name:
+        config = dataclasses.replace(config, name=path.parent.name)
+    return config
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _flatten(values: Mapping, prefix: str = "") -> list[tuple[str, Any]]:
+    """{"train": {"steps": 3}} -> [("train.steps", 3)]; free-form dicts stay whole."""
+    items = []
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if not prefix and key in ("data", "model", "train"):
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                raise T2IError(f"section {key!r} must be a mapping, got {value!r}")
+            items.extend(_flatten(value, prefix=f"{key}."))
+        else:
+            items.append((dotted, value))
+    return items
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Dotted key -> 1-based line number in a YAML document (two levels deep)."""
+    lines: dict[str, int] = {}
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return lines
+    if not isinstance(root, yaml.MappingNode):
+        return lines
+    for key_node, value_node in root.value:
+        lines[key_node.value] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.MappingNode):
+            for sub_key, _ in value_node.value:
+                lines[f"{key_node.value}.{sub_key.value}"] = sub_key.start_mark.line + 1
+    return lines
+
+
+def _field_types(cls) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
+
+
+def _set_nested(target: dict, parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise T2IError(f"cannot set {'.'.join(parts)}: {part} is not a mapping")
+    target[parts[-1]] = value
+
+
+def _check(value: Any, hint: Any, key: str, where: str) -> Any:
+    """Returns `value` converted to the type `hint`, or raises naming the key."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in args:
+            if option is type(None):
+                continue
+            try:
+                return _check(value, option, key, where)
+            except T2IError as err:
+                errors.append(str(err))
+        raise T2IError(errors[0] if errors else f"{where}: bad value for {key!r}")
+    if hint is Any:
+        return value
+    if origin in (list, tuple) or hint in (list, tuple):
+        if isinstance(value, str) and origin is not None and args and args[0] is str:
+            value = [value]  # a single caption / condition name
+        if not isinstance(value, list | tuple):
+            raise T2IError(f"{where}: {key} must be a list, got {value!r}")
+        item_type = args[0] if args else Any
+        items = [_check(item, item_type, key, where) for item in value]
+        return tuple(items) if (origin or hint) is tuple else items
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise T2IError(f"{where}: {key} must be a mapping, got {value!r}")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise T2IError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise T2IError(f"{where}: {key} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise T2IError(f"{where}: {key} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if value is None:
+            return ""
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise T2IError(f"{where}: {key} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Tuples -> lists, recursively, so YAML/JSON round trips compare equal."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value

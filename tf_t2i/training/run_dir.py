@@ -1,0 +1,226 @@
+"""The run directory written by `t2i fit`, and `load_run` for export and evaluation.
+
+    runs/NAME/
+      config.json            the resolved Config (data.dir is the data set used)
+      checkpoints/           tf.train.CheckpointManager: ckpt-STEP.{index,data-*}
+                             and the `checkpoint` index file
+      samples/step_XXXXXX.png
+      metrics.jsonl          one JSON object per logging step
+      losses.png             D and G losses against step
+      progress.gif           the sample grids in order
+      logs/                  TensorBoard event files
+      worker-N/checkpoints/  checkpoints of non-chief workers (multi-worker runs)
+
+A checkpoint holds the generator, the discriminator, the style encoder (if
+any), both optimizers (slots, iteration counts, loss scale), the step counter
+and the state of the model's random seed generators.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+from tf_t2i.config import Config, read_recipe
+from tf_t2i.errors import T2IError
+
+CONFIG_FILE = "config.json"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+LOGS = "logs"
+METRICS = "metrics.jsonl"
+LOSSES = "losses.png"
+PROGRESS_GIF = "progress.gif"
+
+
+@dataclasses.dataclass
+class RunPaths:
+    """Where each artefact of a run lives.
+
+    Args:
+        root: the run directory.
+        worker: this process's worker index; workers other than 0 keep their
+            checkpoints under worker-N/ so that workers sharing a disk never
+            write the same files.
+    """
+
+    root: pathlib.Path
+    worker: int = 0
+
+    def __post_init__(self):
+        self.root = pathlib.Path(self.root)
+
+    @property
+    def config(self) -> pathlib.Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def checkpoints(self) -> pathlib.Path:
+        if self.worker:
+            return self.root / f"worker-{self.worker}" / CHECKPOINTS
+        return self.root / CHECKPOINTS
+
+    @property
+    def samples(self) -> pathlib.Path:
+        return self.root / SAMPLES
+
+    @property
+    def logs(self) -> pathlib.Path:
+        return self.root / LOGS
+
+    @property
+    def metrics(self) -> pathlib.Path:
+        return self.root / METRICS
+
+    @property
+    def losses(self) -> pathlib.Path:
+        return self.root / LOSSES
+
+    @property
+    def progress_gif(self) -> pathlib.Path:
+        return self.root / PROGRESS_GIF
+
+
+def make_checkpoint(gan):
+    """A tf.train.Checkpoint of everything training needs to continue exactly.
+
+    Args:
+        gan: a ConditionalGAN (built, with its optimizers).
+
+    Returns:
+        tf.train.Checkpoint with generator, discriminator, d_optimizer,
+        g_optimizer, step, and where present style_encoder, s_optimizer and
+        the state of each keras.random.SeedGenerator the model owns.
+    """
+    import keras
+    import tensorflow as tf
+
+    objects = {
+        "generator": gan.generator,
+        "discriminator": gan.discriminator,
+        "d_optimizer": gan.d_optimizer,
+        "g_optimizer": gan.g_optimizer,
+        "step": gan.step,
+    }
+    if getattr(gan, "style_encoder", None) is not None:
+        objects["style_encoder"] = gan.style_encoder
+    if getattr(gan, "s_optimizer", None) is not None:
+        objects["s_optimizer"] = gan.s_optimizer
+    for name, value in sorted(vars(gan).items()):
+        if isinstance(value, keras.random.SeedGenerator):
+            objects[f"rng_{name}"] = value.state
+    return tf.train.Checkpoint(**objects)
+
+
+def latest_checkpoint(run_dir: str | pathlib.Path, worker: int = 0) -> str | None:
+    """The prefix of the newest complete checkpoint of a run, or None."""
+    import tensorflow as tf
+
+    directory = RunPaths(run_dir, worker).checkpoints
+    if not directory.is_dir():
+        return None
+    return tf.train.latest_checkpoint(str(directory))
+
+
+def checkpoint_step(prefix: str) -> int:
+    """The step number of a checkpoint prefix (".../ckpt-120" -> 120)."""
+    try:
+        return int(str(prefix).rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        raise T2IError(f"not a tf_t2i checkpoint prefix: {prefix}") from None
+
+
+def write_config(run_dir: str | pathlib.Path, config: Config) -> pathlib.Path:
+    """Writes config.json atomically; returns its path."""
+    from tf_t2i.training.callbacks import atomic_write_bytes
+
+    path = RunPaths(run_dir).config
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, config.to_json().encode("utf-8"))
+    return path
+
+
+def read_config(run_dir: str | pathlib.Path) -> Config:
+    """The Config a run was trained with (its config.json)."""
+    path = RunPaths(run_dir).config
+    if not path.is_file():
+        raise T2IError(f"{run_dir} is not a tf_t2i run directory: {path} is missing")
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise T2IError(f"{path}: not valid JSON ({err})") from None
+    return read_recipe(path)
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """A trained run, ready for export, generation or evaluation.
+
+    Attributes:
+        run_dir: the run directory.
+        config: the full Config of the run.
+        model_config: config.model (a ModelConfig).
+        gan: the ConditionalGAN restored from the checkpoint.
+        step: the training step of that checkpoint.
+        checkpoint: the checkpoint prefix restored.
+        manifest: the data set's Manifest, or None if its directory is gone.
+        encoder_spec: the text encoder spec the run's embeddings came from.
+    """
+
+    run_dir: pathlib.Path
+    config: Config
+    model_config: object
+    gan: object
+    step: int
+    checkpoint: str
+    manifest: object | None
+    encoder_spec: str
+
+
+def load_run(run_dir: str | pathlib.Path, checkpoint: str | None = None) -> LoadedRun:
+    """Rebuilds a run's ConditionalGAN and restores its latest checkpoint.
+
+    Builds under the float32 policy (the checkpointed weights are float32
+    whatever the training precision) in the default strategy.
+
+    Args:
+        run_dir: a directory written by `t2i fit`.
+        checkpoint: a specific checkpoint prefix; default the latest.
+
+    Returns:
+        LoadedRun.
+
+    Raises:
+        T2IError: not a run directory, or no checkpoint in it.
+    """
+    import keras
+
+    from tf_t2i.data.schema import read_manifest
+    from tf_t2i.models.build import build_gan
+
+    run_dir = pathlib.Path(run_dir)
+    config = read_config(run_dir)
+    prefix = checkpoint or latest_checkpoint(run_dir)
+    if prefix is None:
+        raise T2IError(
+            f"{run_dir} has no checkpoint yet ({RunPaths(run_dir).checkpoints} is empty)"
+        )
+    keras.mixed_precision.set_global_policy("float32")
+    gan = build_gan(config.model)
+    # expect_partial: optimizer slots (and a loss scale) are not needed to generate
+    make_checkpoint(gan).restore(prefix).expect_partial()
+    manifest = None
+    if config.data.dir and (pathlib.Path(config.data.dir) / "dataset.json").is_file():
+        manifest = read_manifest(config.data.dir)
+    encoder_spec = manifest.encoder["spec"] if manifest is not None else config.data.encoder
+    return LoadedRun(
+        run_dir=run_dir,
+        config=config,
+        model_config=config.model,
+        gan=gan,
+        step=int(gan.step.numpy()),
+        checkpoint=prefix,
+        manifest=manifest,
+        encoder_spec=encoder_spec,
+    )
