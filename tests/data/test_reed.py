@@ -113,6 +113,15 @@ def test_missing_root_or_caption_folder_is_an_error_naming_it(tmp_path):
         get_source("reed", str(root))
 
 
+def test_image_folder_without_images_is_an_error(tmp_path):
+    root = copy_fixture("reed/flowers", tmp_path)
+    (root / "images").mkdir()
+    (root / "images/class_00001.t7").write_bytes(b"features")  # Reed's archive's images/
+    with pytest.raises(T2IError, match="no images in .*images"):
+        get_source("reed", str(root))
+    assert split_counts(get_source("reed", str(root), images_dir="jpg"))["train"] == 2
+
+
 def test_converts_to_tfrecords(tmp_path, hash_encoder):
     source = get_source("reed", str(CUB))
     manifest, example = convert_and_read(source, tmp_path / "cub", hash_encoder, "val")

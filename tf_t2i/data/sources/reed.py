@@ -67,6 +67,14 @@ class ReedSource(Source):
         self.images_dir = files.require_dir(self.root / images_dir, "Reed image folder")
         # CUB nests images in class folders; Oxford-102 keeps them flat.
         self.nested = any(child.is_dir() for child in self.images_dir.iterdir())
+        if not self.nested and not any(
+            child.suffix.lower() in files.IMAGE_SUFFIXES for child in self.images_dir.iterdir()
+        ):
+            # e.g. the images/ of Reed's caption archive, which holds .t7 features
+            raise T2IError(
+                f"no images in {self.images_dir}: point images_dir at CUB_200_2011/images "
+                "or at Oxford-102's jpg/"
+            )
         self.class_names = sorted(p.name for p in self.text_dir.iterdir() if p.is_dir())
         if not self.class_names:
             raise T2IError(f"no class folders in {self.text_dir}")
