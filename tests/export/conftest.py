@@ -1,0 +1,41 @@
+"""Session fixtures: a tiny run, its real export (use-m3 inside), a server on it.
+
+The run is a real run directory (config.json + a CheckpointManager checkpoint
+of a 32x32, ngf=ndf=8 text GAN built by build_gan) written with the training
+package's own run_dir helpers; it is exported once per session through the
+real `t2i export` command.
+"""
+
+import pytest
+from export_testing import TINY, running_server, write_run
+
+from tf_t2i.models.config import ModelConfig
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """runs/tiny: a 32x32 text-conditioned GAN run directory (use-m3 embeddings)."""
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    write_run(run_dir, ModelConfig(conditions=["text"], **TINY))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def exported(tiny_run, tmp_path_factory):
+    """The savedmodels/ root holding tiny/1, written by `t2i export`."""
+    from click.testing import CliRunner
+
+    from tf_t2i.cli.main import cli
+
+    root = tmp_path_factory.mktemp("export") / "savedmodels"
+    result = CliRunner().invoke(cli, ["export", str(tiny_run), "--out", str(root)])
+    assert result.exit_code == 0, result.output
+    assert (root / "tiny" / "1" / "saved_model.pb").is_file()
+    return root
+
+
+@pytest.fixture(scope="session")
+def server(exported):
+    """A running local server on the session's export (batch limit 16, 1 MB bodies)."""
+    with running_server(exported, max_batch=16, max_bytes=1 << 20) as srv:
+        yield srv

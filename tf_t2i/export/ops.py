@@ -1,0 +1,88 @@
+"""Graph ops shared by the exported SavedModel and in-process generation.
+
+Both `t2i generate RUN_DIR` and the SavedModel call these same functions, so a
+seed gives the same noise, and the same images, on either path. Only core
+TensorFlow ops are used: TF Serving runs them without extra libraries.
+"""
+
+import tensorflow as tf
+
+
+def seeded_noise(seeds, z_dim):
+    """Deterministic generator noise, one row per seed.
+
+    Row i is `stateless_normal([z_dim], seed=[seeds[i], i])`: the same seed in
+    different rows gives different noise, and a batch is reproducible from
+    its seeds alone.
+
+    Args:
+        seeds: int64 [N].
+        z_dim: int, the generator's noise size Z.
+
+    Returns:
+        float32 [N, Z], standard normal.
+    """
+    seeds = tf.cast(seeds, tf.int64)
+    rows = tf.range(tf.size(seeds, out_type=tf.int64), dtype=tf.int64)
+    pairs = tf.stack([seeds, rows], axis=1)  # [N, 2]
+    return tf.map_fn(
+        lambda pair: tf.random.stateless_normal([z_dim], seed=pair),
+        pairs,
+        fn_output_signature=tf.TensorSpec([z_dim], tf.float32),
+    )
+
+
+def random_seeds(n):
+    """int64 [n] seeds drawn at random, for requests that give none."""
+    return tf.random.uniform([n], minval=0, maxval=2**31 - 1, dtype=tf.int64)
+
+
+def to_uint8(images):
+    """float [N, H, W, C] in [-1, 1] -> uint8 [N, H, W, C] in [0, 255]."""
+    images = tf.cast(images, tf.float32)
+    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+
+def encode_pngs(images):
+    """uint8 [N, H, W, C] -> string [N] of PNG files."""
+    return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.TensorSpec([], tf.string))
+
+
+def decode_images(encoded, size, channels):
+    """Decodes PNG/JPEG/GIF/BMP bytes and resizes them for a network.
+
+    Args:
+        encoded: string [N] of image files.
+        size: int, the square output side.
+        channels: int, 1 or 3.
+
+    Returns:
+        float32 [N, size, size, channels] in [0, 1].
+    """
+
+    def decode_one(data):
+        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+        image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, [size, size], antialias=True)
+        return tf.clip_by_value(image, 0.0, 1.0)
+
+    return tf.map_fn(
+        decode_one, encoded, fn_output_signature=tf.TensorSpec([size, size, channels], tf.float32)
+    )
+
+
+def checked_text(text):
+    """Validates a text batch inside the graph: non-empty and valid UTF-8.
+
+    Args:
+        text: string [N].
+
+    Returns:
+        string [N], the same strings, once the checks passed (InvalidArgument
+        otherwise, which TF Serving reports as a 400).
+    """
+    non_empty = tf.debugging.assert_greater(
+        tf.size(text), 0, message="text: the batch is empty; give at least one caption"
+    )
+    with tf.control_dependencies([non_empty]):
+        # errors="strict" raises InvalidArgument on bytes that are not UTF-8.
+        return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="strict")
