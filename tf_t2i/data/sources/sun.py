@@ -136,6 +136,7 @@ class SunSource(Source):
                 f"{labels_file}: labels_cv has shape {self.labels.shape}, expected {expected} "
                 f"(images x attributes)"
             )
+        self._kinds = [_attribute_kind(name) for name in self.attribute_names]
         self.categories = sorted({_category(p) for p in self.image_paths if _category(p)})
         self.splits = {
             index: files.hash_split(path, self.val_fraction, self.test_fraction)
@@ -193,14 +194,11 @@ class SunSource(Source):
 
     def _captions(self, scene: str, row: np.ndarray, present: np.ndarray) -> list[str]:
         # Strongest votes first; ties keep the database order (stable sort).
-        names = [
-            self.attribute_names[int(i)] for i in np.argsort(-row, kind="stable") if present[i]
-        ]
-        adjectives = [ADJECTIVES[_key(n)] for n in names if _key(n) in ADJECTIVES]
-        phrases = [_attribute_phrase(n) for n in names if _key(n) not in ADJECTIVES]
-        uses = [p for p in phrases if _is_activity(p) or p in ACTIVITIES]  # "hiking", "research"
-        doings = [p for p in uses if p not in ACTIVITIES]  # reads after "people ..."
-        things = [p for p in phrases if p not in uses]  # "trees", "open area"
+        kinds = [self._kinds[i] for i in np.argsort(-row, kind="stable") if present[i]]
+        adjectives = [phrase for kind, phrase in kinds if kind == "adjective"]
+        uses = [phrase for kind, phrase in kinds if kind in ("doing", "use")]  # "hiking"
+        doings = [phrase for kind, phrase in kinds if kind == "doing"]  # after "people ..."
+        things = [phrase for kind, phrase in kinds if kind == "thing"]  # "trees", "open area"
         captions = []
         for i in range(self.captions_per_image):
             described = " ".join([", ".join(files.rotated(adjectives, i, 2)), scene]).strip()
@@ -258,6 +256,14 @@ def _key(name: str) -> str:
     return re.sub(r"\s+", "", name).lower()
 
 
-def _is_activity(phrase: str) -> bool:
-    """Whether an attribute phrase names something people do there ("hiking")."""
-    return phrase not in NOT_ACTIVITIES and phrase.split()[0].endswith("ing")
+def _attribute_kind(name: str) -> tuple[str, str]:
+    """An attribute name -> (kind, caption phrase); kind is "adjective" ("rusty"),
+    "doing" ("hiking"), "use" ("research") or "thing" ("trees")."""
+    if _key(name) in ADJECTIVES:
+        return "adjective", ADJECTIVES[_key(name)]
+    phrase = _attribute_phrase(name)
+    if phrase in ACTIVITIES:
+        return "use", phrase
+    if phrase and phrase not in NOT_ACTIVITIES and phrase.split()[0].endswith("ing"):
+        return "doing", phrase
+    return "thing", phrase
