@@ -117,3 +117,16 @@ def test_converts_to_tfrecords_with_masks(tmp_path, hash_encoder):
     np.testing.assert_array_equal(example["attributes"], [0, 0, 1])
     mask = tf.io.decode_png(example["mask/encoded"]).numpy()
     assert mask.shape == (16, 16, 1) and set(np.unique(mask)) <= set(range(256))
+
+
+def test_t2i_convert_strict_stops_at_the_bad_line(runner, tmp_path):
+    from tf_t2i.cli.main import cli
+
+    root = copy_fixture("folder", tmp_path)
+    append_lines(root, '{"file": "images/cat_1.png", "captions": [')
+    out = tmp_path / "out"
+    args = ["convert", "folder", str(root), "--out", str(out), "--image-size", "16", "--quiet"]
+    result = runner.invoke(cli, [*args, "--strict"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{root / 'captions.jsonl'}:5" in result.output
+    assert not (out / "dataset.json").exists()
