@@ -42,13 +42,14 @@ def encode(texts, caption_file, spec, out, batch_size):
 
     Prints N, D and the encoder's fingerprint.
     """
+    sentences = list(texts)
+    if caption_file is not None:
+        sentences += read_lines(caption_file)  # before importing TF: bad input fails fast
+
     import numpy as np
 
     from tf_t2i.text.encoder import load_encoder
 
-    sentences = list(texts)
-    if caption_file is not None:
-        sentences += read_lines(caption_file)
     encoder = load_encoder(spec)
     embeddings = encoder.encode(sentences, batch_size=batch_size)  # float32 [N, D]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +64,8 @@ def read_lines(path: pathlib.Path) -> list[str]:
     """Reads one sentence per line (an empty line is an empty sentence).
 
     Args:
-        path: a UTF-8 text file; a final newline does not add a sentence.
+        path: a UTF-8 text file; a final newline does not add a sentence, a
+            byte order mark at the start is dropped.
 
     Returns:
         The lines without their line endings.

@@ -204,28 +204,32 @@ class _SignatureModule(tf.Module):
     Args:
         loaded: the object returned by `hub.load` (tracked, so exporting this
             module keeps the model).
+        signature_key: `serving_default`, or `default` (TF1 Hub format).
         input_name: the signature's one string [N] input.
         output_name: the signature's one [N, D] output.
     """
 
-    def __init__(self, loaded, input_name, output_name):
+    def __init__(self, loaded, signature_key, input_name, output_name):
         super().__init__()
         self.loaded = loaded
+        self.signature_key = signature_key
         self.input_name = input_name
         self.output_name = output_name
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def __call__(self, texts):
-        outputs = self.loaded.signatures["serving_default"](**{self.input_name: texts})
+        outputs = self.loaded.signatures[self.signature_key](**{self.input_name: texts})
         return outputs[self.output_name]
 
 
 def _wrap_signature(spec: str, loaded) -> _SignatureModule:
-    signature = getattr(loaded, "signatures", {}).get("serving_default")
-    if signature is None:
+    signatures = getattr(loaded, "signatures", {})
+    key = next((k for k in ("serving_default", "default") if k in signatures), None)
+    if key is None:
         raise T2IError(
             f"encoder {spec!r}: the SavedModel has neither __call__ nor a serving_default signature"
         )
+    signature = signatures[key]
     inputs = signature.structured_input_signature[1]
     outputs = signature.structured_outputs
     if len(inputs) != 1 or next(iter(inputs.values())).dtype != tf.string:
@@ -237,4 +241,4 @@ def _wrap_signature(spec: str, loaded) -> _SignatureModule:
             f"encoder {spec!r}: the default signature returns {sorted(outputs)}, "
             "expected one [N, D] output"
         )
-    return _SignatureModule(loaded, next(iter(inputs)), next(iter(outputs)))
+    return _SignatureModule(loaded, key, next(iter(inputs)), next(iter(outputs)))
