@@ -124,7 +124,7 @@ def test_registry_flags_mode_collapse_and_reports_every_default_metric():
         attributes=np.zeros((30, 0)),
         diversity_features=collapsed,
         diversity_groups=np.repeat(np.arange(6), 5),
-        real_labels=labels[:30],
+        real_labels=labels,
     )
     results = metrics.compute_metrics(metrics.DEFAULT_METRICS, inputs)
     assert results["mode_collapse"] is True and results["diversity"] == 0.0
@@ -133,3 +133,20 @@ def test_registry_flags_mode_collapse_and_reports_every_default_metric():
     assert results["class_accuracy"] == 1.0 and results["inception_score"] == pytest.approx(3.0)
     with pytest.raises(T2IError, match="unknown metric"):
         metrics.compute_metrics(["nope"], inputs)
+
+
+def test_diversity_scale_falls_back_to_the_whole_real_set_without_classes():
+    real = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 8.0], [6.0, 8.0]])
+    generated = np.array([[0.0, 0.0], [0.6, 0.8], [5.0, 5.0], [5.0, 5.0]])
+    inputs = metrics.MetricInputs(
+        real_features=real[:2],
+        real_reference=real[2:],
+        real_labels=np.full(4, -1),
+        diversity_features=generated,
+        diversity_groups=np.array([0, 0, 1, 1]),
+    )
+    results = metrics.compute_metrics(["diversity"], inputs)
+    assert results["diversity_real_scope"] == "all"
+    assert results["diversity"] == pytest.approx(0.5)  # (1.0 + 0.0) / 2
+    assert results["diversity_real"] == pytest.approx(metrics.mean_pairwise_distance(real))
+    assert results["mode_collapse"] is True

@@ -285,7 +285,8 @@ class MetricInputs:
         attributes: float [N, A] the captions' attributes.
         diversity_features: float [G * S, F] features of S samples for each of G captions.
         diversity_groups: int [G * S] which caption each diversity sample belongs to.
-        real_labels: int [N] classes of real_features (for the real diversity scale).
+        real_labels: int [N + M] classes of real_features then real_reference
+            (for the real diversity scale).
         seed: seeds the random subsets of KID.
     """
 
@@ -348,8 +349,12 @@ def _fid_metric(inputs: MetricInputs) -> dict:
 @register_metric("kid")
 def _kid_metric(inputs: MetricInputs) -> dict:
     """KID mean/std of generated vs real, and the real-vs-real baseline."""
-    mean, std = kid(inputs.fake_features, inputs.real_reference, seed=inputs.seed)
-    base_mean, base_std = kid(inputs.real_features, inputs.real_reference, seed=inputs.seed)
+    # subsets of half the smaller set (at most 1000), so that they differ and the std means something
+    size = min(1000, max(2, min(len(inputs.fake_features), len(inputs.real_reference)) // 2))
+    mean, std = kid(inputs.fake_features, inputs.real_reference, subset_size=size, seed=inputs.seed)
+    base_mean, base_std = kid(
+        inputs.real_features, inputs.real_reference, subset_size=size, seed=inputs.seed
+    )
     return {
         "kid": mean,
         "kid_std": std,
@@ -389,17 +394,26 @@ def _conditional_accuracy_metric(inputs: MetricInputs) -> dict:
 
 @register_metric("diversity")
 def _diversity_metric(inputs: MetricInputs) -> dict:
-    """Within-caption diversity, its real scale, and the mode-collapse alarm."""
+    """Within-caption diversity, its real scale, and the mode-collapse alarm.
+
+    The scale is the real images' mean within-class distance; with no class
+    holding two real images (no labels, or few samples) it is the spread of
+    the whole real set.
+    """
     generated = within_group_diversity(inputs.diversity_features, inputs.diversity_groups)
-    real_labels = inputs.real_labels
-    if real_labels is None or not np.any(np.asarray(real_labels) >= 0):
-        # no classes: the spread of the whole real set is the scale
-        real_labels = np.zeros(len(inputs.real_features), np.int64)
-    reference = within_group_diversity(inputs.real_features, real_labels)
+    real = np.concatenate([inputs.real_features, inputs.real_reference])
+    scope = "class"
+    reference = float("nan")
+    if inputs.real_labels is not None:
+        reference = within_group_diversity(real, inputs.real_labels)
+    if np.isnan(reference):
+        scope = "all"
+        reference = mean_pairwise_distance(real)
     ratio = generated / reference if reference > 0 else float("nan")
     return {
         "diversity": generated,
         "diversity_real": reference,
+        "diversity_real_scope": scope,
         "diversity_ratio": ratio,
         "mode_collapse": bool(ratio < MODE_COLLAPSE_RATIO),
     }

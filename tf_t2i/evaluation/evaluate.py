@@ -1,0 +1,379 @@
+"""The evaluation protocol behind `t2i evaluate` (and `t2i fit`'s periodic evaluation).
+
+For a generator and a converted data set:
+
+1. Take the first N examples of the held-out split in file order (N =
+   `num_samples`, capped at the split size) and run the evaluator on the real
+   images: features, class posteriors, attribute probabilities.
+2. Generate one image per example from its caption embedding (and attributes,
+   class or mask when the model is conditioned on them), with noise drawn
+   from `numpy.random.default_rng(seed)`: the same seed gives the same images
+   and the same numbers.
+3. Split the N examples into halves A and B. FID and KID compare the images
+   generated from A's captions with the real images of B; the real-vs-real
+   baseline compares A's real images with B's. Both use the same sample
+   sizes, so the baseline is the scale the generated figure should approach.
+4. Conditional accuracy and the IS-style score use all N generated images;
+   the evaluator's accuracy on the N real images is the ceiling.
+5. Diversity: S samples for each of the first G captions; their mean
+   pairwise feature distance against the real images' within-class distance
+   gives the mode-collapse alarm.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pathlib
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from tf_t2i.errors import T2IError
+from tf_t2i.evaluation import metrics
+from tf_t2i.evaluation.evaluator import Evaluator, default_path, real_batches
+
+# model condition name -> the input-pipeline / generate() key that carries it
+CONDITION_KEYS = {
+    "text": "embeddings",
+    "attributes": "attributes",
+    "class": "labels",
+    "mask": "masks",
+}
+DIVERSITY_CAPTIONS = 10
+DIVERSITY_SAMPLES = 8
+GENERATE_BATCH = 64
+
+# generate(conditions, noise) -> float32 [N, H, W, C] in [-1, 1]
+GenerateFn = Callable[[dict, np.ndarray], np.ndarray]
+
+_loaded_evaluators: dict[tuple, Evaluator] = {}
+
+
+def get_evaluator(
+    data_dir, evaluator_path=None, features="evaluator", inception_weights=None
+) -> Evaluator:
+    """Loads (once per process) the evaluator for a data set; see `Evaluator.load`."""
+    path = pathlib.Path(evaluator_path) if evaluator_path else default_path(data_dir)
+    key = (str(path.resolve()), str(pathlib.Path(data_dir).resolve()), features, inception_weights)
+    if key not in _loaded_evaluators:
+        _loaded_evaluators[key] = Evaluator.load(path, data_dir, features, inception_weights)
+    return _loaded_evaluators[key]
+
+
+def _collect_real(data_dir, split: str, num_samples: int) -> dict[str, np.ndarray]:
+    """The first `num_samples` examples of a split as numpy arrays, in file order."""
+    batches = list(real_batches(data_dir, split, 256, limit=num_samples))
+    if not batches:
+        raise T2IError(f"{data_dir}: split '{split}' has no examples")
+    return {
+        key: np.concatenate([b[key] for b in batches])[:num_samples]
+        for key in batches[0]
+        if key != "wrong_embeddings"
+    }
+
+
+def _generate_all(
+    generate_fn: GenerateFn, conditions: dict[str, np.ndarray], noise: np.ndarray
+) -> np.ndarray:
+    """Generates in batches of GENERATE_BATCH; images float32 [N, H, W, C] in [-1, 1]."""
+    outputs = []
+    for start in range(0, len(noise), GENERATE_BATCH):
+        part = slice(start, start + GENERATE_BATCH)
+        images = generate_fn({k: v[part] for k, v in conditions.items()}, noise[part])
+        outputs.append(np.asarray(images, np.float32))
+    return np.concatenate(outputs)
+
+
+def run_protocol(
+    generate_fn: GenerateFn,
+    condition_names: list[str],
+    z_dim: int,
+    data_dir: str | os.PathLike,
+    evaluator: Evaluator,
+    split: str = "test",
+    num_samples: int = 1000,
+    seed: int = 0,
+    metric_names=metrics.DEFAULT_METRICS,
+) -> dict:
+    """Runs the protocol (module docstring) for any generator.
+
+    Args:
+        generate_fn: (conditions dict, noise float32 [B, z_dim]) -> images
+            float32 [B, H, W, C] in [-1, 1], H and C those of the data set.
+        condition_names: the model's conditions ("text", "attributes", "class", "mask").
+        z_dim: the generator's noise size.
+        data_dir: the converted data set (its held-out split gives the captions).
+        evaluator: from `get_evaluator` / `Evaluator.load`, trained on `data_dir`.
+        split: the split whose captions and images are used.
+        num_samples: how many captions (and real images); at least 4.
+        seed: seeds the noise and KID's subsets.
+        metric_names: registered metrics to compute.
+
+    Returns:
+        A JSON-ready dict of figures plus the protocol's settings.
+    """
+    from tf_t2i.data.schema import read_manifest
+
+    started = time.perf_counter()
+    manifest = read_manifest(data_dir)
+    if split not in manifest.splits:
+        raise T2IError(
+            f"{data_dir}/dataset.json has no split '{split}' (it has {sorted(manifest.splits)}); "
+            f"choose one with --split"
+        )
+    unknown = [c for c in condition_names if c not in CONDITION_KEYS]
+    if unknown:
+        raise T2IError(f"cannot evaluate a model conditioned on {unknown}")
+    real = _collect_real(data_dir, split, num_samples)
+    n = len(real["images"])
+    if n < 4:
+        raise T2IError(f"split '{split}' of {data_dir} has {n} examples; evaluation needs >= 4")
+    if "masks" in [CONDITION_KEYS[c] for c in condition_names] and "masks" not in real:
+        raise T2IError(f"the model is conditioned on masks but {data_dir} has none")
+    conditions = {CONDITION_KEYS[c]: real[CONDITION_KEYS[c]] for c in condition_names}
+
+    rng = np.random.default_rng(seed)
+    fakes = _generate_all(generate_fn, conditions, rng.standard_normal((n, z_dim)).astype("f4"))
+    if fakes.shape[1:] != real["images"].shape[1:]:
+        raise T2IError(
+            f"the generator makes images of shape {fakes.shape[1:]} but {data_dir} holds "
+            f"{real['images'].shape[1:]}: evaluate with the data set the model was trained on"
+        )
+    groups = min(DIVERSITY_CAPTIONS, n)
+    repeated = {k: np.repeat(v[:groups], DIVERSITY_SAMPLES, axis=0) for k, v in conditions.items()}
+    diverse = _generate_all(
+        generate_fn,
+        repeated,
+        rng.standard_normal((groups * DIVERSITY_SAMPLES, z_dim)).astype("f4"),
+    )
+
+    ev_real = evaluator.predict(real["images"])
+    ev_fake = evaluator.predict(fakes)
+    ev_diverse = evaluator.predict(diverse)
+    half = n // 2
+    inputs = metrics.MetricInputs(
+        real_features=ev_real["features"][:half],
+        fake_features=ev_fake["features"][:half],
+        real_reference=ev_real["features"][half:],
+        real_probs=ev_real["probs"],
+        fake_probs=ev_fake["probs"],
+        real_attr_probs=ev_real["attr_probs"],
+        fake_attr_probs=ev_fake["attr_probs"],
+        labels=real["labels"],
+        attributes=real["attributes"],
+        diversity_features=ev_diverse["features"],
+        diversity_groups=np.repeat(np.arange(groups), DIVERSITY_SAMPLES),
+        real_labels=real["labels"],
+        seed=seed,
+    )
+    results = {
+        # NaN (a figure the data cannot give, e.g. class accuracy without labels) -> null
+        k: None if isinstance(v, float) and np.isnan(v) else v
+        for k, v in metrics.compute_metrics(metric_names, inputs).items()
+    }
+    results.update(
+        split=split,
+        num_samples=n,
+        seed=seed,
+        features=evaluator.features_name,
+        evaluator_real_accuracy=evaluator.info.get("real_accuracy"),
+        diversity_captions=groups,
+        diversity_samples_per_caption=DIVERSITY_SAMPLES,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    return results
+
+
+def _gan_generate_fn(gan) -> GenerateFn:
+    def generate(conditions, noise):
+        return np.asarray(gan.generate(conditions, noise=noise))
+
+    return generate
+
+
+def evaluate_gan(
+    gan,
+    data_dir: str | os.PathLike,
+    split: str = "test",
+    num_samples: int = 1000,
+    seed: int = 0,
+    evaluator_path: str | os.PathLike | None = None,
+    features: str = "evaluator",
+    inception_weights: str | os.PathLike | None = None,
+) -> dict:
+    """Evaluates an in-memory ConditionalGAN (what `t2i fit` calls every N steps).
+
+    Args:
+        gan: a ConditionalGAN (its `.generate` and `.model_config` are used).
+        data_dir: the converted data set it trains on.
+        split: held-out split whose captions are generated from.
+        num_samples: captions to generate from (capped at the split size).
+        seed: fixes the noise; the same seed and weights give the same numbers.
+        evaluator_path: the evaluator .keras (default DATA_DIR/evaluator/evaluator.keras).
+        features: "evaluator" or "inception".
+        inception_weights: local Inception-v3 no-top .h5 for "inception".
+
+    Returns:
+        The figures as a dict (see `run_protocol`), with "step" added.
+    """
+    evaluator = get_evaluator(data_dir, evaluator_path, features, inception_weights)
+    return _run_gan(gan, data_dir, evaluator, split, num_samples, seed)
+
+
+def _run_gan(gan, data_dir, evaluator, split, num_samples, seed) -> dict:
+    """`run_protocol` for a ConditionalGAN, with its training step."""
+    config = gan.model_config
+    results = run_protocol(
+        _gan_generate_fn(gan),
+        list(config.conditions),
+        config.z_dim,
+        data_dir,
+        evaluator,
+        split,
+        num_samples,
+        seed,
+    )
+    return {"step": int(gan.step.numpy()), **results}
+
+
+# === Sources: run directories and SavedModels ===
+
+
+def is_run_dir(path: pathlib.Path) -> bool:
+    """A `t2i fit` run directory has config.json and checkpoints/."""
+    return (path / "config.json").is_file() and (path / "checkpoints").is_dir()
+
+
+def resolve_saved_model(path: pathlib.Path) -> pathlib.Path | None:
+    """A SavedModel dir, or the highest numeric version under a TF Serving model dir."""
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = [p for p in path.glob("*") if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    return max(versions, key=lambda p: int(p.name)) if versions else None
+
+
+def _saved_model_generate_fn(loaded) -> tuple[GenerateFn, list[str], int]:
+    """Wraps an exported SavedModel as a GenerateFn.
+
+    Text models are fed the data set's stored caption embeddings through
+    `from_embedding` (no re-encoding); attribute / class models through
+    `serving_default`. Served images are uint8 and mapped back to [-1, 1].
+    """
+    import tensorflow as tf
+
+    name = "from_embedding" if "from_embedding" in loaded.signatures else "serving_default"
+    signature = loaded.signatures.get(name)
+    if signature is None:
+        raise T2IError("the SavedModel has no serving_default signature; export it with t2i export")
+    specs = signature.structured_input_signature[1]
+    unsupported = sorted(set(specs) & {"text", "mask"})
+    if unsupported or "noise" not in specs:
+        raise T2IError(
+            f"the SavedModel's {name} signature takes {sorted(specs)}; evaluation needs "
+            f"embeddings / attributes / label inputs and noise (evaluate the run directory instead)"
+        )
+    z_dim = int(specs["noise"].shape[-1])
+    # serving input name -> (model condition, input-pipeline key)
+    served = {
+        "embeddings": ("text", "embeddings"),
+        "attributes": ("attributes", "attributes"),
+        "label": ("class", "labels"),
+    }
+    conditions = [served[k][0] for k in specs if k in served]
+
+    def generate(conditions_batch, noise):
+        feed = {
+            k: tf.constant(conditions_batch[served[k][1]], specs[k].dtype)
+            for k in specs
+            if k in served
+        }
+        feed["noise"] = tf.constant(noise, tf.float32)
+        if "seed" in specs:  # ignored when noise is given
+            feed["seed"] = tf.zeros([0], specs["seed"].dtype)
+        images = signature(**feed)["images"].numpy()
+        return images.astype(np.float32) / 127.5 - 1.0  # uint8 [0, 255] -> [-1, 1]
+
+    return generate, conditions, z_dim
+
+
+def evaluate_source(
+    source: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    split: str = "test",
+    num_samples: int = 1000,
+    seed: int = 0,
+    evaluator_path: str | os.PathLike | None = None,
+    features: str = "evaluator",
+    inception_weights: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+) -> dict:
+    """`t2i evaluate`: evaluates a run directory or a SavedModel and records the figures.
+
+    The figures go to `out` (JSON) and, for a run directory, are appended as
+    one line to its metrics.jsonl (with "event": "evaluate").
+
+    Returns:
+        The figures dict written to `out`.
+    """
+    source = pathlib.Path(source)
+    if not source.exists():
+        raise T2IError(f"SOURCE: no such run or SavedModel directory: {source}")
+    evaluator = get_evaluator(data_dir, evaluator_path, features, inception_weights)
+    saved_model = None if is_run_dir(source) else resolve_saved_model(source)
+    if is_run_dir(source):
+        from tf_t2i.training.run_dir import load_run
+
+        run = load_run(source)
+        _check_encoder(run.manifest, data_dir, source)
+        results = _run_gan(run.gan, data_dir, evaluator, split, num_samples, seed)
+    elif saved_model is not None:
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (SentencePiece ops of the embedded encoder)
+
+        generate_fn, conditions, z_dim = _saved_model_generate_fn(
+            tf.saved_model.load(str(saved_model))
+        )
+        results = run_protocol(
+            generate_fn, conditions, z_dim, data_dir, evaluator, split, num_samples, seed
+        )
+    else:
+        raise T2IError(
+            f"SOURCE {source} is neither a run directory (config.json + checkpoints/) "
+            f"nor a SavedModel (saved_model.pb)"
+        )
+    results = {
+        "source": str(source),
+        "data": str(data_dir),
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **results,
+    }
+    if out is not None:
+        pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if is_run_dir(source):
+        append_metrics(source / "metrics.jsonl", results)
+    return results
+
+
+def append_metrics(path: str | os.PathLike, results: dict) -> None:
+    """Appends the figures as one JSON line tagged "event": "evaluate"."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"event": "evaluate", **results}) + "\n")
+
+
+def _check_encoder(run_manifest, data_dir, source) -> None:
+    """The data set's caption embeddings must come from the encoder the run trained with."""
+    if run_manifest is None:
+        return
+    from tf_t2i.data.schema import read_manifest
+
+    trained = run_manifest.encoder.get("fingerprint")
+    given = read_manifest(data_dir).encoder.get("fingerprint")
+    if trained and given and trained != given:
+        raise T2IError(
+            f"{data_dir}/dataset.json: captions were embedded with encoder {given}, but the run "
+            f"{source} was trained on embeddings from {trained}; evaluate with its own data set"
+        )
