@@ -136,3 +136,59 @@ def test_missing_condition_and_wrong_keys_are_named():
         gan.train_step(batch)
     with pytest.raises(T2IError, match="attributes"):
         gan.generate({"embeddings": batch["embeddings"]})
+
+
+def _tiny_dataset(config, size=16):
+    """Sixteen images: a bright square whose corner follows the caption embedding."""
+    rng = np.random.default_rng(0)
+    images = -np.ones((size, 28, 28, 1), np.float32)
+    embeddings = np.zeros((size, config.embedding_dim), np.float32)
+    for i in range(size):
+        corner = i % 4
+        y, x = 14 * (corner // 2), 14 * (corner % 2)
+        images[i, y : y + 14, x : x + 14] = 1.0
+        embeddings[i, corner] = 1.0
+    order = rng.permutation(size)
+    return {
+        "images": tf.constant(images),
+        "embeddings": tf.constant(embeddings),
+        "wrong_embeddings": tf.constant(embeddings[order]),
+    }
+
+
+@pytest.mark.large  # ~25-30 s for 200 steps
+def test_generator_loss_falls_against_a_fixed_discriminator():
+    config = tiny_config(image_size=28, channels=1, conditions=["text"], ngf=8, ndf=8)
+    gan = _gan_with_learning_rates(config, d_lr=0.0, g_lr=2e-3)
+    batch = _tiny_dataset(config)
+    step = tf.function(gan.train_step)
+    g_losses = []
+    for _ in range(200):
+        for tracker in gan.metrics:
+            tracker.reset_state()
+        g_losses.append(float(step(batch)["g_loss"]))
+    first, last = np.mean(g_losses[:10]), np.mean(g_losses[-10:])
+    assert last < 0.5 * first, (first, last)
+
+
+def test_style_encoder_learns_the_noise_with_g_frozen():
+    config = tiny_config(image_size=28, channels=1, conditions=["text"], style_encoder=True)
+    gan = build_gan(config, seed=0)
+    batch = make_batch(config, batch_size=8)
+    g_before = _values(gan.generator.weights)
+    step = tf.function(gan.train_style_encoder_step)
+    first = float(step(batch)["s_loss"])
+    for _ in range(60):
+        gan.s_loss_tracker.reset_state()
+        last = float(step(batch)["s_loss"])
+    assert last < 0.7 * first, (first, last)
+    assert not any(_changed(g_before, gan.generator.weights))  # G frozen, BN stats included
+    transferred = gan.transfer_style(batch["images"], {"embeddings": batch["embeddings"]})
+    assert transferred.shape == (8, 28, 28, 1)
+
+
+def test_style_encoder_off_is_a_named_error():
+    gan = build_gan(tiny_config())
+    assert gan.style_encoder is None
+    with pytest.raises(T2IError, match="style_encoder"):
+        gan.train_style_encoder_step(make_batch(tiny_config()))

@@ -120,6 +120,10 @@ class ConditionalGAN(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
+    def get_compile_config(self):
+        # The optimizers follow from model_config: rebuild them with build_gan / compile().
+        return None
+
     def call(self, inputs, training=False):
         """G's forward pass: dict {"noise", condition keys} -> images float32 [B, H, W, C]."""
         return self.generator(inputs, training=training)

@@ -36,6 +36,7 @@ class ModelConfig:
     z_dim: int = 100  # noise size; z ~ N(0, 1)
     ngf: int = 64  # generator width: the 4x4 block has ngf*8 channels
     ndf: int = 64  # discriminator width: the 4x4 block has ndf*8 channels
+    sync_batch_norm: bool = False  # batch statistics over all replicas under tf.distribute
     # --- conditions ---
     conditions: list[str] = dataclasses.field(default_factory=lambda: ["text"])  # [] = DCGAN
     embedding_dim: int = 512  # size of a caption embedding (the text encoder's dim)

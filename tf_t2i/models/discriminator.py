@@ -11,6 +11,7 @@ from tf_t2i.models.conditions import (
     project_conditions,
 )
 from tf_t2i.models.config import ModelConfig
+from tf_t2i.models.layers import batch_norm
 
 
 def conv_trunk(
@@ -43,7 +44,7 @@ def conv_trunk(
             width, 4, strides=2, padding="same", use_bias=block == 0, name=f"{prefix}_down{block}"
         )(x)
         if block > 0:
-            x = keras.layers.BatchNormalization(name=f"{prefix}_down{block}_bn")(x)
+            x = batch_norm(config, name=f"{prefix}_down{block}_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"{prefix}_down{block}_lrelu")(x)
         # (B, image_size / 2**(block+1), same, width): 32x32x64, 16x16x128, 8x8x256, 4x4x512
     return x
@@ -85,7 +86,7 @@ def build_discriminator(config: ModelConfig) -> keras.Model:
         x = concat_mask(x, mask, config, f"d_mask{base}")
     if condition is not None or (mask is not None and base in mask_resolutions):
         x = keras.layers.Conv2D(config.ndf * 8, 1, use_bias=False, name="d_joint")(x)
-        x = keras.layers.BatchNormalization(name="d_joint_bn")(x)
+        x = batch_norm(config, name="d_joint_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name="d_joint_lrelu")(x)
         # (B, base, base, ndf*8)
 

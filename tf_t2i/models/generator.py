@@ -11,6 +11,7 @@ from tf_t2i.models.conditions import (
     project_conditions,
 )
 from tf_t2i.models.config import ModelConfig
+from tf_t2i.models.layers import batch_norm
 
 
 def build_generator(config: ModelConfig) -> keras.Model:
@@ -47,7 +48,7 @@ def build_generator(config: ModelConfig) -> keras.Model:
     base, width = config.base_size, config.ngf * 8
     x = keras.layers.Dense(base * base * width, use_bias=False, name="g_fc")(x)
     x = keras.layers.Reshape((base, base, width), name="g_reshape")(x)
-    x = keras.layers.BatchNormalization(name="g_fc_bn")(x)
+    x = batch_norm(config, name="g_fc_bn")(x)
     x = keras.layers.ReLU(name="g_fc_relu")(x)
     # (B, base, base, ngf*8): 4x4x512 at the defaults
 
@@ -68,7 +69,7 @@ def build_generator(config: ModelConfig) -> keras.Model:
             use_bias=False,
             name=f"g_up{block}",
         )(x)
-        x = keras.layers.BatchNormalization(name=f"g_up{block}_bn")(x)
+        x = batch_norm(config, name=f"g_up{block}_bn")(x)
         x = keras.layers.ReLU(name=f"g_up{block}_relu")(x)
         # (B, base * 2**(block+1), same, ngf*8 / 2**(block+1)): 8x8x256, 16x16x128, 32x32x64
 

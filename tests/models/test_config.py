@@ -1,0 +1,66 @@
+"""ModelConfig: defaults, geometry, dict round trip, and errors that name the field."""
+
+import pytest
+
+from tf_t2i.errors import T2IError
+from tf_t2i.models.config import ModelConfig
+
+
+def test_defaults_are_reeds():
+    config = ModelConfig()
+    assert (config.image_size, config.z_dim, config.ngf, config.ndf) == (64, 100, 64, 64)
+    assert config.conditions == ["text"] and config.proj_dim == 128
+    assert config.cls and config.interp and config.interp_beta == 0.5
+    assert config.label_smoothing == 0.9 and config.d_steps == 1
+    assert (config.base_size, config.num_blocks) == (4, 4)
+    assert config.uses_cls and config.uses_interp
+
+
+@pytest.mark.parametrize("size, base, blocks", [(28, 7, 2), (32, 4, 3), (64, 4, 4), (128, 4, 5)])
+def test_geometry(size, base, blocks):
+    config = ModelConfig(image_size=size)
+    assert (config.base_size, config.num_blocks) == (base, blocks)
+
+
+def test_dict_round_trip():
+    config = ModelConfig(conditions=["text", "mask"], mask_resolutions=[8, 32], cls=False)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+
+
+def test_mask_resolutions():
+    config = ModelConfig(conditions=["mask"])
+    assert config.generator_mask_resolutions() == [4, 8, 16, 32]
+    assert config.discriminator_mask_resolutions() == [64, 32, 16, 8, 4]
+    config = ModelConfig(conditions=["mask"], mask_resolutions=[4, 64])
+    assert config.generator_mask_resolutions() == [4]
+    assert config.discriminator_mask_resolutions() == [64, 4]
+    assert ModelConfig().generator_mask_resolutions() == []
+
+
+def test_cls_and_interp_need_fitting_conditions():
+    assert not ModelConfig(conditions=[]).uses_cls
+    assert not ModelConfig(conditions=["mask"]).uses_cls
+    assert ModelConfig(conditions=["class"], num_classes=3).uses_cls
+    assert not ModelConfig(conditions=["class"], num_classes=3).uses_interp
+    assert ModelConfig(conditions=["attributes"], num_attributes=3).uses_interp
+
+
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"image_size": 48}, "model.image_size"),
+        ({"channels": 2}, "model.channels"),
+        ({"conditions": ["sound"]}, "model.conditions"),
+        ({"conditions": ["attributes"]}, "model.num_attributes"),
+        ({"conditions": ["class"]}, "model.num_classes"),
+        ({"conditions": ["mask"], "mask_resolutions": [5]}, "model.mask_resolutions"),
+        ({"interp_beta": 1.5}, "model.interp_beta"),
+        ({"label_smoothing": 0.0}, "model.label_smoothing"),
+        ({"d_steps": 0}, "model.d_steps"),
+        ({"g_lr": -1.0}, "model.g_lr"),
+        ({"colour": 1}, "unknown field"),
+    ],
+)
+def test_errors_name_the_field(values, field):
+    with pytest.raises(T2IError, match=field):
+        ModelConfig.from_dict(values)

@@ -1,0 +1,37 @@
+"""A train step under each precision policy: float32, mixed_bfloat16, mixed_float16."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import make_batch, tiny_config
+
+from tf_t2i.models.build import build_gan
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_step_under_policy(policy, float32_policy):
+    keras.mixed_precision.set_dtype_policy(policy)
+    config = tiny_config(image_size=28, channels=1, conditions=["text"])
+    gan = build_gan(config, seed=0)
+    scaled = isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (policy == "mixed_float16")
+    assert scaled == isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    compute = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
+    assert gan.generator.get_layer("g_up0").compute_dtype == compute[policy]
+    assert gan.generator.get_layer("g_up0").kernel.dtype == "float32"
+
+    batch = make_batch(config, batch_size=3)
+    before = [v.numpy().copy() for v in gan.generator.trainable_variables]
+    logs = tf.function(gan.train_step)(batch)
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert any(
+        not np.array_equal(b, v.numpy())
+        for b, v in zip(before, gan.generator.trainable_variables, strict=True)
+    )
+    assert (
+        gan.discriminator({"images": batch["images"], "embeddings": batch["embeddings"]}).dtype
+        == tf.float32
+    )
+    images = gan.generate({"embeddings": batch["embeddings"]}, seed=0)
+    assert images.dtype == tf.float32 and float(tf.reduce_max(tf.abs(images))) <= 1.0

@@ -1,0 +1,79 @@
+"""The pure loss functions against values computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_t2i import losses
+
+
+def _log_sigmoid(x):
+    return math.log(1.0 / (1.0 + math.exp(-x)))
+
+
+def _log_one_minus_sigmoid(x):
+    return math.log(1.0 - 1.0 / (1.0 + math.exp(-x)))
+
+
+REAL, WRONG, FAKE = [2.0, -1.0], [0.5, 3.0], [-1.5, 0.0]
+
+
+def test_gan_cls_discriminator_loss_by_hand():
+    loss = losses.gan_cls_discriminator_loss(
+        tf.constant(REAL), tf.constant(WRONG), tf.constant(FAKE)
+    ).numpy()
+    # Reed: -(log D(x,h) + [log(1 - D(x,h^)) + log(1 - D(x^,h))] / 2)
+    expected = [
+        -(_log_sigmoid(r) + (_log_one_minus_sigmoid(w) + _log_one_minus_sigmoid(f)) / 2)
+        for r, w, f in zip(REAL, WRONG, FAKE, strict=True)
+    ]
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+
+
+def test_wrong_term_weighs_like_the_fake_term():
+    base = losses.gan_cls_discriminator_loss(
+        tf.constant(REAL), tf.constant(WRONG), tf.constant(FAKE)
+    )
+    more_wrong = losses.gan_cls_discriminator_loss(
+        tf.constant(REAL), tf.constant(WRONG) + 1.0, tf.constant(FAKE)
+    )
+    diff = (more_wrong - base).numpy()
+    expected = [(_log_one_minus_sigmoid(w) - _log_one_minus_sigmoid(w + 1.0)) / 2 for w in WRONG]
+    np.testing.assert_allclose(diff, expected, rtol=1e-5)
+
+
+def test_label_smoothing_changes_only_the_real_target():
+    smooth = losses.dcgan_discriminator_loss(tf.constant(REAL), tf.constant(FAKE), 0.9).numpy()
+    expected = [
+        -(0.9 * _log_sigmoid(r) + 0.1 * _log_one_minus_sigmoid(r)) - _log_one_minus_sigmoid(f)
+        for r, f in zip(REAL, FAKE, strict=True)
+    ]
+    np.testing.assert_allclose(smooth, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("with_interp", [False, True])
+def test_generator_loss_is_non_saturating(with_interp):
+    interp = tf.constant(WRONG) if with_interp else None
+    loss = losses.gan_cls_generator_loss(tf.constant(FAKE), interp).numpy()
+    expected = [-_log_sigmoid(f) for f in FAKE]
+    if with_interp:
+        expected = [e - _log_sigmoid(w) for e, w in zip(expected, WRONG, strict=True)]
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        losses.dcgan_generator_loss(tf.constant(FAKE)).numpy(), [-_log_sigmoid(f) for f in FAKE]
+    )
+
+
+def test_style_encoder_loss_is_squared_distance():
+    z = tf.constant([[1.0, 2.0], [0.0, 0.0]])
+    z_hat = tf.constant([[0.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_allclose(losses.style_encoder_loss(z, z_hat).numpy(), [5.0, 0.0])
+
+
+def test_losses_accept_bfloat16_logits_and_return_float32():
+    loss = losses.gan_cls_discriminator_loss(
+        tf.constant(REAL, tf.bfloat16), tf.constant(WRONG, tf.bfloat16), tf.constant(FAKE)
+    )
+    assert loss.dtype == tf.float32
