@@ -18,6 +18,34 @@ def _parse_options(pairs):
     return options
 
 
+def _check_source_options(name, options):
+    """Raises T2IError naming any option the source does not take."""
+    import importlib
+    import inspect
+
+    from tf_t2i.data.sources import SOURCES
+    from tf_t2i.errors import T2IError
+
+    target = SOURCES.get(name.partition(":")[0])
+    if target is None or not options:
+        return  # get_source reports unknown sources
+    module_name, cls_name = target.split(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except ModuleNotFoundError:
+        return
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [p for p in params if p not in ("self", "path", "tfds_name")]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise T2IError(
+            f"source {name!r} has no option {', '.join(unknown)}; "
+            f"its options are {', '.join(known) or 'none'}"
+        )
+
+
 @click.command()
 @click.argument("source")
 @click.argument("path", required=False, type=click.Path(exists=True))
@@ -138,8 +166,10 @@ def convert(source, path, out_dir, image_size, stored_size, resize, image_format
     from tf_t2i.data.sources import get_source
     from tf_t2i.errors import T2IError
 
+    source_options = _parse_options(options)
+    _check_source_options(source, source_options)
     try:
-        src = get_source(source, path, **_parse_options(options))
+        src = get_source(source, path, **source_options)
     except ModuleNotFoundError as err:
         if not (err.name or "").startswith("tf_t2i.data.sources."):
             raise

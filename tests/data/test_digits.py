@@ -1,0 +1,33 @@
+"""The built-in digits source (scikit-learn's 1,797 real handwritten digits)."""
+
+import numpy as np
+import pytest
+from sources_testing import records, split_counts
+
+from tf_t2i.data.sources import get_source
+from tf_t2i.errors import T2IError
+
+
+def test_counts_examples_per_split():
+    assert split_counts(get_source("digits")) == {"train": 1438, "test": 359}
+
+
+def test_records():
+    source = get_source("digits", image_size=24)
+    train, test = records(source, "train"), records(source, "test")
+    assert not {r.image_id for r in train} & {r.image_id for r in test}
+    first = train[0]
+    assert first.image.shape == (24, 24) and first.image.dtype == np.uint8
+    assert first.image.max() > 200 and first.image.min() < 30  # white ink on black
+    seven = next(r for r in train if r.label == 7)
+    assert seven.captions[:2] == ["a handwritten seven", "the digit 7"]
+    assert seven.label_text == "seven"
+    assert source.info().class_names[7] == "seven"
+    assert records(get_source("digits", image_size=24), "test")[0].image_id == test[0].image_id
+
+
+def test_bad_split_and_path():
+    with pytest.raises(T2IError, match="splits train and test"):
+        list(get_source("digits").examples("val"))
+    with pytest.raises(T2IError, match="takes no PATH"):
+        get_source("digits", "/x")
