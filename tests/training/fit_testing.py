@@ -22,17 +22,14 @@ TINY = [
 
 
 def checkpoint_weights(prefix) -> dict[str, np.ndarray]:
-    """Every generator/discriminator/optimizer/step tensor of a checkpoint, by key."""
+    """Every tensor of a checkpoint (networks, optimizer slots, step, RNG) by key."""
     import tensorflow as tf
 
     reader = tf.train.load_checkpoint(str(prefix))
-    keys = [
-        key
-        for key in reader.get_variable_to_shape_map()
-        if key.split("/")[0] in ("generator", "discriminator", "d_optimizer", "g_optimizer", "step")
-        or key.startswith("rng_")
-    ]
-    return {key: reader.get_tensor(key) for key in keys}
+    skip = ("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter/.ATTRIBUTES/VARIABLE_VALUE")
+    return {
+        key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map() if key not in skip
+    }
 
 
 def latest(run_dir) -> str:

@@ -1,0 +1,152 @@
+"""fit(): load_run, NaN stop with the last good checkpoint kept, exact resume, run guards."""
+
+import json
+
+import numpy as np
+import pytest
+from fit_testing import TINY, checkpoint_weights, latest
+
+from tf_t2i.config import load_config
+from tf_t2i.errors import T2IError
+from tf_t2i.training.fit import TrainingStopped, fit
+from tf_t2i.training.run_dir import load_run
+
+
+def tiny_config(*overrides):
+    """The default recipe shrunk like TINY (the CLI flags turned into --set keys)."""
+    keys = [item for item in TINY if "=" in item]
+    keys += [
+        "model.image_size=32",
+        "data.options.image_size=32",
+        "train.batch_size=16",
+        "train.sample_captions=[]",  # grid rows from the data: no encoder load
+        "train.sample_rows=2",
+        "train.samples_per_caption=2",
+        "train.tensorboard=false",
+    ]
+    return load_config("shapes", [*keys, *overrides])
+
+
+def quiet(message):
+    pass
+
+
+def test_load_run_restores_the_trained_networks(tmp_path):
+    config = tiny_config("train.steps=3", "train.sample_every=3")
+    result = fit(config, tmp_path / "run", log=quiet)
+    assert result.step == 3 and result.checkpoint.endswith("ckpt-3")
+
+    run = load_run(tmp_path / "run")
+    assert run.step == 3
+    assert run.config == result.config
+    assert run.model_config.embedding_dim == 512
+    assert run.encoder_spec == "use-m3"
+    assert run.manifest is not None and run.manifest.image_size == 32
+    saved = checkpoint_weights(result.checkpoint)
+    # trainable weights are stored under the optimizer that tracks them
+    expected = sorted(
+        float(np.sum(value))
+        for key, value in saved.items()
+        if key.startswith("g_optimizer/_trainable_variables/")
+    )
+    restored = sorted(float(np.sum(v.numpy())) for v in run.gan.generator.trainable_weights)
+    assert len(expected) == len(restored) > 0
+    np.testing.assert_allclose(restored, expected, rtol=1e-6)
+    assert saved["rng_seed_generator/.ATTRIBUTES/VARIABLE_VALUE"].tolist() != [0, 0]
+    images = run.gan.generate({"embeddings": np.zeros((2, 512), np.float32)}, seed=1).numpy()
+    assert images.shape == (2, 32, 32, 3) and np.abs(images).max() <= 1.0
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    config = tiny_config(
+        "train.steps=6", "train.checkpoint_every=2", "train.nan_at_step=3", "train.sample_every=2"
+    )
+    with pytest.raises(TrainingStopped) as caught:
+        fit(config, tmp_path / "run", log=quiet)
+    message = str(caught.value)
+    assert "non-finite loss at step 3" in message
+    assert "last good checkpoint" in message and message.count("ckpt-2") == 1
+    assert latest(tmp_path / "run").endswith("ckpt-2")
+    weights = checkpoint_weights(latest(tmp_path / "run"))
+    assert all(np.isfinite(value).all() for value in weights.values() if value.dtype.kind == "f")
+    steps = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == [1, 2]
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == [
+        "step_000000.png",
+        "step_000002.png",
+    ]
+
+
+def test_resume_continues_at_the_step_with_equal_weights(tmp_path):
+    # uninterrupted: 4 steps; interrupted: 2 steps, then the same command with 4
+    whole = fit(tiny_config("train.steps=4", "train.checkpoint_every=2"), tmp_path / "a", log=quiet)
+    first = fit(tiny_config("train.steps=2", "train.checkpoint_every=2"), tmp_path / "b", log=quiet)
+    assert first.step == 2
+    second = fit(
+        tiny_config("train.steps=4", "train.checkpoint_every=2"), tmp_path / "b", log=quiet
+    )
+    assert (second.start_step, second.step) == (2, 4)
+
+    expected, resumed = checkpoint_weights(whole.checkpoint), checkpoint_weights(second.checkpoint)
+    assert expected.keys() == resumed.keys()
+    assert any(key.startswith("g_optimizer/_variables/") for key in expected)  # Adam moments
+    for key in expected:
+        np.testing.assert_allclose(resumed[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    steps = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_run_guards(tmp_path):
+    fit(tiny_config("train.steps=1"), tmp_path / "run", log=quiet)
+    with pytest.raises(T2IError, match="already holds a run"):
+        fit(tiny_config("train.steps=2"), tmp_path / "run", resume=False, log=quiet)
+    with pytest.raises(T2IError, match=r"different model \(model.ngf\)"):
+        fit(tiny_config("train.steps=2", "model.ngf=16"), tmp_path / "run", log=quiet)
+    with pytest.raises(T2IError, match="no checkpoint"):
+        fit(tiny_config("train.steps=2"), tmp_path / "other", resume=True, log=quiet)
+
+
+@pytest.fixture(scope="module")
+def shapes_dir():
+    from tf_t2i.training.fit import resolve_data
+
+    return resolve_data(tiny_config())[0]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.image_size=64", "stored at 32px, smaller than model.image_size=64"),
+        ("data.encoder=other-encoder", "encoder 'use-m3' but the config asks"),
+        ("data.split=validation", "split 'validation' is not in this data set"),
+        ("train.batch_size=4096", "fewer than one batch of 4096"),
+        ("model.conditions=[attributes, class]", None),  # shapes have both: accepted
+    ],
+)
+def test_data_mismatches_are_refused_before_work(tmp_path, shapes_dir, override, message):
+    from tf_t2i.training.fit import reconcile
+
+    config = tiny_config("train.steps=1", f"data.dir={shapes_dir}", override)
+    if message is None:
+        from tf_t2i.data.schema import read_manifest
+
+        manifest = read_manifest(shapes_dir)
+        resolved = reconcile(config, shapes_dir, manifest)
+        assert resolved.model.num_classes == len(manifest.class_names) > 0
+        assert resolved.model.num_attributes == len(manifest.attribute_names) > 0
+        return
+    with pytest.raises(T2IError, match=message):
+        fit(config, tmp_path / "run", log=quiet)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_missing_converted_data_names_the_convert_command(tmp_path):
+    config = load_config("cub", [f"data.dir={tmp_path / 'cub'}"])
+    with pytest.raises(T2IError, match=r"no dataset.json there; make it with: t2i convert reed"):
+        fit(config, tmp_path / "run", log=quiet)
