@@ -17,6 +17,7 @@ def tiny_run(tmp_path_factory):
     """runs/tiny: a 32x32 text-conditioned GAN run directory (use-m3 embeddings)."""
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     write_run(run_dir, ModelConfig(conditions=["text"], **TINY))
+    (run_dir / "metrics.jsonl").write_text('{"step": 5, "d_loss": 1.25, "g_loss": 0.75}\n')
     return run_dir
 
 

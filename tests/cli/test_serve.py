@@ -1,0 +1,55 @@
+"""`t2i serve` as a user runs it: a real subprocess answering TF Serving's REST API."""
+
+import pathlib
+import signal
+import subprocess
+import sys
+
+import numpy as np
+
+from tf_t2i.cli.main import cli
+from tf_t2i.export.client import RestClient
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "export"))
+from export_testing import toy_export  # noqa: E402
+
+T2I = str(pathlib.Path(sys.executable).parent / "t2i")
+
+
+def test_serve_subprocess_answers_predict_and_stops_on_ctrl_c(tmp_path):
+    toy_export(tmp_path / "savedmodels", "toy")
+    proc = subprocess.Popen(
+        [T2I, "serve", str(tmp_path / "savedmodels"), "--port", "0", "--max-batch", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("serving on "):
+                break
+        assert lines and lines[-1].startswith("serving on "), "".join(lines) + proc.stderr.read()
+        assert lines[0].startswith("toy: versions [1] at http://127.0.0.1:")
+        url = lines[-1].split()[2]
+        client = RestClient(url, "toy")
+        out = client.predict({"text": ["a red circle"], "seed": [1]})
+        assert out["images"].shape == (1, 32, 32, 3) and out["images"].dtype == np.uint8
+        try:
+            client.predict({"text": ["a"] * 5})
+        except Exception as err:  # noqa: BLE001
+            assert "batch of 5 exceeds the limit of 4" in str(err)
+        else:
+            raise AssertionError("oversized batch accepted")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+
+
+def test_serve_an_empty_root_is_a_clear_error(tmp_path, runner):
+    result = runner.invoke(cli, ["serve", str(tmp_path), "--port", "0"])
+    assert result.exit_code == 2
+    assert "no exported models" in result.output

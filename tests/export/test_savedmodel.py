@@ -1,0 +1,150 @@
+"""The real export of a run: layout, model card, warm-up, saved_model_cli, a fresh process."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tf_t2i.cli.main import cli
+from tf_t2i.export.model_card import read_model_card
+from tf_t2i.export.warmup import read_warmup_requests
+
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+@pytest.fixture(scope="module")
+def loaded(exported):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+
+    return tf.saved_model.load(str(exported / "tiny" / "1"))
+
+
+def test_export_writes_tf_serving_layout_and_model_card(exported, tiny_run):
+    version = exported / "tiny" / "1"
+    assert sorted(p.name for p in (exported / "tiny").iterdir()) == ["1"]  # no temp dir left
+    assert (version / "variables" / "variables.index").is_file()
+    card = read_model_card(version)
+    assert card["name"] == "tiny" and card["version"] == 1
+    assert card["run"] == {"dir": str(tiny_run), "step": 5}
+    assert card["encoder"]["spec"] == "use-m3" and card["encoder"]["dim"] == 512
+    assert len(card["encoder"]["fingerprint"]) == 16
+    assert card["model_config"]["image_size"] == 32 and card["model_config"]["ngf"] == 8
+    assert card["training_config"]["name"] == "tiny"
+    assert card["metrics"]["last_training"] == {"step": 5, "d_loss": 1.25, "g_loss": 0.75}
+    assert sorted(card["signatures"]) == ["from_embedding", "interpolate", "serving_default"]
+    default = card["signatures"]["serving_default"]
+    assert default["inputs"]["noise"] == {"dtype": "float32", "shape": [-1, 16]}
+    assert default["outputs"]["images"] == {"dtype": "uint8", "shape": [-1, 32, 32, 3]}
+
+
+def test_warmup_requests_replay_on_the_export(exported, loaded):
+    import tensorflow as tf
+
+    requests = read_warmup_requests(exported / "tiny" / "1")
+    assert {r.model_spec.signature_name for r in requests} == set(loaded.signatures)
+    for request in requests:
+        assert request.model_spec.name == "tiny"
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        out = getattr(loaded, request.model_spec.signature_name)(**inputs)
+        assert out["images"].dtype == tf.uint8 and out["images"].shape[1:] == (32, 32, 3)
+
+
+def test_second_export_is_version_2_and_explicit_existing_version_is_refused(
+    exported, tiny_run, runner
+):
+    result = runner.invoke(cli, ["export", str(tiny_run), "--out", str(exported), "--version", "1"])
+    assert result.exit_code == 2
+    assert "version 1 exists already" in result.output
+
+
+def test_saved_model_cli_run_prints_images(exported, tmp_path):
+    # saved_model_cli has no flag to load custom op libraries; TF Serving ships
+    # tensorflow-text's ops, saved_model_cli needs them imported at start-up.
+    (tmp_path / "sitecustomize.py").write_text("import tensorflow_text  # noqa: F401\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="2")
+    command = [
+        os.path.join(VENV_BIN, "saved_model_cli"),
+        "run",
+        "--dir",
+        str(exported / "tiny" / "1"),
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        "serving_default",
+        "--input_exprs",
+        'text=["a red circle"]',
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Result for output key images:" in out.stdout
+    assert "Result for output key png_bytes:" in out.stdout
+    assert "\\x89PNG" in out.stdout
+
+
+FRESH = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+    model = tf.saved_model.load(sys.argv[1])
+    texts = tf.constant(["a red circle", "a red circle", "a blue square", "a blue square"])
+    out = model.serving_default(text=texts, seed=tf.constant([7, 7, 7, 7], tf.int64))
+    np.save(sys.argv[2], out["images"].numpy())
+    assert not any(m.startswith("tf_t2i") for m in sys.modules), "tf_t2i was imported"
+    """
+)
+
+
+def test_fresh_process_reproduces_t2i_generate_from_the_run_dir(
+    exported, tiny_run, tmp_path, runner
+):
+    out = tmp_path / "gen" / "out.png"
+    result = runner.invoke(
+        cli,
+        [
+            "generate",
+            str(tiny_run),
+            "a red circle",
+            "a blue square",
+            "-n",
+            "2",
+            "--seed",
+            "7",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    from_run = np.stack([np.asarray(Image.open(out.parent / f"out-{i}.png")) for i in range(4)])
+    script = tmp_path / "fresh.py"
+    script.write_text(FRESH)
+    npy = tmp_path / "fresh.npy"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(exported / "tiny" / "1"), str(npy)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from_export = np.load(npy)
+    assert from_export.shape == (4, 32, 32, 3) and from_export.std() > 1.0
+    np.testing.assert_array_equal(from_export, from_run)
+    assert not np.array_equal(from_export[0], from_export[1])  # two seeds-rows, two images
+
+
+def test_export_of_a_non_run_is_a_clear_error(tmp_path, runner):
+    result = runner.invoke(cli, ["export", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "not a tf_t2i run directory" in result.output
+    assert not (tmp_path / "out" / tmp_path.name).exists() or not any(
+        (tmp_path / "out" / tmp_path.name).iterdir()
+    )
+    json.dumps(result.output)  # printable

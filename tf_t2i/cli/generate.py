@@ -1,0 +1,162 @@
+"""`t2i generate`: images from a run dir, an exported SavedModel, or a server."""
+
+import click
+
+from tf_t2i.cli.errors import user_errors
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("args", nargs=-1)
+@click.option("--server", metavar="URL[/MODEL]", help="TF Serving / `t2i serve` REST endpoint.")
+@click.option(
+    "-n",
+    "--num",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Images per condition (rows of an interpolation).",
+)
+@click.option(
+    "--seed", type=click.IntRange(0, 2**62), help="Noise seed (default: random, printed)."
+)
+@click.option(
+    "-o",
+    "--out",
+    default="generated.png",
+    show_default=True,
+    type=click.Path(),
+    help="Output PNG; several images without --grid go to OUT-<i>.png.",
+)
+@click.option("--grid", is_flag=True, help="Write one grid (a row per condition).")
+@click.option(
+    "--interpolate",
+    nargs=2,
+    metavar="TEXT_A TEXT_B",
+    help="Images along the line between two captions (GAN-INT).",
+)
+@click.option(
+    "--steps",
+    default=8,
+    show_default=True,
+    type=click.IntRange(2, 64),
+    help="Images per interpolation strip.",
+)
+@click.option(
+    "--style-from",
+    "style_from",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Draw the captions in the style of this image (repeatable).",
+)
+@user_errors
+def generate(args, server, num, seed, out, grid, interpolate, steps, style_from):
+    """Generates images from captions (or the model's other conditions).
+
+    ARGS is SOURCE then CAPTION...; with --server, only CAPTION.... SOURCE is a
+    run dir (runs/NAME) or a SavedModel / model dir (savedmodels/NAME[/VERSION]).
+    For class models give class ids, for attribute models comma-separated
+    vectors, for mask models mask PNG files, for unconditional models nothing.
+
+    \b
+    t2i generate runs/shapes "a red circle" "a blue square" -n 8 --seed 1 --grid
+    t2i generate savedmodels/shapes "a red circle" -o circle.png
+    t2i generate --server http://localhost:8501/shapes "a red circle"
+    t2i generate runs/shapes --interpolate "a red circle" "a blue square" --steps 8 -n 2
+    t2i generate runs/shapes --style-from photo.png "a green triangle"
+    """
+    import random
+
+    import numpy as np
+
+    from tf_t2i.errors import T2IError
+    from tf_t2i.export.backends import open_backend, save_images
+
+    if server:
+        source, conditions = None, list(args)
+    elif args:
+        source, conditions = args[0], list(args[1:])
+    else:
+        raise T2IError("give a SOURCE (run dir or SavedModel dir) or --server URL/MODEL")
+    if seed is None:
+        seed = random.randrange(2**31)
+        click.echo(f"seed: {seed}", err=True)
+    backend = open_backend(source, server)
+
+    if interpolate:
+        rows = []
+        for row in range(num):  # one strip per seed: seed, seed+1, ...
+            inputs = {
+                "text_a": np.array(interpolate[0].encode()),
+                "text_b": np.array(interpolate[1].encode()),
+                "steps": np.array(steps, np.int32),
+                "seed": np.array(seed + row, np.int64),
+            }
+            rows.append(backend.run("interpolate", inputs)["images"])
+        images, columns = np.concatenate(rows), steps
+    elif style_from:
+        texts = _texts(conditions, "--style-from")
+        pairs = [(path, text) for path in style_from for text in texts]
+        inputs = {
+            "image": np.array([_read_bytes(p) for p, _ in pairs], dtype=object),
+            "text": np.array([t.encode() for _, t in pairs], dtype=object),
+        }
+        images, columns = backend.run("style_transfer", inputs)["images"], len(texts)
+    else:
+        inputs = _condition_inputs(backend.input_names("serving_default"), conditions, num)
+        rows = len(next(iter(inputs.values()))) if inputs else num
+        inputs["seed"] = np.full([rows], seed, np.int64)
+        images, columns = backend.run("serving_default", inputs)["images"], num
+    paths = save_images(images, out, grid=grid, columns=columns)
+    shown = paths[0] if len(paths) == 1 else f"{paths[0]} ... {paths[-1]}"
+    click.echo(f"wrote {len(images)} image(s) to {shown}")
+
+
+def _texts(conditions, what):
+    if not conditions:
+        from tf_t2i.errors import T2IError
+
+        raise T2IError(f"{what}: give at least one caption")
+    return conditions
+
+
+def _read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _condition_inputs(names, conditions, num):
+    """Positional conditions -> serving_default inputs, each repeated `num` times.
+
+    Returns:
+        dict input name -> np.ndarray with N = len(conditions) * num rows.
+    """
+    import numpy as np
+
+    from tf_t2i.errors import T2IError
+
+    kinds = [name for name in names if name in ("text", "attributes", "label", "mask")]
+    if not kinds:  # unconditional
+        if conditions:
+            raise T2IError(f"this model is unconditional: drop the conditions {conditions}")
+        return {}
+    if len(kinds) > 1:
+        raise T2IError(f"this model takes {kinds}: use the REST client for several conditions")
+    kind = kinds[0]
+    if not conditions:
+        raise T2IError(f"give at least one condition ({kind}) after SOURCE")
+    values = []
+    for i, value in enumerate(conditions):
+        try:
+            if kind == "text":
+                values.append(value.encode("utf-8"))
+            elif kind == "label":
+                values.append(int(value))
+            elif kind == "attributes":
+                values.append([float(x) for x in value.split(",")])
+            else:
+                values.append(_read_bytes(value))
+        except ValueError:
+            raise T2IError(f"condition {i + 1} ({value!r}): not a valid {kind}") from None
+    dtype = {"text": object, "mask": object, "label": np.int64, "attributes": np.float32}[kind]
+    array = np.array(values, dtype=dtype)
+    return {kind: np.repeat(array, num, axis=0)}

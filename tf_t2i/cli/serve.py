@@ -1,0 +1,79 @@
+"""`t2i serve`: TF Serving's REST API for exported models, without Docker."""
+
+import click
+
+from tf_t2i.cli.errors import user_errors
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("root", default="savedmodels", type=click.Path(exists=True, file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    default=8501,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="REST port (0 = any free port).",
+)
+@click.option(
+    "--max-batch",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest batch per request.",
+)
+@click.option(
+    "--max-request-mb",
+    default=16.0,
+    show_default=True,
+    type=click.FloatRange(0.001),
+    help="Largest request body, in MB.",
+)
+@click.option(
+    "--max-concurrent",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Requests computing at once (more wait).",
+)
+@click.option("--verbose", is_flag=True, help="Log every request.")
+@user_errors
+def serve(root, host, port, max_batch, max_request_mb, max_concurrent, verbose):
+    """Serves exported models over TF Serving's REST API.
+
+    ROOT holds NAME/VERSION/ SavedModels (as written by `t2i export`) or is one
+    model directory. The latest version of each model is loaded; others load
+    on first use.
+
+    \b
+    t2i serve savedmodels/ --port 8501
+    curl localhost:8501/v1/models/shapes
+    curl -d '{"instances": [{"text": "a red circle", "seed": 1}]}' \\
+         localhost:8501/v1/models/shapes:predict
+    """
+    from tf_t2i.errors import T2IError
+    from tf_t2i.export.server import make_server
+
+    try:
+        server = make_server(
+            root,
+            host=host,
+            port=port,
+            max_batch=max_batch,
+            max_bytes=int(max_request_mb * (1 << 20)),
+            max_concurrent=max_concurrent,
+            verbose=verbose,
+        )
+    except OSError as err:
+        raise T2IError(f"--port {port}: cannot listen on {host} ({err.strerror})") from None
+    if not server.registry.models:
+        raise T2IError(f"{root}: no exported models (expected NAME/VERSION/saved_model.pb)")
+    for name, found in server.registry.models.items():
+        click.echo(f"{name}: versions {sorted(found)} at {server.url}/v1/models/{name}")
+    click.echo(f"serving on {server.url} (Ctrl-C stops)", nl=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
