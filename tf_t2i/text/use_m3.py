@@ -39,7 +39,7 @@ from tf_t2i.errors import T2IError
 
 # Bump when the graph or the variable layout written by `build` changes, so a
 # cached directory from an older tf_t2i is rebuilt instead of reused.
-FORMAT_REVISION = 1
+FORMAT_REVISION = 2
 EMBEDDING_DIM = 512
 
 _NUM_CHUNKS = 17  # rows r of the table are quantised with scale[r % 17], lo[r % 17]
@@ -244,17 +244,17 @@ class UseM3(tf.Module):
         segment = tf.concat([tf.fill([_GAP], n), tf.cast(padded.value_rowids(), tf.int32)], 0)
         segment = tf.where(flat >= 0, segment, n)  # [R]
 
-        safe = tf.maximum(flat, 0)
-        chunk = safe % _NUM_CHUNKS
-        emb = tf.cast(tf.gather(self.table, safe), tf.float32)
+        # Up to the projection a row depends only on its token id, so compute
+        # it once per distinct id of the batch (captions share most words).
+        vocab_ids, index = tf.unique(tf.maximum(flat, 0))  # [U], [R]
+        chunk = vocab_ids % _NUM_CHUNKS
+        emb = tf.cast(tf.gather(self.table, vocab_ids), tf.float32)
         emb = emb * tf.gather(self.table_scale, chunk)[:, None]
-        emb = emb + tf.gather(self.table_offset, chunk)[:, None]
-        emb = emb * keep  # [R, 512]
-
-        x = self._layer_norm(
-            tf.matmul(emb, self.proj_w) + self.proj_b, self.proj_ln_g, self.proj_ln_b
-        )
-        x = x * keep  # [R, 3 * 256]
+        emb = emb + tf.gather(self.table_offset, chunk)[:, None]  # [U, 512]
+        x = tf.matmul(emb, self.proj_w) + self.proj_b
+        x = self._layer_norm(x, self.proj_ln_g, self.proj_ln_b)  # [U, 3 * 256]
+        emb = tf.gather(emb, index) * keep  # [R, 512]
+        x = tf.gather(x, index) * keep  # [R, 3 * 256]
 
         features = [emb]
         for i, (width, left) in enumerate(_ORDERS):
