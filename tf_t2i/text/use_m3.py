@@ -229,6 +229,7 @@ class UseM3(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
     def serving_default(self, inputs):
+        """The default signature: {"inputs": string [N]} -> {"outputs": float32 [N, 512]}."""
         return {"outputs": self._embed(self.tokenizer.tokenize(inputs))}
 
     def _embed(self, ids):
