@@ -1,0 +1,100 @@
+"""`t2i evaluator train` and `t2i evaluate` as a user runs them, on a tiny real run:
+shapes converted with the offline encoder, two training steps, the evaluator."""
+
+import json
+
+import pytest
+
+from tf_t2i.cli.main import cli
+
+TINY_FIT = ["--image-size", "32", "--batch-size", "16", "--steps", "2"]
+TINY_FIT += ["--set", "model.ngf=8", "--set", "model.ndf=8"]
+
+
+def _ok(runner, args):
+    result = runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """(data dir, run dir) after convert -> fit, before any evaluator exists."""
+    from click.testing import CliRunner
+
+    runner, root = CliRunner(), tmp_path_factory.mktemp("evaluate")
+    data, run = root / "data", root / "run"
+    _ok(runner, ["convert", "shapes", "--out", data, "--image-size", "32", "-o", "num_images=200"])
+    _ok(runner, ["fit", "--data", data, *TINY_FIT, "--run-dir", run])
+    return data, run
+
+
+def test_evaluate_without_an_evaluator_says_how_to_train_one(runner, workspace):
+    data, run = workspace
+    result = runner.invoke(cli, ["evaluate", str(run), "--data", str(data)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"train one first with `t2i evaluator train --data {data}`" in result.output
+
+
+def test_train_then_evaluate_a_run_twice_gives_the_same_figures(runner, workspace, tmp_path):
+    data, run = workspace
+    trained = _ok(runner, ["evaluator", "train", "--data", data, "--epochs", "2"])
+    assert "evaluator accuracy on real 'test' images" in trained.output
+    assert (data / "evaluator" / "evaluator.keras").is_file()
+
+    outs = [tmp_path / "first.json", tmp_path / "second.json"]
+    for out in outs:
+        args = ["evaluate", run, "--data", data, "--num-samples", "16", "--seed", "5"]
+        result = _ok(runner, [*args, "--out", out])
+        assert "FID real-vs-real" in result.output and "class accuracy" in result.output
+    first, second = (json.loads(p.read_text()) for p in outs)
+    for key in ("fid", "fid_real_baseline", "kid", "class_accuracy", "diversity"):
+        assert first[key] == second[key], key
+    assert first["step"] == 2 and first["num_samples"] == 16 and first["seed"] == 5
+
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evaluations = [r for r in records if r.get("event") == "evaluate"]
+    assert len(evaluations) == 2 and evaluations[-1]["fid"] == first["fid"]
+
+
+def test_evaluator_of_other_data_and_offline_inception_are_clear_errors(
+    runner, workspace, tmp_path, monkeypatch
+):
+    data, run = workspace
+    other = tmp_path / "other"
+    _ok(runner, ["convert", "shapes", "--out", other, "--image-size", "32", "-o", "num_images=40"])
+    evaluator = data / "evaluator" / "evaluator.keras"
+    if not evaluator.is_file():
+        _ok(runner, ["evaluator", "train", "--data", data, "--epochs", "1"])
+    result = runner.invoke(
+        cli, ["evaluate", str(run), "--data", str(other), "--evaluator", str(evaluator)]
+    )
+    assert result.exit_code == 2 and "trained on another data set" in result.output
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
+    result = runner.invoke(
+        cli, ["evaluate", str(run), "--data", str(data), "--features", "inception"]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (
+        "Inception-v3 ImageNet weights" in result.output and "--inception-weights" in result.output
+    )
+
+
+@pytest.mark.large
+def test_a_saved_model_scores_like_its_run(runner, workspace, tmp_path):
+    data, run = workspace
+    if not (data / "evaluator" / "evaluator.keras").is_file():
+        _ok(runner, ["evaluator", "train", "--data", data, "--epochs", "1"])
+    _ok(runner, ["export", run, "--out", tmp_path / "savedmodels"])
+    common = ["--data", data, "--num-samples", "16"]
+    _ok(runner, ["evaluate", run, *common, "--out", tmp_path / "run.json"])
+    _ok(
+        runner,
+        ["evaluate", tmp_path / "savedmodels" / "run", *common, "--out", tmp_path / "sm.json"],
+    )
+    from_run = json.loads((tmp_path / "run.json").read_text())
+    from_saved = json.loads((tmp_path / "sm.json").read_text())
+    # same weights and noise; the served images are uint8, hence approx
+    assert from_saved["fid"] == pytest.approx(from_run["fid"], rel=0.05)
+    assert from_saved["class_accuracy"] == pytest.approx(from_run["class_accuracy"], abs=0.07)
