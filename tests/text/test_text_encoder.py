@@ -158,3 +158,21 @@ def test_hub_handle_found_in_tfhub_cache_dir_loads_offline(monkeypatch, tmp_path
     np.testing.assert_allclose(encoder.encode(["a"]), [[6, 12, -3 * 2]])
     # The same handle without the scheme resolves to the same model.
     assert load_encoder("tfhub.dev/someone/tiny-encoder/1").fingerprint == encoder.fingerprint
+
+
+def test_module_can_be_embedded_in_another_saved_model(use_m3, tmp_path):
+    # What export does: track the encoder inside the served module, re-save it.
+    class Served(tf.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, texts):
+            return {"embeddings": self.encoder(texts)}
+
+    served = Served(use_m3.module)
+    tf.saved_model.save(served, str(tmp_path), signatures={"serving_default": served.serve})
+    reloaded = tf.saved_model.load(str(tmp_path)).signatures["serving_default"]
+    out = reloaded(texts=tf.constant(["a red bird", ""]))["embeddings"]
+    np.testing.assert_allclose(out.numpy(), use_m3.encode(["a red bird", ""]), atol=1e-6)
