@@ -1,6 +1,6 @@
 """The tf.data input pipeline: counts, shapes, determinism, augmentation, pairing, sharding.
 
-Each map function (parse_and_decode, augment, pair_wrong) is run eagerly and
+Each map function (parse_records, decode_example, augment, pair_wrong) is run eagerly and
 inside Dataset.map, and the two must agree.
 """
 
@@ -131,10 +131,10 @@ def test_missing_shard_is_an_error(shapes_dir, tmp_path):
 # === the map functions, eagerly and inside Dataset.map ===
 
 
-def _decode_kwargs(manifest):
+def _decode_kwargs(manifest, image_format="png"):
     return dict(image_size=manifest.image_size, channels=manifest.channels,
                 embedding_dim=manifest.embedding_dim, num_attributes=manifest.num_attributes,
-                has_masks=manifest.has_masks)  # fmt: skip
+                has_masks=manifest.has_masks, image_format=image_format)  # fmt: skip
 
 
 def _records(shapes_dir, n=4):
@@ -145,24 +145,41 @@ def _records(shapes_dir, n=4):
 def _assert_same(eager, mapped):
     assert set(eager) == set(mapped)
     for key in eager:
-        np.testing.assert_allclose(eager[key].numpy(), mapped[key].numpy(), atol=1e-6, err_msg=key) \
-            if eager[key].dtype.is_floating else \
-            np.testing.assert_array_equal(eager[key].numpy(), mapped[key].numpy(), err_msg=key)  # fmt: skip
+        e, m = eager[key], mapped[key]
+        if isinstance(e, tf.RaggedTensor):
+            e, m = e.to_list(), m.to_list()
+            assert e == m, key
+        elif e.dtype.is_floating:
+            np.testing.assert_allclose(e.numpy(), m.numpy(), atol=1e-6, err_msg=key)
+        else:
+            np.testing.assert_array_equal(e.numpy(), m.numpy(), err_msg=key)
 
 
-def test_parse_and_decode_eager_and_in_map(shapes_dir):
-    manifest = read_manifest(shapes_dir)
-    kwargs = _decode_kwargs(manifest)
+def test_parse_records_eager_and_in_map(shapes_dir):
     records = _records(shapes_dir)
-    mapped = list(tf.data.Dataset.from_tensor_slices(records).map(
-        lambda s: data_input.parse_and_decode(s, **kwargs)))  # fmt: skip
-    for serialized, in_map in zip(records, mapped, strict=True):
-        eager = data_input.parse_and_decode(tf.constant(serialized), **kwargs)
+    eager = data_input.parse_records(tf.constant(records))
+    mapped = next(iter(tf.data.Dataset.from_tensor_slices(records).batch(4).map(
+        data_input.parse_records)))  # fmt: skip
+    _assert_same(eager, mapped)
+    assert eager["captions"].shape[0] == 4 and eager["captions"][0].shape == [5]
+    assert eager["image/encoded"].shape == [4]
+
+
+@pytest.mark.parametrize("image_format", ["png", ""])
+def test_decode_example_eager_and_in_map(shapes_dir, image_format):
+    manifest = read_manifest(shapes_dir)
+    kwargs = _decode_kwargs(manifest, image_format)
+    parsed = data_input.parse_records(tf.constant(_records(shapes_dir)))
+    mapped = list(tf.data.Dataset.from_tensor_slices(parsed).map(
+        lambda f: data_input.decode_example(f, **kwargs)))  # fmt: skip
+    for i, in_map in enumerate(mapped):
+        one = {key: value[i] for key, value in parsed.items()}
+        eager = data_input.decode_example(one, **kwargs)
         _assert_same(eager, in_map)
         assert eager["image"].shape == [36, 36, 3] and eager["image"].dtype == tf.uint8
         assert eager["mask"].shape == [36, 36, 1]
         assert eager["embeddings"].shape == [5, manifest.embedding_dim]
-        assert eager["captions"].shape == [5]
+        assert eager["captions"].shape == [5] and eager["label"].dtype == tf.int64
 
 
 def _synthetic_example(num_captions=5, dim=4, size=12):

@@ -371,6 +371,8 @@ def _resize(image, options: ImageOptions):
 
     size = options.stored_size
     width, height = image.size
+    if width == height == size:
+        return image
     resample = Image.Resampling.LANCZOS if min(width, height) > size else Image.Resampling.BICUBIC
     if options.resize == "center-crop":
         side = min(width, height)

@@ -4,7 +4,8 @@
     batch = next(iter(ds))   # {"images": [64, 64, 64, 3], "embeddings": [64, 512], ...}
 
 Stages: shard files (shuffled, auto-sharded per input pipeline) -> parallel
-interleave of TFRecordDatasets -> `parse_and_decode` -> optional cache ->
+interleave of TFRecordDatasets -> `parse_records` (batched) -> `decode_example`
+-> optional cache ->
 shuffle -> repeat -> `augment` (random crop + flip, a random caption, or the
 mean of k) -> batch -> `pair_wrong` (each example gets the condition of another
 image, of another class when labels exist) -> prefetch.
@@ -26,6 +27,7 @@ from tf_t2i.errors import T2IError
 
 AUTOTUNE = tf.data.AUTOTUNE
 DEFAULT_SHUFFLE_BUFFER = 2048
+PARSE_BATCH = 128  # records parsed per vectorized parse_example call
 
 
 def make_dataset(
@@ -109,14 +111,18 @@ def make_dataset(
     if shard_examples:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
 
-    def decode(serialized):
-        return parse_and_decode(
-            serialized,
+    image_format = manifest.conversion.get("image_format", "")
+    ds = ds.batch(PARSE_BATCH).map(parse_records, num_parallel_calls=AUTOTUNE).unbatch()
+
+    def decode(features):
+        return decode_example(
+            features,
             image_size=manifest.image_size,
             channels=manifest.channels,
             embedding_dim=manifest.embedding_dim,
             num_attributes=manifest.num_attributes,
             has_masks=manifest.has_masks,
+            image_format=image_format,
         )
 
     ds = ds.map(decode, num_parallel_calls=AUTOTUNE)
@@ -160,19 +166,38 @@ def make_dataset(
     return ds.with_options(options)
 
 
-def parse_and_decode(
-    serialized: tf.Tensor,
+def parse_records(serialized: tf.Tensor) -> dict:
+    """Parses a batch of serialized tf.train.Examples (one vectorized op: much faster
+    than parsing them one by one).
+
+    Args:
+        serialized: string [K].
+
+    Returns:
+        The schema's features, batched: dense [K] scalars, and ragged [K, None]
+        captions, captions/embeddings and attributes.
+    """
+    spec = schema.feature_spec()
+    for key in (schema.CAPTIONS, schema.EMBEDDINGS, schema.ATTRIBUTES):
+        spec[key] = tf.io.RaggedFeature(spec[key].dtype)
+    return tf.io.parse_example(serialized, spec)
+
+
+def decode_example(
+    features: dict,
     *,
     image_size: int,
     channels: int,
     embedding_dim: int,
     num_attributes: int,
     has_masks: bool,
+    image_format: str = "",
 ) -> dict:
-    """Parses one serialized tf.train.Example and decodes its image and mask.
+    """Decodes the image and mask of one parsed example.
 
     Args:
-        serialized: string scalar.
+        features: one element of `parse_records`' output.
+        image_format: "png" or "jpeg" decodes with that op; "" detects the format.
 
     Returns:
         image        uint8 [S, S, C]
@@ -182,16 +207,18 @@ def parse_and_decode(
         attributes   float32 [A]
         label        int64 []
     """
-    features = tf.io.parse_single_example(serialized, schema.feature_spec())
-    image = tf.io.decode_image(features[schema.IMAGE], channels=channels, expand_animations=False)
-    image = tf.ensure_shape(image, [image_size, image_size, channels])
-    embeddings = tf.reshape(tf.sparse.to_dense(features[schema.EMBEDDINGS]), [-1, embedding_dim])
-    attributes = tf.sparse.to_dense(features[schema.ATTRIBUTES])
+    encoded = features[schema.IMAGE]
+    if image_format == "png":
+        image = tf.io.decode_png(encoded, channels=channels)
+    elif image_format == "jpeg":
+        image = tf.io.decode_jpeg(encoded, channels=channels)
+    else:
+        image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
     example = {
-        "image": image,
-        "captions": tf.sparse.to_dense(features[schema.CAPTIONS]),
-        "embeddings": embeddings,
-        "attributes": tf.ensure_shape(attributes, [num_attributes]),
+        "image": tf.ensure_shape(image, [image_size, image_size, channels]),
+        "captions": features[schema.CAPTIONS],
+        "embeddings": tf.reshape(features[schema.EMBEDDINGS], [-1, embedding_dim]),
+        "attributes": tf.ensure_shape(features[schema.ATTRIBUTES], [num_attributes]),
         "label": features[schema.LABEL],
     }
     if has_masks:
@@ -212,7 +239,7 @@ def augment(
     """Crops, flips and scales the image (and its mask identically) and picks captions.
 
     Args:
-        example: from `parse_and_decode`.
+        example: from `decode_example`.
         seed: int64 [2], the stateless seed of this element.
         crop_size: side of the crop taken from the stored image (random when
             training, central otherwise).
