@@ -399,9 +399,13 @@ def _encode(image, image_format: str) -> bytes:
 def _examples(prepared: list[Prepared], encoder, batch_size, options) -> list[bytes]:
     """Embeds every caption of the chunk in batches and serializes the examples."""
     texts = [c for p in prepared for c in p.captions]
-    embeddings = (
-        np.asarray(encoder.encode(texts, batch_size=batch_size), np.float32) if texts else None
-    )
+    # templated sources repeat captions a lot: embed each distinct text once
+    unique = list(dict.fromkeys(texts))
+    row = {text: i for i, text in enumerate(unique)}
+    table = np.asarray(encoder.encode(unique, batch_size=batch_size), np.float32).reshape(
+        len(unique), int(encoder.dim)
+    )  # [U, D]
+    embeddings = table[[row[t] for t in texts]]  # [T, D]
     examples, start = [], 0
     for p in prepared:
         end = start + len(p.captions)

@@ -50,8 +50,8 @@ def make_dataset(
     Args:
         data_dir: a directory written by `t2i convert`.
         split: the split to read ("train", "test", ...).
-        batch_size: the global batch size; with `input_context` each input
-            pipeline yields `input_context.get_per_replica_batch_size(batch_size)`.
+        batch_size: the global batch size; with `input_context` the batches are
+            per replica: `input_context.get_per_replica_batch_size(batch_size)`.
         image_size: side of the output images; default the manifest's crop_size.
         training: random crop, flip, caption choice and shuffling; otherwise a
             centre crop, the first caption(s), and file order.
@@ -93,8 +93,10 @@ def make_dataset(
 
     ds = tf.data.Dataset.from_tensor_slices(files)
     shard_examples = False
-    if input_context is not None and input_context.num_input_pipelines > 1:
+    if input_context is not None:
+        # distribute_datasets_from_function wants per-replica batches
         batch_size = input_context.get_per_replica_batch_size(batch_size)
+    if input_context is not None and input_context.num_input_pipelines > 1:
         base_seed += 7919 * input_context.input_pipeline_id
         if len(files) >= input_context.num_input_pipelines:
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
