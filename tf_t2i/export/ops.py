@@ -44,8 +44,17 @@ def to_uint8(images):
 
 
 def encode_pngs(images):
-    """uint8 [N, H, W, C] -> string [N] of PNG files."""
-    return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.TensorSpec([], tf.string))
+    """uint8 [N, H, W, C] -> string [N] of PNG files.
+
+    zlib level 1: on generated images it is ~20x faster than the default
+    level for files ~15% larger, and PNG encoding otherwise dominates a
+    batch's serving time.
+    """
+    return tf.map_fn(
+        lambda image: tf.io.encode_png(image, compression=1),
+        images,
+        fn_output_signature=tf.TensorSpec([], tf.string),
+    )
 
 
 def decode_images(encoded, size, channels):
