@@ -56,5 +56,6 @@ def test_reed_widths_at_the_defaults():
     generator, discriminator = build_generator(config), build_discriminator(config)
     assert generator.get_layer("g_reshape").output.shape == (None, 4, 4, 512)
     assert [generator.get_layer(f"g_up{i}").output.shape[-1] for i in range(3)] == [256, 128, 64]
-    assert discriminator.get_layer("d_down3").output.shape == (None, 4, 4, 512)
-    assert discriminator.get_layer("d_x_c").output.shape == (None, 4, 4, 512 + 128)
+    trunk, head = discriminator.get_layer("d_trunk"), discriminator.get_layer("d_head")
+    assert trunk.get_layer("d_down3").output.shape == (None, 4, 4, 512)
+    assert head.get_layer("d_x_c").output.shape == (None, 4, 4, 512 + 128)

@@ -149,10 +149,12 @@ class ConditionalGAN(keras.Model):
         with tf.GradientTape() as g_tape:
             fake = self.generator({"noise": noise, **right}, training=True)  # x^ = G(z, h)
             with tf.GradientTape() as d_tape:
-                real_logits = self._discriminate(images, right)  # s_r = D(x, h)
+                # D's conv trunk sees only the image: run it once on x for both h and h^.
+                real_features = self._image_features(images, right)
+                real_logits = self._match(real_features, right)  # s_r = D(x, h)
                 wrong_logits = None
                 if wrong is not None:
-                    wrong_logits = self._discriminate(images, wrong)  # s_w = D(x, h^)
+                    wrong_logits = self._match(real_features, wrong)  # s_w = D(x, h^)
                 fake_logits = self._discriminate(fake, right)  # s_f = D(x^, h)
                 d_loss_per_example = self._discriminator_loss(
                     real_logits, wrong_logits, fake_logits
@@ -215,8 +217,21 @@ class ConditionalGAN(keras.Model):
 
     def _discriminate(self, images, conditions):
         """D's logits, float32 [B], with instance noise on the images while it is on."""
-        images = self._add_instance_noise(images)
-        return self.discriminator({"images": images, **conditions}, training=True)[:, 0]
+        return self._match(self._image_features(images, conditions), conditions)
+
+    def _image_features(self, images, conditions):
+        """D's trunk on (noised) images and the mask: [B, base, base, F]."""
+        trunk = self.discriminator.get_layer("d_trunk")
+        inputs = {"images": self._add_instance_noise(images)}
+        if "masks" in conditions:
+            inputs["masks"] = conditions["masks"]
+        return trunk(inputs, training=True)
+
+    def _match(self, features, conditions):
+        """D's head: how well the image features match the conditions; logits float32 [B]."""
+        head = self.discriminator.get_layer("d_head")
+        inputs = {key: conditions[key] for key in head.input if key != "features"}
+        return head({"features": features, **inputs}, training=True)[:, 0]
 
     def _add_instance_noise(self, images):
         """Adds N(0, sigma^2) to D's inputs; sigma decays linearly to 0 when configured."""

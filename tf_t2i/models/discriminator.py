@@ -51,11 +51,13 @@ def conv_trunk(
 
 
 def build_discriminator(config: ModelConfig) -> keras.Model:
-    """Builds D: (image, conditions) -> one logit.
+    """Builds D: (image, conditions) -> one logit, as a trunk and a head.
 
-    The conv trunk reaches base x base x (ndf*8); the projected condition is tiled over
-    that grid and concatenated (with the pooled mask if asked), then a 1x1 conv with batch
-    norm and leaky ReLU, and a final base x base conv to a single logit.
+    The trunk sees only the image (and the mask): strided convs to base x base x (ndf*8),
+    with the pooled mask concatenated where asked. The head tiles the projected condition
+    over that grid, concatenates it, then a 1x1 conv with batch norm and leaky ReLU, and a
+    final base x base conv to a single logit. The split lets train_step run the trunk once
+    on the real images for both the right and the wrong condition (GAN-CLS).
 
     Args:
         config: the model config.
@@ -64,27 +66,55 @@ def build_discriminator(config: ModelConfig) -> keras.Model:
         A functional keras.Model taking a dict
             images: float32 [B, image_size, image_size, channels] in [-1, 1]
             plus the condition keys (see conditions.condition_inputs)
-        and returning logits float32 [B, 1] (float32 even under mixed precision).
+        and returning logits float32 [B, 1] (float32 even under mixed precision). Its
+        layers "d_trunk" and "d_head" are the two halves (see build_trunk, build_head).
     """
     size = config.image_size
+    inputs = {
+        "images": keras.Input((size, size, config.channels), name="images"),
+        **condition_inputs(config),
+    }
+    trunk, head = build_trunk(config), build_head(config)
+    features = trunk({k: inputs[k] for k in trunk.input})
+    logits = head({"features": features, **{k: inputs[k] for k in head.input if k in inputs}})
+    return keras.Model(inputs, logits, name="discriminator")
+
+
+def build_trunk(config: ModelConfig) -> keras.Model:
+    """D's image path: {"images"[, "masks"]} -> features [B, base, base, ndf*8 (+1 mask)]."""
+    size = config.image_size
     images = keras.Input((size, size, config.channels), name="images")
-    inputs = {"images": images, **condition_inputs(config)}
+    inputs = {
+        "images": images,
+        **{k: v for k, v in condition_inputs(config).items() if k == "masks"},
+    }
     mask = noisy_mask(inputs, config, "d")
     mask_resolutions = tuple(config.discriminator_mask_resolutions())
 
     x = conv_trunk(images, config, "d", mask, mask_resolutions)
     # (B, base, base, ndf*8)
+    if mask is not None and config.base_size in mask_resolutions:
+        x = concat_mask(x, mask, config, f"d_mask{config.base_size}")
+        # (B, base, base, ndf*8 + 1)
+    return keras.Model(inputs, x, name="d_trunk")
 
-    condition = project_conditions(inputs, config, "d")
+
+def build_head(config: ModelConfig) -> keras.Model:
+    """D's matching head: {"features", vector condition keys} -> logits float32 [B, 1]."""
     base = config.base_size
+    mask_at_base = base in config.discriminator_mask_resolutions()
+    width = config.ndf * 8 + (1 if mask_at_base else 0)
+    features = keras.Input((base, base, width), name="features")
+    conditions = {k: v for k, v in condition_inputs(config).items() if k != "masks"}
+    x = features
+
+    condition = project_conditions(conditions, config, "d")
     if condition is not None:
         tiled = keras.layers.Reshape((1, 1, condition.shape[-1]), name="d_c_reshape")(condition)
         tiled = keras.layers.UpSampling2D(base, name="d_c_tile")(tiled)
         x = keras.layers.Concatenate(name="d_x_c")([x, tiled])
         # (B, base, base, ndf*8 + proj_dim * number of vector conditions)
-    if mask is not None and base in mask_resolutions:
-        x = concat_mask(x, mask, config, f"d_mask{base}")
-    if condition is not None or (mask is not None and base in mask_resolutions):
+    if condition is not None or mask_at_base:
         x = keras.layers.Conv2D(config.ndf * 8, 1, use_bias=False, name="d_joint")(x)
         x = batch_norm(config, name="d_joint_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name="d_joint_lrelu")(x)
@@ -94,4 +124,4 @@ def build_discriminator(config: ModelConfig) -> keras.Model:
     # (B, 1, 1, 1)
     logits = keras.layers.Flatten(dtype="float32", name="d_logits")(x)
     # (B, 1) float32
-    return keras.Model(inputs, logits, name="discriminator")
+    return keras.Model({"features": features, **conditions}, logits, name="d_head")

@@ -1,0 +1,57 @@
+"""FusedBatchNormalization agrees with keras.layers.BatchNormalization."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_t2i.models.layers import FusedBatchNormalization
+
+
+def _pair(x):
+    reference, fused = keras.layers.BatchNormalization(), FusedBatchNormalization()
+    for layer in (reference, fused):
+        layer.build(x.shape)
+        layer.gamma.assign(tf.range(5, dtype=tf.float32) + 1.0)
+        layer.beta.assign(tf.range(5, dtype=tf.float32) / 10.0)
+    return reference, fused
+
+
+def test_training_forward_backward_and_moving_statistics():
+    x = tf.random.stateless_normal([8, 6, 6, 5], seed=[1, 2]) * 3.0 + 1.0
+    reference, fused = _pair(x)
+    outputs, grads = [], []
+    for layer in (reference, fused):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.sin(y))
+        outputs.append(y.numpy())
+        grads.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(reference.moving_mean, fused.moving_mean, atol=1e-6)
+    # The fused kernel's moving variance is unbiased: n / (n - 1) with n = 8 * 6 * 6.
+    n = 8 * 6 * 6
+    batch_var = tf.math.reduce_variance(x, axis=[0, 1, 2]).numpy()
+    np.testing.assert_allclose(
+        fused.moving_variance, 0.99 + 0.01 * batch_var * n / (n - 1), rtol=1e-5
+    )
+    np.testing.assert_allclose(reference(x).numpy(), fused(x).numpy(), atol=0.02)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision(policy, float32_policy):
+    keras.mixed_precision.set_dtype_policy(policy)
+    layer = FusedBatchNormalization()
+    x = tf.random.stateless_normal([4, 3, 3, 2], seed=[0, 1])
+    y = layer(tf.cast(x, layer.compute_dtype), training=True)
+    assert y.dtype == layer.compute_dtype and layer.moving_mean.dtype == "float32"
+    assert np.all(np.isfinite(tf.cast(y, tf.float32).numpy()))
+
+
+def test_serialization_round_trip():
+    layer = FusedBatchNormalization(momentum=0.9, name="bn")
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert isinstance(restored, FusedBatchNormalization) and restored.momentum == 0.9
