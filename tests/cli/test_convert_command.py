@@ -16,7 +16,7 @@ FOLDER_FIXTURE = __import__("pathlib").Path(__file__).parents[1] / "data/fixture
 def test_convert_shapes(runner, tmp_path):
     out = tmp_path / "shapes"
     result = runner.invoke(cli, [
-        "convert", "shapes", "--out", str(out), "-o", "num_images=30", "-o", "image_size=36",
+        "convert", "shapes", "--out", str(out), "-o", "num_images=30",
         "--image-size", "32", "--stored-size", "36", "--shard-size", "10", "--split", "train",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -27,6 +27,7 @@ def test_convert_shapes(runner, tmp_path):
     assert manifest.encoder["spec"] == "use-m3" and manifest.encoder["dim"] == 512
     assert (manifest.image_size, manifest.crop_size) == (36, 32)
     assert manifest.source["options"]["num_images"] == 30
+    assert manifest.source["options"]["image_size"] == 36  # rendered at the stored size
 
 
 def test_strict_names_the_bad_file(runner, tmp_path):

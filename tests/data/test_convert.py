@@ -83,6 +83,7 @@ def test_ensure_builtin_converts_once(tmp_path, monkeypatch, use_m3):
     manifest = schema.read_manifest(path)
     assert manifest.num_examples("train") + manifest.num_examples("test") == 12
     assert manifest.source["options"]["num_images"] == 12
+    assert manifest.source["options"]["image_size"] == 16  # rendered at the stored size
     stamp = (path / "dataset.json").stat().st_mtime_ns
     assert ensure_builtin("shapes", **options) == path
     assert (path / "dataset.json").stat().st_mtime_ns == stamp  # found, not redone

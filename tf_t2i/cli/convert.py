@@ -162,14 +162,18 @@ def convert(source, path, out_dir, image_size, stored_size, resize, image_format
       t2i convert folder my_images/ --out data/mine --strict
       t2i convert tfds:oxford_flowers102 --out data/flowers --limit 1000
     """
+    from tf_t2i.data.convert import builtin_source
     from tf_t2i.data.convert import convert as run_convert
-    from tf_t2i.data.sources import get_source
+    from tf_t2i.data.sources import BUILT_IN, get_source
     from tf_t2i.errors import T2IError
 
     source_options = _parse_options(options)
     _check_source_options(source, source_options)
     try:
-        src = get_source(source, path, **source_options)
+        if source in BUILT_IN and path is None:
+            src = builtin_source(source, stored_size or image_size, **source_options)
+        else:
+            src = get_source(source, path, **source_options)
     except ModuleNotFoundError as err:
         if not (err.name or "").startswith("tf_t2i.data.sources."):
             raise

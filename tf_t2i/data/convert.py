@@ -445,7 +445,7 @@ def ensure_builtin(name: str = "shapes", **options) -> pathlib.Path:
         The data set directory, under cache_dir("datasets").
     """
     from tf_t2i.cache import cache_dir
-    from tf_t2i.data.sources import BUILT_IN, get_source
+    from tf_t2i.data.sources import BUILT_IN
 
     if name not in BUILT_IN:
         raise T2IError(f"{name!r} is not a built-in source; choose one of {', '.join(BUILT_IN)}")
@@ -461,5 +461,20 @@ def ensure_builtin(name: str = "shapes", **options) -> pathlib.Path:
     manifest_path = out_dir / schema.MANIFEST_FILE
     if manifest_path.is_file() and not (out_dir / ".convert-state.json").exists():
         return out_dir
-    convert(get_source(name, None, **source_options), out_dir, **convert_options)
+    size = convert_options.get("stored_size") or convert_options.get("image_size", 64)
+    source = builtin_source(name, size, **source_options)
+    convert(source, out_dir, **convert_options)
     return out_dir
+
+
+def builtin_source(name: str, stored_size: int, /, **options):
+    """A built-in source (shapes, digits) that renders at `stored_size` unless
+    `options` give its own `image_size`.
+
+    They draw or upsample their images, so making them at the size they are
+    stored avoids resampling twice.
+    """
+    from tf_t2i.data.sources import get_source
+
+    options.setdefault("image_size", stored_size)
+    return get_source(name, None, **options)
