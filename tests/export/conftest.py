@@ -7,7 +7,7 @@ real `t2i export` command.
 """
 
 import pytest
-from export_testing import TINY, running_server, write_run
+from export_testing import TINY, running_server, write_manifest, write_run
 
 from tf_t2i.models.config import ModelConfig
 
@@ -15,8 +15,11 @@ from tf_t2i.models.config import ModelConfig
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """runs/tiny: a 32x32 text-conditioned GAN run directory (use-m3 embeddings)."""
+    from tf_t2i.text.encoder import load_encoder
+
+    data_dir = write_manifest(tmp_path_factory.mktemp("data"), load_encoder("use-m3").fingerprint)
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    write_run(run_dir, ModelConfig(conditions=["text"], **TINY))
+    write_run(run_dir, ModelConfig(conditions=["text"], **TINY), data_dir=data_dir)
     (run_dir / "metrics.jsonl").write_text('{"step": 5, "d_loss": 1.25, "g_loss": 0.75}\n')
     return run_dir
 

@@ -15,7 +15,30 @@ from tf_t2i.models.config import ModelConfig
 TINY = dict(image_size=32, ngf=8, ndf=8, z_dim=16, proj_dim=8)
 
 
-def write_run(run_dir, model_config, step=5, seed=0):
+def write_manifest(data_dir, fingerprint, spec="use-m3", dim=512):
+    """A data set manifest (dataset.json) naming the encoder of its embeddings."""
+    from tf_t2i.data.schema import Manifest
+    from tf_t2i.data.schema import write_manifest as write
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(
+        schema_version=1,
+        source={"name": "shapes", "options": {"num_images": 40}},
+        image_size=32,
+        channels=3,
+        encoder={"spec": spec, "dim": dim, "fingerprint": fingerprint},
+        splits={
+            "train": {"num_examples": 32, "shards": []},
+            "test": {"num_examples": 8, "shards": []},
+        },
+        class_names=["circle", "square"],
+        captions_per_image=5,
+    )
+    write(data_dir, manifest)
+    return data_dir
+
+
+def write_run(run_dir, model_config, step=5, seed=0, data_dir=None):
     """Writes a run dir the way `t2i fit` does: config.json + checkpoints/ckpt-STEP.
 
     The generator's weights are moved away from their initial values (and the
@@ -30,7 +53,9 @@ def write_run(run_dir, model_config, step=5, seed=0):
     from tf_t2i.training.run_dir import make_checkpoint, write_config
 
     keras.mixed_precision.set_global_policy("float32")
-    config = Config(name=run_dir.name, model=model_config)
+    from tf_t2i.config import DataConfig
+
+    config = Config(name=run_dir.name, model=model_config, data=DataConfig(dir=str(data_dir or "")))
     gan = build_gan(model_config, seed=seed)
     perturb(gan, seed)
     gan.step.assign(step)

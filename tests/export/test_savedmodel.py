@@ -1,6 +1,5 @@
 """The real export of a run: layout, model card, warm-up, saved_model_cli, a fresh process."""
 
-import json
 import os
 import subprocess
 import sys
@@ -36,6 +35,9 @@ def test_export_writes_tf_serving_layout_and_model_card(exported, tiny_run):
     assert len(card["encoder"]["fingerprint"]) == 16
     assert card["model_config"]["image_size"] == 32 and card["model_config"]["ngf"] == 8
     assert card["training_config"]["name"] == "tiny"
+    assert card["dataset"]["examples"] == {"train": 32, "test": 8}
+    assert card["dataset"]["encoder"] == card["encoder"]
+    assert card["dataset"]["class_names"] == ["circle", "square"]
     assert card["metrics"]["last_training"] == {"step": 5, "d_loss": 1.25, "g_loss": 0.75}
     assert sorted(card["signatures"]) == ["from_embedding", "interpolate", "serving_default"]
     default = card["signatures"]["serving_default"]
@@ -140,6 +142,20 @@ def test_fresh_process_reproduces_t2i_generate_from_the_run_dir(
     assert not np.array_equal(from_export[0], from_export[1])  # two seeds-rows, two images
 
 
+def test_export_refuses_a_run_whose_data_came_from_another_encoder(tmp_path, runner):
+    from export_testing import TINY, write_manifest, write_run
+
+    from tf_t2i.models.config import ModelConfig
+
+    data_dir = write_manifest(tmp_path / "data", fingerprint="0123456789abcdef")
+    write_run(tmp_path / "stale", ModelConfig(conditions=["text"], **TINY), data_dir=data_dir)
+    out = tmp_path / "savedmodels"
+    result = runner.invoke(cli, ["export", str(tmp_path / "stale"), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "encoder fingerprint 0123456789abcdef" in result.output
+    assert not (out / "stale").exists() or list((out / "stale").iterdir()) == []
+
+
 def test_export_of_a_non_run_is_a_clear_error(tmp_path, runner):
     result = runner.invoke(cli, ["export", str(tmp_path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
@@ -147,4 +163,3 @@ def test_export_of_a_non_run_is_a_clear_error(tmp_path, runner):
     assert not (tmp_path / "out" / tmp_path.name).exists() or not any(
         (tmp_path / "out" / tmp_path.name).iterdir()
     )
-    json.dumps(result.output)  # printable
