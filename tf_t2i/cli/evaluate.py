@@ -46,7 +46,7 @@ def evaluator():
     default=None,
     help="The .keras file to write  [default: DATA/evaluator/evaluator.keras]",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @user_errors

@@ -27,6 +27,7 @@ from tf_t2i.errors import T2IError
 from tf_t2i.evaluation import metrics
 
 FEATURE_DIM = 128
+ATTRIBUTE_LOSS_WEIGHT = 4.0
 DEFAULT_SUBDIR = "evaluator"
 MODEL_FILE = "evaluator.keras"
 # held-out split preference for the evaluator's reported accuracy
@@ -109,6 +110,9 @@ def build_evaluator_network(
         )(x)
         x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
+        x = layers.Conv2D(x.shape[-1], 3, padding="same", name=f"conv{i}b")(x)
+        x = layers.BatchNormalization(name=f"bn{i}b")(x)
+        x = layers.ReLU(name=f"relu{i}b")(x)
     # (B, S, S, 64 * 2^(blocks-1)), S <= 8
     # what is drawn, wherever it is: colour and shape
     pooled = layers.Concatenate(name="pooled")(
@@ -172,7 +176,15 @@ def fit_evaluator(network, dataset, epochs: int, steps_per_epoch: int | None = N
     losses = {k: known_losses[k] for k in outputs}
     # a view with only the trained heads: Keras wants a loss for every output
     trainer = keras.Model(network.input, outputs)
-    trainer.compile(optimizer=keras.optimizers.Adam(1e-3), loss=losses)
+    # binary cross-entropy is averaged over the attributes, so the head as a
+    # whole weighs as much as one class label; weighted up, it learns the
+    # attributes the classes do not name (size, position, background)
+    weights = {"label": 1.0, "attributes": ATTRIBUTE_LOSS_WEIGHT}
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=losses,
+        loss_weights={k: weights[k] for k in outputs},
+    )
     return trainer.fit(
         _training_pairs(dataset, num_classes, num_attributes),
         epochs=epochs,
@@ -206,7 +218,7 @@ def held_out_split(manifest) -> str | None:
 def train_evaluator(
     data_dir: str | os.PathLike,
     out: str | os.PathLike | None = None,
-    epochs: int = 5,
+    epochs: int = 15,
     batch_size: int = 64,
     seed: int = 0,
     log=print,
