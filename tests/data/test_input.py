@@ -313,3 +313,16 @@ def test_mirrored_strategy_feeds_each_replica(shapes_dir):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+def test_jpeg_data_set(tmp_path, hash_encoder):
+    from tf_t2i.data.convert import convert
+    from tf_t2i.data.sources import get_source
+
+    convert(get_source("digits", image_size=16), tmp_path, encoder=hash_encoder, image_size=16,
+            image_format="jpeg", limit=20, progress=False)  # fmt: skip
+    batches = _one_pass(tmp_path, "test", batch_size=8)
+    assert sum(int(b["labels"].shape[0]) for b in batches) == 20
+    images = batches[0]["images"].numpy()
+    assert images.shape == (8, 16, 16, 3) and -1 <= images.min() and images.max() <= 1
+    assert "masks" not in batches[0] and batches[0]["attributes"].shape == [8, 0]

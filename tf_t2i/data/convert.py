@@ -58,8 +58,22 @@ class ImageOptions:
     channels: int = 3
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What converting one split needs besides the source, the writer and the encoder."""
+
+    image: ImageOptions
+    num_attributes: int  # every record must carry this many (0: none)
+    has_masks: bool  # every record must carry a mask
+    shard_size: int
+    limit: int | None
+    strict: bool
+    batch_size: int
+    progress: bool
+
+
 @dataclasses.dataclass
-class Prepared:
+class _Prepared:
     """A record whose image (and mask) are validated and re-encoded, captions cleaned."""
 
     image: bytes
@@ -165,19 +179,26 @@ def convert(
     if writer.up_to_date:
         return schema.read_manifest(out_dir)
 
+    plan = _Plan(
+        image=image_options,
+        num_attributes=len(info.attribute_names),
+        has_masks=bool(info.has_masks),
+        shard_size=shard_size,
+        limit=limit,
+        strict=strict,
+        batch_size=batch_size,
+        progress=progress,
+    )
     executor = _executor(workers)
     try:
         for split in splits:
             if writer.split_complete(split):
                 continue
-            size = shard_size
+            split_plan = plan
             if num_shards is not None:
                 total = sum(1 for _ in _limited(source.examples(split), limit))
-                size = max(1, -(-total // num_shards))
-            _convert_split(
-                source, split, writer, encoder, image_options, size, limit, strict,
-                executor, batch_size, progress, info.attribute_names, info.has_masks,
-            )  # fmt: skip
+                split_plan = dataclasses.replace(plan, shard_size=max(1, -(-total // num_shards)))
+            _convert_split(source, split, writer, encoder, split_plan, executor)
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
@@ -227,35 +248,30 @@ def _executor(workers: int):
     )
 
 
-def _convert_split(
-    source, split, writer, encoder, image_options, shard_size, limit, strict,
-    executor, batch_size, progress, attribute_names, has_masks,
-):  # fmt: skip
+def _convert_split(source, split, writer, encoder, plan: _Plan, executor) -> None:
     """Writes the split's remaining chunks, resuming after those already done."""
     from tqdm import tqdm
 
+    shard_size = plan.shard_size
     done = writer.chunks_done(split)
-    items = _limited(source.examples(split), limit)
+    items = _limited(source.examples(split), plan.limit)
     # inputs of finished chunks are read again but not processed
     items = itertools.islice(items, done * shard_size, None)
     already = sum(c["num_examples"] for c in writer.chunks(split))
     bar = tqdm(
-        desc=f"{split}", unit=" images", initial=already, disable=not progress, file=sys.stderr,
-        dynamic_ncols=True, smoothing=0.1,
+        desc=split, unit=" images", initial=already, disable=not plan.progress,
+        file=sys.stderr, dynamic_ncols=True, smoothing=0.1,
     )  # fmt: skip
-    expected = len(attribute_names)
     try:
         for index in itertools.count(done):
             chunk = list(itertools.islice(items, shard_size))
             if not chunk and index > 0:
                 break
-            prepared, skipped = _prepare_chunk(
-                chunk, split, image_options, executor, expected, has_masks
-            )
-            if skipped and strict:
+            prepared, skipped = _prepare_chunk(chunk, split, plan, executor)
+            if skipped and plan.strict:
                 first = skipped[0]
                 raise T2IError(f"{first['file']}: {first['reason']}: {first['detail']}")
-            examples = _examples(prepared, encoder, batch_size, image_options)
+            examples = _examples(prepared, encoder, plan)
             writer.write_chunk(
                 split, index, examples, skipped,
                 max_captions=max([len(p.captions) for p in prepared] or [0]),
@@ -268,14 +284,13 @@ def _convert_split(
     writer.mark_complete(split)
 
 
-def _prepare_chunk(chunk, split, image_options, executor, num_attributes, has_masks):
+def _prepare_chunk(chunk, split, plan: _Plan, executor):
     """Validates and re-encodes a chunk's records. Returns (prepared, skipped dicts)."""
     records = [item for item in chunk if isinstance(item, Record)]
-    args = [(r, image_options, num_attributes, has_masks) for r in records]
     if executor is None:
-        results = iter([_prepare_record(*a) for a in args])
+        results = iter([_prepare_record(r, plan) for r in records])
     else:
-        results = executor.map(_prepare_record_args, args, chunksize=16)
+        results = executor.map(_prepare_record, records, [plan] * len(records), chunksize=16)
     prepared, skipped = [], []
     for item in chunk:
         result = item if isinstance(item, Skipped) else next(results)
@@ -293,15 +308,10 @@ def _prepare_chunk(chunk, split, image_options, executor, num_attributes, has_ma
     return prepared, skipped
 
 
-def _prepare_record_args(args):
-    return _prepare_record(*args)
-
-
-def _prepare_record(
-    record: Record, options: ImageOptions, num_attributes: int, has_masks: bool
-) -> Prepared | Skipped:
+def _prepare_record(record: Record, plan: _Plan) -> _Prepared | Skipped:
     """Checks one record and re-encodes its image and mask; a Skipped says why not."""
     file = record.source_file or record.image_id
+    options, num_attributes = plan.image, plan.num_attributes
 
     def skip(reason, detail):
         return Skipped(reason, file, detail, record.split)
@@ -325,19 +335,19 @@ def _prepare_record(
         try:
             mask = _open_image(record.mask).convert("L")
         except ValueError as err:
-            return skip("missing_annotation", f"mask: {err.args[1]}")
+            return skip("bad_annotation", f"mask: {err.args[1]}")
         if mask.size != image.size:
             return skip(
                 "mask_size_mismatch",
                 f"mask is {mask.size[0]}x{mask.size[1]}, image is {image.size[0]}x{image.size[1]}",
             )
-    elif has_masks:
+    elif plan.has_masks:
         return skip("missing_annotation", "no mask for this image")
     mode = "RGB" if options.channels == 3 else "L"
     image = _resize(image.convert(mode), options)
     encoded = _encode(image, options.image_format)
     mask_bytes = _encode(_resize(mask, options), "png") if mask is not None else None
-    return Prepared(encoded, mask_bytes, record, captions)
+    return _Prepared(encoded, mask_bytes, record, captions)
 
 
 def _open_image(data):
@@ -396,13 +406,13 @@ def _encode(image, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def _examples(prepared: list[Prepared], encoder, batch_size, options) -> list[bytes]:
+def _examples(prepared: list[_Prepared], encoder, plan: _Plan) -> list[bytes]:
     """Embeds every caption of the chunk in batches and serializes the examples."""
     texts = [c for p in prepared for c in p.captions]
     # templated sources repeat captions a lot: embed each distinct text once
     unique = list(dict.fromkeys(texts))
     row = {text: i for i, text in enumerate(unique)}
-    table = np.asarray(encoder.encode(unique, batch_size=batch_size), np.float32).reshape(
+    table = np.asarray(encoder.encode(unique, batch_size=plan.batch_size), np.float32).reshape(
         len(unique), int(encoder.dim)
     )  # [U, D]
     embeddings = table[[row[t] for t in texts]]  # [T, D]
@@ -413,9 +423,9 @@ def _examples(prepared: list[Prepared], encoder, batch_size, options) -> list[by
         examples.append(
             schema.make_example(
                 image=p.image,
-                image_format=options.image_format,
-                height=options.stored_size,
-                width=options.stored_size,
+                image_format=plan.image.image_format,
+                height=plan.image.stored_size,
+                width=plan.image.stored_size,
                 image_id=r.image_id,
                 captions=p.captions,
                 embeddings=embeddings[start:end],
