@@ -163,3 +163,36 @@ def test_export_of_a_non_run_is_a_clear_error(tmp_path, runner):
     assert not (tmp_path / "out" / tmp_path.name).exists() or not any(
         (tmp_path / "out" / tmp_path.name).iterdir()
     )
+
+
+OPS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.python.framework import op_def_registry
+    saved = saved_model_pb2.SavedModel.FromString(open(sys.argv[1], "rb").read())
+    graph = saved.meta_graphs[0].graph_def
+    ops = {node.op for node in graph.node}
+    for function in graph.library.function:
+        ops |= {node.op for node in function.node_def}
+    print(" ".join(sorted(op for op in ops if op_def_registry.get(op) is None)))
+    """
+)
+
+
+def test_graph_uses_only_core_and_tensorflow_text_ops(exported, tmp_path):
+    # A process with core TensorFlow only: every op it does not know must be
+    # one of tensorflow-text's (which TF Serving's model server links in).
+    script = tmp_path / "ops.py"
+    script.write_text(OPS_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(exported / "tiny" / "1" / "saved_model.pb")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    unknown = set(proc.stdout.split())
+    assert unknown == {"SentencepieceOp", "SentencepieceTokenizeOp"}
