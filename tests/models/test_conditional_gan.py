@@ -192,3 +192,31 @@ def test_style_encoder_off_is_a_named_error():
     assert gan.style_encoder is None
     with pytest.raises(T2IError, match="style_encoder"):
         gan.train_style_encoder_step(make_batch(tiny_config()))
+
+
+def test_style_encoder_trainer_fits():
+    from tf_t2i.models.style_trainer import StyleEncoderTrainer
+
+    config = tiny_config(image_size=28, channels=1, conditions=["text"], style_encoder=True)
+    gan = build_gan(config, seed=0)
+    batch = make_batch(config, batch_size=8)
+    g_before = _values(gan.generator.weights)
+    s_before = _values(gan.style_encoder.trainable_variables)
+    trainer = StyleEncoderTrainer(gan)
+    trainer.compile()
+    history = trainer.fit(
+        tf.data.Dataset.from_tensors(batch).repeat(), epochs=2, steps_per_epoch=5, verbose=0
+    )
+    assert set(history.history) == {"s_loss"} and len(history.history["s_loss"]) == 2
+    assert all(_changed(s_before, gan.style_encoder.trainable_variables))
+    assert not any(_changed(g_before, gan.generator.weights))
+
+
+def test_fit_logs_the_trackers_and_counts_steps():
+    config = tiny_config(image_size=28, channels=1, conditions=["text"])
+    gan = build_gan(config, seed=0)
+    dataset = tf.data.Dataset.from_tensors(make_batch(config)).repeat()
+    history = gan.fit(dataset, epochs=2, steps_per_epoch=3, verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_wrong", "d_fake"}
+    assert all(np.isfinite(v).all() for v in history.history.values())
+    assert int(gan.step.numpy()) == 6
