@@ -326,3 +326,28 @@ def test_jpeg_data_set(tmp_path, hash_encoder):
     images = batches[0]["images"].numpy()
     assert images.shape == (8, 16, 16, 3) and -1 <= images.min() and images.max() <= 1
     assert "masks" not in batches[0] and batches[0]["attributes"].shape == [8, 0]
+
+
+@pytest.mark.parametrize("flip", [True, False])
+def test_flip_switch(flip):
+    example = _synthetic_example(size=8)
+    outs = [data_input.augment(example, tf.constant([0, i], tf.int64), crop_size=8, image_size=8,
+                               flip=flip)["images"].numpy() for i in range(8)]  # fmt: skip
+    original = example["image"].numpy() / 127.5 - 1
+    flipped = [not np.allclose(out, original) for out in outs]
+    assert any(flipped) == flip
+    if flip:
+        assert all(
+            np.allclose(out, original[:, ::-1]) for out, f in zip(outs, flipped, strict=True) if f
+        )
+
+
+def test_shapes_are_never_flipped(shapes_dir, hash_encoder, tmp_path):
+    # their captions name left and right
+    assert read_manifest(shapes_dir).random_flip is False
+    from tf_t2i.data.convert import convert
+    from tf_t2i.data.sources import get_source
+
+    convert(get_source("digits", image_size=8), tmp_path, encoder=hash_encoder, image_size=8,
+            limit=1, progress=False)  # fmt: skip
+    assert read_manifest(tmp_path).random_flip is True

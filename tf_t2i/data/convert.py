@@ -216,6 +216,7 @@ def convert(
         attribute_names=list(info.attribute_names),
         captions_per_image=max([c.get("max_captions", 0) for c in chunks] or [0]),
         has_masks=bool(info.has_masks),
+        random_flip=bool(getattr(source, "flip_invariant", True)),
         conversion={**conversion, "tf_t2i_version": __version__},
     )
     return writer.finalize(manifest)

@@ -6,9 +6,10 @@
 Stages: shard files (shuffled, auto-sharded per input pipeline) -> parallel
 interleave of TFRecordDatasets -> `parse_records` (batched) -> `decode_example`
 -> optional cache ->
-shuffle -> repeat -> `augment` (random crop + flip, a random caption, or the
-mean of k) -> batch -> `pair_wrong` (each example gets the condition of another
-image, of another class when labels exist) -> prefetch.
+shuffle -> repeat -> `augment` (random crop, a flip unless the captions name
+left and right, a random caption or the mean of k) -> batch -> `pair_wrong`
+(each example gets the condition of another image, of another class when
+labels exist) -> prefetch.
 
 Every random choice is a stateless op seeded by (seed, element index), so the
 stream is identical run to run under the same seed, and differs per epoch
@@ -44,6 +45,7 @@ def make_dataset(
     drop_remainder: bool = True,
     input_context: tf.distribute.InputContext | None = None,
     shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
+    flip: bool | None = None,
 ) -> tf.data.Dataset:
     """Batches of one split of a converted data set.
 
@@ -66,6 +68,8 @@ def make_dataset(
             shards (or, with fewer shards than pipelines, the examples) are
             split among input pipelines.
         shuffle_buffer: examples in the shuffle buffer.
+        flip: random horizontal flips when training; default the manifest's
+            `random_flip` (False for data whose captions name left and right).
 
     Returns:
         A dataset of dicts:
@@ -144,6 +148,7 @@ def make_dataset(
             image_size=out_size,
             training=training,
             caption_average=caption_average,
+            flip=manifest.random_flip if flip is None else flip,
         )
 
     ds = ds.enumerate().map(augment_indexed, num_parallel_calls=AUTOTUNE)
@@ -237,6 +242,7 @@ def augment(
     image_size: int,
     training: bool = True,
     caption_average: int = 1,
+    flip: bool = True,
 ) -> dict:
     """Crops, flips and scales the image (and its mask identically) and picks captions.
 
@@ -247,6 +253,7 @@ def augment(
             training, central otherwise).
         image_size: side of the output image.
         caption_average: average this many captions' embeddings (at most N).
+        flip: flip left-right at random when training.
 
     Returns:
         images      float32 [H, W, C] in [-1, 1]
@@ -269,7 +276,8 @@ def augment(
             image = tf.image.stateless_random_crop(
                 image, [crop_size, crop_size, depth], seed=crop_seed
             )
-        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+        if flip:
+            image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     elif stored > crop_size:
         offset = (stored - crop_size) // 2
         image = image[offset : offset + crop_size, offset : offset + crop_size]

@@ -74,6 +74,8 @@ class Manifest:
         attribute_names: names of the attribute vector entries ([] if none).
         captions_per_image: the largest number of captions of one image.
         has_masks: whether every example carries `mask/encoded`.
+        random_flip: whether a horizontal flip keeps an image true to its
+            captions and attributes (False when they name left and right).
         skipped: reason -> number of inputs skipped for it.
         conversion: how the data was converted (resize policy, image format,
             shard size, `key`: a hash of everything that determines the output).
@@ -89,6 +91,7 @@ class Manifest:
     attribute_names: list = dataclasses.field(default_factory=list)
     captions_per_image: int = 0
     has_masks: bool = False
+    random_flip: bool = True
     skipped: dict = dataclasses.field(default_factory=dict)
     crop_size: int = 0
     conversion: dict = dataclasses.field(default_factory=dict)

@@ -70,6 +70,8 @@ class ShapesSource(Source):
     """
 
     name = "shapes"
+    # captions and attributes name left and right: training must not flip the images
+    flip_invariant = False
 
     def __init__(
         self,
