@@ -265,3 +265,40 @@ def test_bad_input_is_skipped_counted_and_listed(tmp_path, hash_encoder, breakag
         convert(get_source(kind, str(root)), tmp_path / "strict", encoder=hash_encoder,
                 image_size=16, strict=True, progress=False)  # fmt: skip
     assert not (tmp_path / "strict/dataset.json").exists()
+
+
+_ENSURE_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from conftest import HashEncoder
+from tf_t2i.data.convert import ensure_builtin
+print(ensure_builtin("shapes", encoder=HashEncoder(), num_images=300, image_size=16,
+                     shard_size=50, progress=False))
+"""
+
+
+def test_ensure_builtin_from_two_processes_at_once(tmp_path):
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_T2I_CACHE": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    tests_data = str(pathlib.Path(__file__).parent)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ENSURE_SCRIPT, tests_data],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    for p, (_out, err) in zip(processes, outputs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    paths = {out.strip().splitlines()[-1] for out, _ in outputs}
+    assert len(paths) == 1
+    manifest = schema.read_manifest(paths.pop())
+    assert manifest.num_examples("train") + manifest.num_examples("test") == 300

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import fcntl
 import hashlib
 import inspect
 import io
@@ -31,7 +32,7 @@ import numpy as np
 from tf_t2i import __version__
 from tf_t2i.data import schema
 from tf_t2i.data.record import Record, Skipped
-from tf_t2i.data.writer import ShardedWriter
+from tf_t2i.data.writer import STATE_FILE, ShardedWriter
 from tf_t2i.errors import T2IError
 
 RESIZE_POLICIES = ("center-crop", "stretch", "pad")
@@ -469,12 +470,16 @@ def ensure_builtin(name: str = "shapes", **options) -> pathlib.Path:
     blob = json.dumps([name, source_options, {**convert_options, "encoder": spec}], sort_keys=True)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
     out_dir = cache_dir("datasets", f"{name}-{digest}")
-    manifest_path = out_dir / schema.MANIFEST_FILE
-    if manifest_path.is_file() and not (out_dir / ".convert-state.json").exists():
-        return out_dir
-    size = convert_options.get("stored_size") or convert_options.get("image_size", 64)
-    source = builtin_source(name, size, **source_options)
-    convert(source, out_dir, **convert_options)
+    # several processes (e.g. multi-worker training on one host) may ask at once:
+    # one converts while the others wait, then find it done
+    with open(out_dir.with_name(out_dir.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest_path = out_dir / schema.MANIFEST_FILE
+        if manifest_path.is_file() and not (out_dir / STATE_FILE).exists():
+            return out_dir
+        size = convert_options.get("stored_size") or convert_options.get("image_size", 64)
+        source = builtin_source(name, size, **source_options)
+        convert(source, out_dir, **convert_options)
     return out_dir
 
 
