@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tf_t2i.cli.main import cli
-from tf_t2i.export.client import RestClient, ServingError
+from tf_t2i.export.client import GrpcClient, RestClient, ServingError
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "export"))
@@ -21,7 +21,17 @@ T2I = str(pathlib.Path(sys.executable).parent / "t2i")
 def test_serve_subprocess_answers_predict_and_stops_on_ctrl_c(tmp_path):
     toy_export(tmp_path / "savedmodels", "toy")
     proc = subprocess.Popen(
-        [T2I, "serve", str(tmp_path / "savedmodels"), "--port", "0", "--max-batch", "4"],
+        [
+            T2I,
+            "serve",
+            str(tmp_path / "savedmodels"),
+            "--port",
+            "0",
+            "--grpc-port",
+            "0",
+            "--max-batch",
+            "4",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -33,11 +43,16 @@ def test_serve_subprocess_answers_predict_and_stops_on_ctrl_c(tmp_path):
             if line.startswith("serving on "):
                 break
         assert lines and lines[-1].startswith("serving on "), "".join(lines) + proc.stderr.read()
-        assert lines[0].startswith("toy: versions [1] at http://127.0.0.1:")
+        assert lines[0].startswith("gRPC PredictionService on 127.0.0.1:")
+        assert lines[1].startswith("toy: versions [1] at http://127.0.0.1:")
         url = lines[-1].split()[2]
+        grpc_client = GrpcClient(lines[0].split()[-1], "toy")
+        by_grpc = grpc_client.predict({"text": ["a red circle"], "seed": [1]})["images"]
+        grpc_client.close()
         client = RestClient(url, "toy")
         out = client.predict({"text": ["a red circle"], "seed": [1]})
         assert out["images"].shape == (1, 32, 32, 3) and out["images"].dtype == np.uint8
+        np.testing.assert_array_equal(out["images"], by_grpc)
         with pytest.raises(ServingError, match="batch of 5 exceeds the limit of 4"):
             client.predict({"text": ["a"] * 5})
     finally:

@@ -68,3 +68,29 @@ def test_grpc_client_reports_an_unreachable_server():
     with pytest.raises(ServingError, match="gRPC UNAVAILABLE"):
         client.predict({"text": ["a"]})
     client.close()
+
+
+def test_grpc_client_round_trip_against_t2i_serve_grpc(server):
+    from tf_t2i.export.client import RestClient
+    from tf_t2i.export.grpc_server import make_grpc_server
+
+    grpc_server, port = make_grpc_server(server.registry, port=0, max_batch=4)
+    try:
+        client = GrpcClient(f"127.0.0.1:{port}", "tiny")
+        inputs = {"text": ["a red circle", "a blue square"], "seed": [5, 6]}
+        out = client.predict(inputs)
+        assert out["images"].dtype == np.uint8 and out["images"].shape == (2, 32, 32, 3)
+        rest = RestClient(server.url, "tiny").predict(inputs)
+        np.testing.assert_array_equal(out["images"], rest["images"])
+        assert list(out["png_bytes"]) == list(rest["png_bytes"])
+        strip = client.predict({"text_a": "a", "text_b": "b", "steps": 3}, signature="interpolate")
+        assert strip["images"].shape == (3, 32, 32, 3)
+        with pytest.raises(ServingError, match="INVALID_ARGUMENT: input 'text': batch of 5"):
+            client.predict({"text": ["a"] * 5})
+        with pytest.raises(ServingError, match="INVALID_ARGUMENT: unknown input 'caption'"):
+            client.predict({"caption": ["a"]})
+        with pytest.raises(ServingError, match="NOT_FOUND"):
+            GrpcClient(f"127.0.0.1:{port}", "nope").predict({"text": ["a"]})
+        client.close()
+    finally:
+        grpc_server.stop(grace=None)

@@ -16,6 +16,11 @@ from tf_t2i.cli.errors import user_errors
     help="REST port (0 = any free port).",
 )
 @click.option(
+    "--grpc-port",
+    type=click.IntRange(0, 65535),
+    help="Also answer TF Serving's gRPC Predict on this port (TF Serving uses 8500).",
+)
+@click.option(
     "--max-batch",
     default=64,
     show_default=True,
@@ -38,7 +43,7 @@ from tf_t2i.cli.errors import user_errors
 )
 @click.option("--verbose", is_flag=True, help="Log every request.")
 @user_errors
-def serve(root, host, port, max_batch, max_request_mb, max_concurrent, verbose):
+def serve(root, host, port, grpc_port, max_batch, max_request_mb, max_concurrent, verbose):
     """Serves exported models over TF Serving's REST API.
 
     ROOT holds NAME/VERSION/ SavedModels (as written by `t2i export`) or is one
@@ -47,6 +52,7 @@ def serve(root, host, port, max_batch, max_request_mb, max_concurrent, verbose):
 
     \b
     t2i serve savedmodels/ --port 8501
+    t2i serve savedmodels/ --port 8501 --grpc-port 8500
     curl localhost:8501/v1/models/shapes
     curl -d '{"instances": [{"text": "a red circle", "seed": 1}]}' \\
          localhost:8501/v1/models/shapes:predict
@@ -68,6 +74,17 @@ def serve(root, host, port, max_batch, max_request_mb, max_concurrent, verbose):
         raise T2IError(f"--port {port}: cannot listen on {host} ({err.strerror})") from None
     if not server.registry.models:
         raise T2IError(f"{root}: no exported models (expected NAME/VERSION/saved_model.pb)")
+    grpc_server = None
+    if grpc_port is not None:
+        from tf_t2i.export.grpc_server import make_grpc_server
+
+        try:
+            grpc_server, bound = make_grpc_server(
+                server.registry, host, grpc_port, max_batch, max_workers=max_concurrent
+            )
+        except (OSError, RuntimeError) as err:
+            raise T2IError(f"--grpc-port {grpc_port}: cannot listen on {host} ({err})") from None
+        click.echo(f"gRPC PredictionService on {host}:{bound}")
     for name, found in server.registry.models.items():
         click.echo(f"{name}: versions {sorted(found)} at {server.url}/v1/models/{name}")
     click.echo(f"serving on {server.url} (Ctrl-C stops)", nl=True)
@@ -77,3 +94,5 @@ def serve(root, host, port, max_batch, max_request_mb, max_concurrent, verbose):
         pass
     finally:
         server.server_close()
+        if grpc_server is not None:
+            grpc_server.stop(grace=1)

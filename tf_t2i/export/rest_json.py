@@ -172,9 +172,13 @@ def _strings(value, spec):
     """Nested JSON strings / {"b64": ...} -> object array of bytes."""
 
     def convert(item):
+        if isinstance(item, np.ndarray):  # typed tensors (gRPC) instead of JSON
+            item = item.tolist()
         if isinstance(item, list):
             return [convert(x) for x in item]
-        if isinstance(item, dict) and set(item) == {"b64"} and isinstance(item["b64"], str):
+        if isinstance(item, bytes):
+            data = item
+        elif isinstance(item, dict) and set(item) == {"b64"} and isinstance(item["b64"], str):
             try:
                 data = base64.b64decode(item["b64"], validate=True)
             except binascii.Error:

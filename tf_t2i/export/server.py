@@ -212,7 +212,7 @@ class ServingHandler(http.server.BaseHTTPRequestHandler):
             payload, loaded.specs[signature], self.server.max_batch
         )
         with self.server.compute_slots:
-            outputs = _run(loaded, signature, arrays)
+            outputs = run_signature(loaded, signature, arrays)
         return rest_json.encode_outputs(outputs, columnar)
 
     def _read_body(self):
@@ -244,8 +244,8 @@ class ServingHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def _run(loaded, signature, arrays):
-    """Calls the model; TensorFlow's argument errors become 400s."""
+def run_signature(loaded, signature, arrays):
+    """Calls the model; TensorFlow's argument errors become BadRequest (400s)."""
     import tensorflow as tf
 
     try:
