@@ -153,7 +153,13 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
         checkpoint, str(paths.checkpoints), max_to_keep=train.keep_checkpoints
     )
     if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        try:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        except (ValueError, AssertionError, tf.errors.OpError) as err:
+            raise T2IError(
+                f"{manager.latest_checkpoint}: cannot resume, the checkpoint does not fit this "
+                f"model (written by another tf_t2i version?): {str(err).splitlines()[0]}"
+            ) from None
     start_step = int(gan.step.numpy())
     if is_chief:
         write_config(run_dir, config)

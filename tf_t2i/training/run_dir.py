@@ -195,6 +195,7 @@ def load_run(run_dir: str | pathlib.Path, checkpoint: str | None = None) -> Load
         T2IError: not a run directory, or no checkpoint in it.
     """
     import keras
+    import tensorflow as tf
 
     from tf_t2i.data.schema import read_manifest
     from tf_t2i.models.build import build_gan
@@ -208,8 +209,14 @@ def load_run(run_dir: str | pathlib.Path, checkpoint: str | None = None) -> Load
         )
     keras.mixed_precision.set_global_policy("float32")
     gan = build_gan(config.model)
-    # expect_partial: optimizer slots (and a loss scale) are not needed to generate
-    make_checkpoint(gan).restore(prefix).expect_partial()
+    try:
+        # expect_partial: optimizer slots (and a loss scale) are not needed to generate
+        make_checkpoint(gan).restore(prefix).expect_partial()
+    except (ValueError, tf.errors.OpError) as err:
+        raise T2IError(
+            f"{prefix}: the checkpoint does not fit the model of {RunPaths(run_dir).config} "
+            f"(written by another tf_t2i version?): {str(err).splitlines()[0]}"
+        ) from None
     manifest = None
     if config.data.dir and (pathlib.Path(config.data.dir) / "dataset.json").is_file():
         manifest = read_manifest(config.data.dir)

@@ -97,10 +97,19 @@ def describe(strategy) -> str:
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is not None:
         workers = max(1, len(resolver.cluster_spec().as_dict().get("worker", [])))
-    return (
-        f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replica(s), "
-        f"{workers} worker(s))"
-    )
+    import tensorflow as tf
+
+    # public names (MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy)
+    name = "default strategy"
+    for public, cls in (
+        ("TPUStrategy", tf.distribute.TPUStrategy),
+        ("MultiWorkerMirroredStrategy", tf.distribute.MultiWorkerMirroredStrategy),
+        ("MirroredStrategy", tf.distribute.MirroredStrategy),
+    ):
+        if isinstance(strategy, cls):
+            name = public
+            break
+    return f"{name} ({strategy.num_replicas_in_sync} replica(s), {workers} worker(s))"
 
 
 def task_info(strategy) -> tuple[bool, int]:
