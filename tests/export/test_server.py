@@ -95,6 +95,10 @@ BAD_REQUESTS = {
         {"signature_name": "nope", "inputs": {"text": ["a"]}},
         "not found in signature def",
     ),
+    "signature not a string": (
+        {"signature_name": ["x"], "inputs": {"text": ["a"]}},
+        "must be a string",
+    ),
     "unknown input": ({"inputs": {"caption": ["a"]}}, "unknown input 'caption'"),
     "missing input": ({"inputs": {"seed": [1]}}, "missing input(s) ['text']"),
     "wrong dtype": ({"inputs": {"text": ["a"], "seed": ["one"]}}, "input 'seed': expected int64"),

@@ -203,6 +203,8 @@ class ServingHandler(http.server.BaseHTTPRequestHandler):
         loaded = self.server.registry.get(match["name"], match["version"])
         payload = rest_json.parse_body(body)
         signature = payload.get("signature_name", "serving_default")
+        if not isinstance(signature, str):
+            raise rest_json.BadRequest('"signature_name" must be a string')
         if signature not in loaded.specs:
             raise rest_json.BadRequest(
                 f'Serving signature name: "{signature}" not found in signature def; '
@@ -237,6 +239,9 @@ class ServingHandler(http.server.BaseHTTPRequestHandler):
         except Exception as err:  # the server must survive anything a request triggers
             status, payload = 500, {"error": f"{type(err).__name__}: {err}"}
         data = json.dumps(payload).encode("utf-8")
+        if status >= 400 and self.command == "POST":
+            # the body may be unread (bad path, too large): do not reuse the connection
+            self.close_connection = True
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
