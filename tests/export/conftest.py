@@ -20,7 +20,11 @@ def tiny_run(tmp_path_factory):
     data_dir = write_manifest(tmp_path_factory.mktemp("data"), load_encoder("use-m3").fingerprint)
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     write_run(run_dir, ModelConfig(conditions=["text"], **TINY), data_dir=data_dir)
-    (run_dir / "metrics.jsonl").write_text('{"step": 5, "d_loss": 1.25, "g_loss": 0.75}\n')
+    (run_dir / "metrics.jsonl").write_text(
+        '{"step": 4, "d_loss": 1.5, "g_loss": 0.5}\n'
+        '{"step": 5, "d_loss": 1.25, "g_loss": 0.75}\n'
+        '{"event": "evaluate", "step": 5, "fid": 321.0}\n'
+    )
     return run_dir
 
 

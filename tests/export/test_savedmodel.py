@@ -39,6 +39,7 @@ def test_export_writes_tf_serving_layout_and_model_card(exported, tiny_run):
     assert card["dataset"]["encoder"] == card["encoder"]
     assert card["dataset"]["class_names"] == ["circle", "square"]
     assert card["metrics"]["last_training"] == {"step": 5, "d_loss": 1.25, "g_loss": 0.75}
+    assert card["metrics"]["evaluation"] == [{"event": "evaluate", "step": 5, "fid": 321.0}]
     assert sorted(card["signatures"]) == ["from_embedding", "interpolate", "serving_default"]
     default = card["signatures"]["serving_default"]
     assert default["inputs"]["noise"] == {"dtype": "float32", "shape": [-1, 16]}
@@ -57,9 +58,7 @@ def test_warmup_requests_replay_on_the_export(exported, loaded):
         assert out["images"].dtype == tf.uint8 and out["images"].shape[1:] == (32, 32, 3)
 
 
-def test_second_export_is_version_2_and_explicit_existing_version_is_refused(
-    exported, tiny_run, runner
-):
+def test_exporting_into_an_existing_version_is_refused(exported, tiny_run, runner):
     result = runner.invoke(cli, ["export", str(tiny_run), "--out", str(exported), "--version", "1"])
     assert result.exit_code == 2
     assert "version 1 exists already" in result.output

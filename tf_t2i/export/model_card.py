@@ -43,20 +43,28 @@ def manifest_summary(manifest):
 
 
 def read_metrics(run_dir):
-    """The last training-metrics record and any evaluation records of a run."""
+    """The last training record and the evaluation records of a run's metrics.jsonl.
+
+    `t2i evaluate` appends its figures to the same file, tagged
+    `"event": "evaluate"`.
+
+    Returns:
+        (dict or None, list of dicts).
+    """
     if run_dir is None:
         return None, []
-    run_dir = pathlib.Path(run_dir)
-
-    def records(name):
-        path = run_dir / name
-        if not path.is_file():
-            return []
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
-
-    training = records("metrics.jsonl")
-    return (training[-1] if training else None), records("evaluation.jsonl")
+    path = pathlib.Path(run_dir, "metrics.jsonl")
+    if not path.is_file():
+        return None, []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a crash mid-write
+            continue
+    evaluation = [r for r in records if r.get("event") == "evaluate"]
+    training = [r for r in records if r.get("event") != "evaluate"]
+    return (training[-1] if training else None), evaluation
 
 
 def build_model_card(*, name, version, run, run_dir, encoder, signature_inputs, signature_outputs):
