@@ -87,6 +87,10 @@ def test_ensure_builtin_converts_once(tmp_path, monkeypatch, use_m3):
     stamp = (path / "dataset.json").stat().st_mtime_ns
     assert ensure_builtin("shapes", **options) == path
     assert (path / "dataset.json").stat().st_mtime_ns == stamp  # found, not redone
+    next(path.glob("train-*.tfrecord")).unlink()
+    assert ensure_builtin("shapes", **options) == path
+    assert (path / "dataset.json").stat().st_mtime_ns != stamp  # a shard was lost: redone
+    assert schema.read_manifest(path).num_examples("train") == manifest.num_examples("train")
     assert ensure_builtin("shapes", **{**options, "num_images": 13}) != path
     with pytest.raises(T2IError, match="'reed' is not a built-in source"):
         ensure_builtin("reed")

@@ -56,6 +56,12 @@ def test_shards_published_with_final_names_and_manifest_last(tmp_path):
     assert schema.read_manifest(tmp_path) == manifest
     assert ShardedWriter(tmp_path, "k1").up_to_date
 
+    # a shard deleted by hand: the same conversion is redone, not trusted
+    (tmp_path / "test-00000-of-00001.tfrecord").unlink()
+    redo = ShardedWriter(tmp_path, "k1")
+    assert not redo.up_to_date and redo.chunks_done("train") == 0
+    assert sorted(os.listdir(tmp_path)) == [STATE_FILE]
+
 
 def test_resume_keeps_finished_chunks_and_drops_temporaries(tmp_path):
     writer = ShardedWriter(tmp_path, "k1")

@@ -474,13 +474,23 @@ def ensure_builtin(name: str = "shapes", **options) -> pathlib.Path:
     # one converts while the others wait, then find it done
     with open(out_dir.with_name(out_dir.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        manifest_path = out_dir / schema.MANIFEST_FILE
-        if manifest_path.is_file() and not (out_dir / STATE_FILE).exists():
+        if _finished(out_dir):
             return out_dir
         size = convert_options.get("stored_size") or convert_options.get("image_size", 64)
         source = builtin_source(name, size, **source_options)
         convert(source, out_dir, **convert_options)
     return out_dir
+
+
+def _finished(data_dir: pathlib.Path) -> bool:
+    """Whether data_dir holds a finished conversion whose shards are all there."""
+    if not (data_dir / schema.MANIFEST_FILE).is_file() or (data_dir / STATE_FILE).exists():
+        return False
+    manifest = schema.read_manifest(data_dir)
+    return all(
+        os.path.isfile(path) for split in manifest.splits
+        for path in manifest.shard_files(data_dir, split)
+    )  # fmt: skip
 
 
 def builtin_source(name: str, stored_size: int, /, **options):

@@ -75,9 +75,14 @@ class ShardedWriter:
         if state is not None and state.get("key") == key:
             self.state = state
             self._drop_unfinished()
-        elif state is None and manifest_key == key:
+        elif state is None and manifest_key == key and self._shards_present(manifest_path):
             self.up_to_date = True
             self.state = {"key": key, "splits": {}}
+        elif state is None and manifest_key == key:
+            # same conversion, but shards were deleted since: redo it
+            self._clean()
+            self.state = {"key": key, "splits": {}}
+            self._write_state()
         elif (state is not None or manifest_path.exists()) and not overwrite:
             what = "an interrupted conversion" if state is not None else "a data set"
             raise T2IError(
@@ -105,6 +110,14 @@ class ShardedWriter:
             return json.loads(path.read_text(encoding="utf-8")).get("conversion", {}).get("key")
         except (FileNotFoundError, ValueError, UnicodeDecodeError, AttributeError):
             return None
+
+    def _shards_present(self, manifest_path: pathlib.Path) -> bool:
+        splits = json.loads(manifest_path.read_text(encoding="utf-8")).get("splits", {})
+        return all(
+            (self.out_dir / shard["file"]).is_file()
+            for info in splits.values()
+            for shard in info.get("shards", [])
+        )
 
     def _drop_unfinished(self) -> None:
         """Deletes temporary files and keeps the longest run of intact chunks per split."""
