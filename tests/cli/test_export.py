@@ -4,6 +4,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from tf_t2i.cli.main import cli
 from tf_t2i.models.config import ModelConfig
 
@@ -56,3 +58,49 @@ def test_bad_name_and_not_a_run_dir(tmp_path, runner):
     result = runner.invoke(cli, ["export", str(tmp_path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "not a tf_t2i run directory" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.large
+def test_fit_export_generate_end_to_end(tmp_path):
+    """A real `t2i fit` run, exported, gives the same grid from the run and the SavedModel."""
+
+    def t2i(*args):
+        proc = subprocess.run(
+            [T2I, *args], capture_output=True, text=True, cwd=tmp_path, timeout=900
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout
+
+    t2i(
+        "fit",
+        "--steps",
+        "4",
+        "--batch-size",
+        "16",
+        "--set",
+        "model.ngf=16",
+        "--set",
+        "model.ndf=16",
+        "--set",
+        "train.sample_every=4",
+        "--set",
+        "train.checkpoint_every=4",
+        "--run-dir",
+        "runs/shapes",
+    )
+    assert "savedmodels/shapes/1" in t2i("export", "runs/shapes")
+    for source, out in (("savedmodels/shapes", "export.png"), ("runs/shapes", "run.png")):
+        t2i(
+            "generate",
+            source,
+            "a red circle",
+            "a blue square",
+            "-n",
+            "4",
+            "--seed",
+            "3",
+            "--grid",
+            "-o",
+            out,
+        )
+    assert (tmp_path / "export.png").read_bytes() == (tmp_path / "run.png").read_bytes()
