@@ -71,25 +71,30 @@ def step_flops_per_image(gan) -> int:
     return 6 * f_g + 9 * f_t + 12 * f_h
 
 
-def matmul_peak(dtype, size=2048, repeats=8) -> float:
-    """Best FLOP/s of a size x size matmul in `dtype`."""
+def make_matmul(dtype, size=2048):
+    """A compiled size x size matmul in `dtype` and its FLOPs."""
     import tensorflow as tf
 
-    a = tf.random.normal([size, size], dtype=tf.float32)
-    a = tf.cast(a, dtype)
+    a = tf.cast(tf.random.normal([size, size]), dtype)
     b = tf.cast(tf.random.normal([size, size]), dtype)
 
     @tf.function
-    def matmul(x, y):
-        return tf.reduce_sum(tf.cast(tf.matmul(x, y)[0, :1], tf.float32))
+    def matmul():
+        return tf.reduce_sum(tf.cast(tf.matmul(a, b)[0, :1], tf.float32))
 
-    matmul(a, b).numpy()
-    best = float("inf")
+    matmul().numpy()
+    return matmul, 2 * size**3
+
+
+def matmul_peak(matmul, flops, repeats=6):
+    """Best FLOP/s of the matmul over `repeats` runs, by wall clock and by process CPU time."""
+    best_wall, best_cpu = float("inf"), float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
-        matmul(a, b).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
+        wall, cpu = time.perf_counter(), time.process_time()
+        matmul().numpy()
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return flops / best_wall, flops / best_cpu
 
 
 def build(policy, batch_size):
@@ -119,12 +124,12 @@ def build(policy, batch_size):
 
 
 def time_steps(step, batch, n):
-    """Seconds per step over n consecutive steps."""
-    start = time.perf_counter()
+    """Wall and process-CPU seconds per step over n consecutive steps."""
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         logs = step(batch)
     float(logs["d_loss"])  # wait for the last step
-    return (time.perf_counter() - start) / n
+    return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
 
 
 def machine() -> str:
@@ -146,41 +151,42 @@ def main():
     import tensorflow as tf
 
     load_before = os.getloadavg()
-    peaks = {p: [] for p in POLICIES}
     dtypes = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16}
-    for policy in POLICIES:
-        peaks[policy].append(matmul_peak(dtypes[policy]))
+    matmuls = {p: make_matmul(dtypes[p]) for p in POLICIES}
     models = {p: build(p, args.batch_size) for p in POLICIES}
-    times = {p: [] for p in POLICIES}
+    flops = step_flops_per_image(models["float32"][0]) * args.batch_size  # per step
+    # Per round and precision: the matmul peak, then the steps, so both see the same load.
+    wall_ratios, cpu_ratios, seconds, peaks = ({p: [] for p in POLICIES} for _ in range(4))
     for _ in range(args.rounds):
         for policy in POLICIES:
+            peak_wall, peak_cpu = matmul_peak(*matmuls[policy])
             _, step, batch = models[policy]
-            times[policy].append(time_steps(step, batch, args.steps))
-    for policy in POLICIES:
-        peaks[policy].append(matmul_peak(dtypes[policy]))
+            wall, cpu = time_steps(step, batch, args.steps)
+            seconds[policy].append(wall)
+            peaks[policy].append(peak_wall)
+            wall_ratios[policy].append(flops / wall / peak_wall)
+            cpu_ratios[policy].append(flops / cpu / peak_cpu)
     load_after = os.getloadavg()
 
-    flops = step_flops_per_image(models["float32"][0])
-    rows, fractions, rates = [], {}, {}
+    rows, rates = [], {}
+    med = statistics.median
     for policy in POLICIES:
-        seconds = statistics.median(times[policy])
-        rate = rates[policy] = args.batch_size / seconds
-        achieved = rate * flops
-        peak = max(peaks[policy])
-        best_achieved = args.batch_size / min(times[policy]) * flops
-        fractions[policy] = best_achieved / peak
+        rate = rates[policy] = args.batch_size / med(seconds[policy])
         rows.append(
-            f"| {policy} | {seconds:.3f} | {min(times[policy]):.3f} | {rate:.1f} | "
-            f"{achieved / 1e9:.0f} | {peak / 1e9:.0f} | {100 * achieved / peak:.0f}% | "
-            f"{100 * fractions[policy]:.0f}% | >= {100 * GOAL:.0f}% |"
+            f"| {policy} | {med(seconds[policy]):.3f} | {min(seconds[policy]):.3f} | "
+            f"{rate:.1f} | {rate * flops / args.batch_size / 1e9:.0f} | "
+            f"{med(peaks[policy]) / 1e9:.0f} | {100 * med(wall_ratios[policy]):.0f}% | "
+            f"{100 * med(cpu_ratios[policy]):.0f}% | >= {100 * GOAL:.0f}% |"
         )
+    flops /= args.batch_size
     best = max(rates, key=rates.get)
     gan = models["float32"][0]
     f_g = forward_flops(gan.generator)
     f_t = forward_flops(gan.discriminator.get_layer("d_trunk"))
     f_h = forward_flops(gan.discriminator.get_layer("d_head"))
     command = "python -m bench.bench_train_step " + " ".join(sys.argv[1:])
-    met = "met" if fractions[best] >= GOAL else "NOT met"
+    fraction = med(cpu_ratios[best])
+    met = "met" if fraction >= GOAL else "NOT met"
     text = f"""## GAN-INT-CLS train step (64x64, batch {args.batch_size}, ngf = ndf = 64)
 
 - date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC
@@ -194,15 +200,19 @@ def main():
   step = 6 f_G + 9 f_T + 12 f_H = {flops / 1e9:.2f} GFLOP/image executed (analytic count,
   see the script; 6 f_G + 12 (f_T + f_H) = {(6 * f_g + 12 * (f_t + f_h)) / 1e9:.2f} without the
   trunk shared between the right and wrong pairs)
-- peak: best 2048x2048 matmul in the same run (float32 matmul for float32,
-  bfloat16 matmul for mixed_bfloat16), measured before and after the steps
+- peak: best of 6 2048x2048 matmuls (float32 for float32, bfloat16 for mixed_bfloat16)
+  measured right before each round's steps, so that both see the same load. "of peak
+  (wall)" divides the step's FLOP/s by the matmul's, both by wall clock; "of peak (CPU)"
+  divides FLOP per second of process CPU time, which discounts the time the other jobs
+  held the cores (the fairer figure on a shared machine). Medians over the rounds.
 
-| precision | s/step (median) | s/step (best) | images/s (median) | GFLOP/s (median) | matmul peak GFLOP/s | of peak (median) | of peak (best step) | goal |
+| precision | s/step (median) | s/step (best) | images/s | GFLOP/s | matmul peak GFLOP/s | of peak (wall) | of peak (CPU) | goal |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
-Goal (>= {100 * GOAL:.0f}% of peak in the faster precision, here {best}; judged on the best
-step against the best matmul, both best-of to discount the other jobs' bursts): {met}.
+Goal (>= {100 * GOAL:.0f}% of peak in the faster precision, here {best}, judged on the
+CPU-time ratio {100 * fraction:.0f}%): {met}. On a loaded machine these ratios are rough:
+rerun on a quiet machine for a firm verdict.
 """
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(text, encoding="utf-8")

@@ -162,6 +162,8 @@ class ConditionalGAN(keras.Model):
                 d_loss = self._average(d_loss_per_example)
                 scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
             interp_logits = self._interpolation_logits(noise, right, batch)
+            # L_G from the same s_f as L_D (D before its update, as in Algorithm 1): G needs
+            # no second forward pass, and g_tape saw G's forward once.
             g_loss_per_example = losses.gan_cls_generator_loss(fake_logits, interp_logits)
             g_loss = self._average(g_loss_per_example)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
@@ -211,6 +213,10 @@ class ConditionalGAN(keras.Model):
         for name in INTERPOLABLE_CONDITIONS:
             key = CONDITION_KEYS[name]
             if key in right:
+                if WRONG_KEYS[key] not in batch:
+                    raise T2IError(
+                        f"batch: GAN-INT needs '{WRONG_KEYS[key]}' (or set model.interp: false)"
+                    )
                 interpolated[key] = beta * right[key] + (1.0 - beta) * batch[WRONG_KEYS[key]]
         fake = self.generator({"noise": noise, **interpolated}, training=True)
         return self._discriminate(fake, interpolated)
