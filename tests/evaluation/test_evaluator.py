@@ -81,3 +81,25 @@ def test_evaluator_info_records_the_data_set(shapes_dir, trained_evaluator):
     info = json.loads(ev.info_path(trained_evaluator[0]).read_text())
     assert info["source"]["name"] == "shapes" and info["image_size"] == 32
     assert len(info["attribute_names"]) == 29
+
+
+@pytest.mark.large
+def test_inception_features_from_a_local_weights_file(tmp_path, shapes_dir, trained_evaluator):
+    import keras
+    import tensorflow as tf
+
+    # the real architecture with random weights, saved where a user would put ImageNet's
+    network = keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(299, 299, 3), pooling="avg"
+    )
+    weights = tmp_path / "inception.weights.h5"
+    network.save_weights(weights)
+    loaded = ev.Evaluator.load(data_dir=shapes_dir, features="inception", inception_weights=weights)
+    images = next(ev.real_batches(shapes_dir, "test", 3))["images"]
+    out = loaded.predict(images)
+    assert loaded.features_name == "inception"
+    assert out["features"].shape == (3, inception.FEATURE_DIM)
+    assert out["probs"].shape == (3, 48)  # posteriors still come from the evaluator
+    resized = tf.image.resize(images, (299, 299))  # [-1, 1] is already Inception's range
+    expected = network.predict(np.asarray(resized), verbose=0)
+    np.testing.assert_allclose(out["features"], expected, rtol=1e-3, atol=1e-4)

@@ -99,3 +99,13 @@ def test_protocol_errors_name_the_problem(shapes_dir, loaded_evaluator, tiny_gan
     wrong_size = lambda c, noise: np.zeros((len(noise), 16, 16, 3), np.float32)  # noqa: E731
     with pytest.raises(T2IError, match="images of shape"):
         evaluate.run_protocol(wrong_size, ["text"], 8, shapes_dir, loaded_evaluator, num_samples=8)
+
+
+def test_evaluate_gan_can_train_a_missing_evaluator_first(tmp_path, make_shapes, tiny_gan):
+    data = make_shapes(tmp_path / "fresh", num_images=40, seed=2)
+    with pytest.raises(T2IError, match="t2i evaluator train"):
+        evaluate.evaluate_gan(tiny_gan, data, num_samples=8)
+    results = evaluate.evaluate_gan(
+        tiny_gan, data, num_samples=8, train_missing_evaluator=True, log=lambda *_: None
+    )
+    assert (data / "evaluator" / "evaluator.keras").is_file() and results["num_samples"] == 4

@@ -33,7 +33,7 @@ import numpy as np
 
 from tf_t2i.errors import T2IError
 from tf_t2i.evaluation import metrics
-from tf_t2i.evaluation.evaluator import Evaluator, default_path, real_batches
+from tf_t2i.evaluation.evaluator import Evaluator, default_path, real_batches, train_evaluator
 
 # model condition name -> the input-pipeline / generate() key that carries it
 CONDITION_KEYS = {
@@ -203,6 +203,8 @@ def evaluate_gan(
     evaluator_path: str | os.PathLike | None = None,
     features: str = "evaluator",
     inception_weights: str | os.PathLike | None = None,
+    train_missing_evaluator: bool = False,
+    log=print,
 ) -> dict:
     """Evaluates an in-memory ConditionalGAN (what `t2i fit` calls every N steps).
 
@@ -215,10 +217,17 @@ def evaluate_gan(
         evaluator_path: the evaluator .keras (default DATA_DIR/evaluator/evaluator.keras).
         features: "evaluator" or "inception".
         inception_weights: local Inception-v3 no-top .h5 for "inception".
+        train_missing_evaluator: train the evaluator first (and save it at
+            `evaluator_path` or the default place) when there is none, instead
+            of raising; a couple of minutes on the default shapes.
+        log: progress lines of that training.
 
     Returns:
         The figures as a dict (see `run_protocol`), with "step" added.
     """
+    path = pathlib.Path(evaluator_path) if evaluator_path else default_path(data_dir)
+    if train_missing_evaluator and not path.is_file():
+        train_evaluator(data_dir, path, log=log)
     evaluator = get_evaluator(data_dir, evaluator_path, features, inception_weights)
     return _run_gan(gan, data_dir, evaluator, split, num_samples, seed)
 
