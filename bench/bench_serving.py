@@ -53,14 +53,22 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def timed(fn, repeats):
-    """Seconds per call of fn(), `repeats` times after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def timed(fns, repeats):
+    """Seconds per call of each fn, interleaved (fn1, fn2, fn1, ...) after one warm-up each.
+
+    Interleaving spreads the other jobs' load evenly over the paths compared.
+
+    Returns:
+        list (one per fn) of lists of `repeats` durations.
+    """
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, out in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
     return times
 
 
@@ -110,49 +118,40 @@ def main():
                 "png_bytes"
             ].numpy()
 
-        load = os.getloadavg()
-        rows = []
-        for label, make in (
-            ("serving_default (text in)", text_call),
-            ("from_embedding", embedding_call),
-        ):
-            one = timed(make(1), args.latency_repeats)
-            many = timed(make(args.batch_size), args.batch_repeats)
-            rows.append(
-                (
-                    label,
-                    percentile(one, 50),
-                    percentile(one, 95),
-                    args.batch_size / statistics.median(many),
-                )
-            )
-
         server = make_server(tmp, port=0)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         client = RestClient(server.url, "bench")
-        rest = timed(
-            lambda: client.predict({"text": [CAPTIONS[0]], "seed": [1]}), args.latency_repeats
-        )
-        rest_many = timed(
-            lambda: client.predict(
-                {
-                    "text": [CAPTIONS[i % 6] for i in range(args.batch_size)],
-                    "seed": list(range(args.batch_size)),
-                }
-            ),
-            max(2, args.batch_repeats // 2),
-        )
+        n = args.batch_size
+
+        def rest_call(size):
+            inputs = {
+                "text": [CAPTIONS[i % len(CAPTIONS)] for i in range(size)],
+                "seed": list(range(size)),
+            }
+            return lambda: client.predict(inputs)
+
+        load = os.getloadavg()
+        ones = timed([text_call(1), embedding_call(1), rest_call(1)], args.latency_repeats)
+        many = timed([text_call(n), embedding_call(n)], args.batch_repeats)
+        rest_many = timed([rest_call(n)], max(2, args.batch_repeats // 2))[0]
         server.shutdown()
         server.server_close()
-        rows.append(
-            (
-                "REST `:predict` via `t2i serve` (JSON)",
-                percentile(rest, 50),
-                percentile(rest, 95),
-                args.batch_size / statistics.median(rest_many),
-            )
+        labels = (
+            "serving_default (text in)",
+            "from_embedding (no text encoder)",
+            "REST `:predict` via `t2i serve` (JSON)",
         )
+        rows = [
+            (
+                label,
+                percentile(one, 50),
+                percentile(one, 95),
+                n / statistics.median(batch),
+                n / min(batch),
+            )
+            for label, one, batch in zip(labels, ones, many + [rest_many], strict=True)
+        ]
         load_after = os.getloadavg()
 
     command = " ".join(["python -m bench.bench_serving"] + sys.argv[1:])
@@ -167,14 +166,17 @@ def main():
         "+ use-m3 text encoder in the graph, float32, loaded with `tf.saved_model.load`; "
         "outputs uint8 images and PNG bytes. Batch 1: "
         f"{args.latency_repeats} calls; batch {args.batch_size}: median of "
-        f"{args.batch_repeats} calls; warm-up excluded.",
+        f"{args.batch_repeats} calls; the paths are timed interleaved; warm-up excluded. "
+        "REST rows carry the images as JSON lists of ints (12,288 per image) plus "
+        "base64 PNGs, both ways through Python's json.",
         "",
-        f"| path | batch 1 p50 (ms) | batch 1 p95 (ms) | batch {args.batch_size} (images/s) |",
-        "|---|---:|---:|---:|",
+        f"| path | batch 1 p50 (ms) | batch 1 p95 (ms) | batch {args.batch_size} median "
+        f"(images/s) | batch {args.batch_size} best call (images/s) |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for label, p50, p95, rate in rows:
-        lines.append(f"| {label} | {p50:.1f} | {p95:.1f} | {rate:.0f} |")
-    lines.append(f"| goal | <= {GOAL_P50_MS:.0f} | | >= {GOAL_IMAGES_PER_S:.0f} |")
+    for label, p50, p95, rate, best in rows:
+        lines.append(f"| {label} | {p50:.1f} | {p95:.1f} | {rate:.0f} | {best:.0f} |")
+    lines.append(f"| goal | <= {GOAL_P50_MS:.0f} | | >= {GOAL_IMAGES_PER_S:.0f} | |")
     p50, rate = rows[0][1], rows[0][3]
     verdict = (
         f"Goals (serving_default): batch-1 p50 {'met' if p50 <= GOAL_P50_MS else 'NOT met'} "
