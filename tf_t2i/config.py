@@ -102,7 +102,9 @@ class TrainConfig:
         sample_rows: conditions per grid when taken from the data.
         samples_per_caption: grid columns (fixed noise vectors).
         tensorboard: write TensorBoard logs under logs/.
-        eval_every: steps between evaluations (0: never).
+        eval_every: steps between evaluations with `t2i evaluate`'s protocol on
+            `data.sample_split` (0: never); results go to metrics.jsonl and TensorBoard.
+        eval_samples: captions generated from per evaluation.
         nan_at_step: debugging switch: feed a NaN batch at this step (0: never).
     """
 
@@ -122,6 +124,7 @@ class TrainConfig:
     samples_per_caption: int = 8
     tensorboard: bool = True
     eval_every: int = 0
+    eval_samples: int = 500
     nan_at_step: int = 0
 
 

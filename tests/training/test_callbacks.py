@@ -82,3 +82,18 @@ def test_progress_bar_line():
     assert line.startswith("step 25/100 [######")
     assert "d_loss 1.235" in line and "g_loss 2.500" in line
     assert "123 img/s" in line and "eta 1:15" in line
+
+
+def test_periodic_evaluation_appends_tagged_lines(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    metrics = cb.MetricsLog(path, every=2)
+    metrics.on_train_begin()
+    figures = iter([{"fid": 12.5, "accuracy": 0.25}, {"fid": 7.0, "accuracy": 0.5}])
+    evaluation = cb.PeriodicEvaluation(lambda: next(figures), path, every=2)
+    for step in range(1, 5):
+        metrics.on_train_batch_end(step, {"d_loss": 1.0, "g_loss": 2.0})
+        evaluation.on_train_batch_end(step)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    evaluations = [r for r in records if r.get("event") == "evaluate"]
+    assert [(r["step"], r["fid"]) for r in evaluations] == [(2, 12.5), (4, 7.0)]
+    assert [r["step"] for r in records if "event" not in r] == [2, 4]

@@ -205,6 +205,36 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
     return records
 
 
+class PeriodicEvaluation(keras.callbacks.Callback):
+    """Runs `t2i evaluate`'s protocol on the in-memory GAN every `every` steps.
+
+    Args:
+        evaluate_fn: () -> dict of figures (tf_t2i.evaluation.evaluate.evaluate_gan bound
+            to the GAN and data set).
+        metrics_path: metrics.jsonl; one {"event": "evaluate", "step", ...} line per run.
+        every: steps between evaluations.
+        writer: a tf.summary writer for "eval/<figure>" scalars, or None.
+    """
+
+    def __init__(self, evaluate_fn, metrics_path, every: int, writer=None):
+        super().__init__()
+        self.evaluate_fn = evaluate_fn
+        self.metrics_path = pathlib.Path(metrics_path)
+        self.every = every
+        self.writer = writer
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch % self.every:
+            return
+        results = dict(self.evaluate_fn(), step=int(batch))
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"event": "evaluate", **results}, default=float) + "\n")
+        if self.writer is not None:
+            for key, value in results.items():
+                if isinstance(value, int | float) and key != "step":
+                    summary_scalar(self.writer, f"eval/{key}", float(value), batch)
+
+
 class LossPlot(keras.callbacks.Callback):
     """Redraws losses.png (D and G loss against step) every `every` steps.
 
@@ -232,7 +262,7 @@ class LossPlot(keras.callbacks.Callback):
         matplotlib.use("Agg")
         from matplotlib import pyplot as plt
 
-        history = self.metrics.history
+        history = [record for record in self.metrics.history if "event" not in record]
         if not history:
             return
         figure, axis = plt.subplots(figsize=(7, 4), dpi=100)

@@ -466,8 +466,43 @@ def _make_callbacks(
     ]
     if writer is not None:
         callbacks.append(cb.TensorBoardScalars(writer, train.log_every))
+    if train.eval_every:
+        callbacks.append(
+            cb.PeriodicEvaluation(
+                _evaluate_fn(config, gan, data_dir, manifest),
+                paths.metrics,
+                train.eval_every,
+                writer,
+            )
+        )
     callbacks.append(cb.ProgressBar(total, train.log_every, stream=progress_stream))
     return callbacks
+
+
+def held_out_split(config: Config, manifest) -> str:
+    """data.sample_split if the data set has it (non-empty), else the training split."""
+    split = config.data.sample_split
+    if split not in manifest.splits or manifest.num_examples(split) == 0:
+        return config.data.split
+    return split
+
+
+def _evaluate_fn(config: Config, gan, data_dir, manifest):
+    """() -> figures of `t2i evaluate`'s protocol for the GAN being trained."""
+    from tf_t2i.evaluation.evaluate import evaluate_gan
+
+    def evaluate():
+        return evaluate_gan(
+            gan,
+            data_dir,
+            split=held_out_split(config, manifest),
+            num_samples=config.train.eval_samples,
+            seed=config.train.seed,
+            train_missing_evaluator=True,  # trained once per data set, then reused
+            log=lambda message: print(message, file=sys.stderr, flush=True),
+        )
+
+    return evaluate
 
 
 def _finish_stopped(callbacks) -> None:
@@ -498,9 +533,7 @@ def sample_conditions(config: Config, gan, manifest, data_dir):
     from tf_t2i.data.input import make_dataset
 
     train, model = config.train, config.model
-    split = config.data.sample_split
-    if split not in manifest.splits or manifest.num_examples(split) == 0:
-        split = config.data.split
+    split = held_out_split(config, manifest)
     captions = list(train.sample_captions) if "text" in model.conditions else []
     rows = len(captions) or min(train.sample_rows, manifest.num_examples(split))
     dataset = make_dataset(
