@@ -105,6 +105,8 @@ class TrainConfig:
         eval_every: steps between evaluations with `t2i evaluate`'s protocol on
             `data.sample_split` (0: never); results go to metrics.jsonl and TensorBoard.
         eval_samples: captions generated from per evaluation.
+        style_steps: steps of the style encoder phase after the GAN (Reed sec. 4.4;
+            only with model.style_encoder).
         nan_at_step: debugging switch: feed a NaN batch at this step (0: never).
     """
 
@@ -125,6 +127,7 @@ class TrainConfig:
     tensorboard: bool = True
     eval_every: int = 0
     eval_samples: int = 500
+    style_steps: int = 500
     nan_at_step: int = 0
 
 

@@ -23,6 +23,8 @@ import keras
 import numpy as np
 
 LOSS_KEYS = ("d_loss", "g_loss")
+# every loss the NaN guard watches (s_loss: the style encoder phase)
+GUARDED_KEYS = ("d_loss", "g_loss", "s_loss")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -107,7 +109,7 @@ class NanGuard(keras.callbacks.Callback):
     checkpoint: the last checkpoint on disk is the last good one.
     """
 
-    def __init__(self, keys: Sequence[str] = LOSS_KEYS):
+    def __init__(self, keys: Sequence[str] = GUARDED_KEYS):
         super().__init__()
         self.keys = tuple(keys)
 
@@ -470,7 +472,7 @@ class ProgressBar(keras.callbacks.Callback):
         bar = "#" * filled + "." * (self.width - filled)
         rate = logs.get("images_per_sec", 0.0)
         parts = [f"step {step}/{self.total} [{bar}]"]
-        parts += [f"{key} {logs[key]:.3f}" for key in LOSS_KEYS if key in logs]
+        parts += [f"{key} {logs[key]:.3f}" for key in GUARDED_KEYS if key in logs]
         parts.append(f"{rate:.0f} img/s")
         eta = logs.get("eta_sec")
         if eta is not None and math.isfinite(eta):

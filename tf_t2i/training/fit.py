@@ -160,17 +160,22 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
                 f"{manager.latest_checkpoint}: cannot resume, the checkpoint does not fit this "
                 f"model (written by another tf_t2i version?): {str(err).splitlines()[0]}"
             ) from None
-    start_step = int(gan.step.numpy())
+    style_steps = train.style_steps if config.model.style_encoder else 0
+    style_done = int(gan.s_optimizer.iterations.numpy()) if style_steps else 0
+    gan_done = int(gan.step.numpy())
+    # global step: GAN steps, then style encoder steps numbered after them
+    start_step = gan_done + style_done
+    last_step = total_steps + style_steps
     if is_chief:
         write_config(run_dir, config)
     log(
         f"t2i fit: {config.name} | data {data_dir} ({num_examples} {config.data.split} examples) "
         f"| {describe(strategy)} | {policy} | batch {train.batch_size} | "
-        f"steps {start_step}->{total_steps} ({steps_per_epoch}/epoch)"
+        f"steps {start_step}->{last_step} ({steps_per_epoch}/epoch)"
     )
     if start_step:
         log(f"resumed from {manager.latest_checkpoint} at step {start_step}")
-    if start_step >= total_steps:
+    if start_step >= last_step:
         log(f"nothing to do: the run is already at step {start_step} of {total_steps}")
 
     callbacks = _make_callbacks(
@@ -182,10 +187,9 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
         manager,
         is_chief,
         start_step,
-        total_steps,
+        last_step,
         progress_stream,
     )
-    step_fn = _make_step_fn(strategy, gan)
 
     def epoch_dataset(epoch: int, offset: int):
         def dataset_fn(input_context):
@@ -206,40 +210,65 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
 
         return iter(strategy.distribute_datasets_from_function(dataset_fn))
 
-    step = start_step
     begin = time.monotonic()
-    window_start, window_steps = begin, 0
-    rate = 0.0
-    for callback in callbacks:
-        callback.on_train_begin({"step": step})
-    try:
-        while step < total_steps:
-            epoch, offset = divmod(step, steps_per_epoch)
-            iterator = epoch_dataset(epoch, offset)
-            for _ in range(offset, min(steps_per_epoch, offset + total_steps - step)):
-                poison = bool(train.nan_at_step) and step + 1 == train.nan_at_step
-                logs = step_fn(iterator, poison)
-                step += 1
+    clock = {"start": begin, "steps": 0, "rate": 0.0, "first": True}
+
+    def run_phase(step_fn, done, phase_steps, base, trackers, epoch_salt, poison_at=0):
+        """Runs steps done+1..phase_steps of one phase; global step = base + phase step."""
+        while done < phase_steps:
+            epoch, offset = divmod(done, steps_per_epoch)
+            iterator = epoch_dataset(epoch + epoch_salt, offset)
+            for _ in range(offset, min(steps_per_epoch, offset + phase_steps - done)):
+                logs = step_fn(iterator, bool(poison_at) and base + done + 1 == poison_at)
+                done += 1
+                step = base + done
                 logs = {key: float(value) for key, value in logs.items()}
-                window_steps += 1
                 now = time.monotonic()
-                if step == start_step + 1:
-                    window_start, window_steps = now, 0  # the first step traces the graph
-                elif now > window_start:
-                    rate = window_steps * train.batch_size / (now - window_start)
+                clock["steps"] += 1
+                if clock["first"]:  # the first step of a phase traces the graph
+                    clock.update(start=now, steps=0, first=False)
+                elif now > clock["start"]:
+                    clock["rate"] = clock["steps"] * train.batch_size / (now - clock["start"])
+                rate = clock["rate"]
                 logs.update(
                     images_per_sec=rate,
-                    eta_sec=(total_steps - step) * train.batch_size / rate
-                    if rate
-                    else float("nan"),
+                    eta_sec=(last_step - step) * train.batch_size / rate if rate else float("nan"),
                     epoch=float(epoch),
                 )
                 for callback in callbacks:
                     callback.on_train_batch_end(step, logs)
                 if step % train.log_every == 0:
-                    for metric in gan.metrics:
-                        metric.reset_state()  # logged values are means over one log interval
-                    window_start, window_steps = time.monotonic(), 0
+                    for tracker in trackers:
+                        tracker.reset_state()  # logged values are means over one log interval
+                    clock.update(start=time.monotonic(), steps=0)
+        return base + done
+
+    for callback in callbacks:
+        callback.on_train_begin({"step": start_step})
+    try:
+        step = run_phase(
+            _make_step_fn(strategy, gan.train_step),
+            gan_done,
+            total_steps,
+            0,
+            gan.metrics,
+            0,
+            poison_at=train.nan_at_step,
+        )
+        if style_steps and style_done < style_steps:
+            # Reed sec. 4.4: the style encoder learns after the GAN, with G frozen
+            log(f"style encoder: steps {style_done}->{style_steps} (G frozen)")
+            clock["first"] = True
+            step = run_phase(
+                _make_step_fn(strategy, gan.train_style_encoder_step),
+                style_done,
+                style_steps,
+                total_steps,
+                [gan.s_loss_tracker],
+                1_000_000,
+                poison_at=train.nan_at_step,
+            )
+        step = max(step, start_step)
     except NonFiniteLossError as err:
         _finish_stopped(callbacks)
         latest = manager.latest_checkpoint
@@ -256,7 +285,7 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
     return FitResult(
         run_dir=run_dir,
         step=step,
-        total_steps=total_steps,
+        total_steps=last_step,
         start_step=start_step,
         checkpoint=manager.latest_checkpoint,
         last_sample=sample,
@@ -411,14 +440,15 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**31 - 1)
 
 
-def _make_step_fn(strategy, gan):
-    """A tf.function running one distributed train step; returns global metric means."""
+def _make_step_fn(strategy, train_fn):
+    """A tf.function running `train_fn` (a per-replica step on a batch dict) on every
+    replica; returns the global means of its per-replica metric results."""
     import tensorflow as tf
 
     def replica_step(batch, poison):
         if poison:  # the debugging switch train.nan_at_step
             batch = dict(batch, images=batch["images"] * float("nan"))
-        return gan.train_step(batch)
+        return train_fn(batch)
 
     @tf.function
     def step(iterator, poison):

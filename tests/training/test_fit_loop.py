@@ -150,3 +150,27 @@ def test_missing_converted_data_names_the_convert_command(tmp_path):
     config = load_config("cub", [f"data.dir={tmp_path / 'cub'}"])
     with pytest.raises(T2IError, match=r"no dataset.json there; make it with: t2i convert reed"):
         fit(config, tmp_path / "run", log=quiet)
+
+
+def test_style_encoder_phase_runs_after_the_gan_and_resumes(tmp_path):
+    config = tiny_config(
+        "model.style_encoder=true", "train.steps=2", "train.style_steps=2",
+        "train.checkpoint_every=3",
+    )  # fmt: skip
+    result = fit(config, tmp_path / "run", log=quiet)
+    assert (result.step, result.total_steps) == (4, 4)
+    weights = checkpoint_weights(result.checkpoint)
+    assert int(weights["step/.ATTRIBUTES/VARIABLE_VALUE"]) == 2  # GAN steps
+    assert int(weights["s_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) == 2
+    records = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert "s_loss" in records[-1] and "d_loss" in records[0]
+    # a larger style budget continues the style phase only
+    more = fit(
+        tiny_config("model.style_encoder=true", "train.steps=2", "train.style_steps=3"),
+        tmp_path / "run",
+        log=quiet,
+    )
+    assert (more.start_step, more.step) == (4, 5)
