@@ -1,5 +1,7 @@
 """tf_t2i: text-to-image GANs (Reed et al. 2016) on Keras 3 and TensorFlow 2."""
 
+import glob
+
 from setuptools import find_packages, setup
 
 setup(
@@ -43,4 +45,6 @@ setup(
         ],
     },
     entry_points={"console_scripts": ["t2i = tf_t2i.cli.main:cli"]},
+    # the recipes of `t2i fit --config NAME`, for installs without the checkout
+    data_files=[("share/tf_t2i/pipelines", sorted(glob.glob("pipelines/*.yaml")))],
 )

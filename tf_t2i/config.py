@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -40,8 +41,11 @@ DEFAULT_RECIPE = "shapes"
 
 
 def pipelines_dir() -> pathlib.Path:
-    """The recipe folder of the repository checkout (pipelines/ beside tf_t2i/)."""
-    return pathlib.Path(tf_t2i.__file__).resolve().parents[1] / "pipelines"
+    """The recipe folder: pipelines/ beside tf_t2i/ in a checkout (editable install),
+    else the copy a regular install puts in <prefix>/share/tf_t2i/pipelines."""
+    checkout = pathlib.Path(tf_t2i.__file__).resolve().parents[1] / "pipelines"
+    installed = pathlib.Path(sys.prefix, "share", "tf_t2i", "pipelines")
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
 
 
 def recipe_names() -> list[str]:

@@ -95,6 +95,14 @@ def test_default_fit_through_cli_runner(runner, tmp_path):
     tags = _event_tags(run_dir / "logs")
     assert {"d_loss", "g_loss", "images_per_sec", "samples"} <= tags
 
+    # --resume alone takes the run's config.json; a larger --steps extends the budget
+    more = runner.invoke(cli, ["fit", "--run-dir", str(run_dir), "--resume", "--steps", "5"])
+    assert more.exit_code == 0, more.output
+    assert "done: step 5/5 (1 steps" in more.output
+    assert latest(run_dir).endswith("ckpt-5")
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2, 3, 4, 5]
+
 
 def _event_tags(log_dir) -> set:
     import tensorflow as tf
