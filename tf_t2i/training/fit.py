@@ -114,10 +114,9 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
     strategy = resolve_strategy(train.strategy)
     is_chief, worker = task_info(strategy)
     paths = RunPaths(run_dir, worker)
-    _check_resume(paths, config, resume)
-
     data_dir, manifest = resolve_data(config)
     config = reconcile(config, data_dir, manifest)
+    _check_resume(paths, config, resume)
     replicas = strategy.num_replicas_in_sync
     if train.batch_size % replicas:
         raise T2IError(
@@ -421,14 +420,9 @@ def _check_resume(paths: RunPaths, config: Config, resume: bool | None) -> None:
             f"--resume or choose another --run-dir"
         )
     if latest is not None and paths.config.is_file():
-        previous = read_config(paths.root)
-        old, new = previous.model.to_dict(), config.model.to_dict()
-        derived = ("embedding_dim", "num_attributes", "num_classes")
-        changed = sorted(
-            key
-            for key in old
-            if old[key] != new.get(key) and not (key in derived and not new.get(key))
-        )
+        # `config` is reconciled with the data: sizes from the manifest are filled in
+        old, new = read_config(paths.root).model.to_dict(), config.model.to_dict()
+        changed = sorted(key for key in old if old[key] != new.get(key))
         if changed:
             raise T2IError(
                 f"{paths.config}: the run was trained with a different model "
