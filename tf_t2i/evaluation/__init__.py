@@ -1,7 +1,7 @@
 """Evaluation: one fixed protocol for image quality and condition fidelity.
 
-    metrics.py    FID, KID, IS-style score, conditional accuracy, diversity (NumPy), by name
-    evaluator.py  the per-data-set CNN whose features and posteriors the metrics use
-    inception.py  Inception-v3 ImageNet features, from local weights only
-    evaluate.py   the protocol: `t2i evaluate`, and `evaluate_gan` for `t2i fit`
+metrics.py    FID, KID, IS-style score, conditional accuracy, diversity (NumPy), by name
+evaluator.py  the per-data-set CNN whose features and posteriors the metrics use
+inception.py  Inception-v3 ImageNet features, from local weights only
+evaluate.py   the protocol: `t2i evaluate`, and `evaluate_gan` for `t2i fit`
 """
