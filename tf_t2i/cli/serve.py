@@ -88,6 +88,7 @@ def serve(root, host, port, grpc_port, max_batch, max_request_mb, max_concurrent
     for name, found in server.registry.models.items():
         click.echo(f"{name}: versions {sorted(found)} at {server.url}/v1/models/{name}")
     click.echo(f"serving on {server.url} (Ctrl-C stops)", nl=True)
+    _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -96,3 +97,19 @@ def serve(root, host, port, grpc_port, max_batch, max_request_mb, max_concurrent
         server.server_close()
         if grpc_server is not None:
             grpc_server.stop(grace=1)
+
+
+def _stop_on_signals():
+    """Makes SIGINT and SIGTERM stop the server.
+
+    A process started in the background by a non-interactive shell inherits SIGINT as
+    ignored, and Python then installs no KeyboardInterrupt handler; `docker stop` and
+    process managers send SIGTERM. Both end serve_forever() through the same path.
+    """
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
