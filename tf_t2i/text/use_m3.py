@@ -242,9 +242,12 @@ class UseM3(tf.Module):
         padded = tf.concat([ids, tf.fill([n, _GAP], -1)], 1)
         flat = tf.concat([tf.fill([_GAP], -1), padded.flat_values], 0)  # [R]
         real = flat >= 0
-        # Pads are summed into an extra segment n, dropped below.
-        segment = tf.concat([tf.fill([_GAP], n), tf.cast(padded.value_rowids(), tf.int32)], 0)
-        segment = tf.where(real, segment, n)  # [R]
+        # Sentence of each row, sorted (for segment_sum): the leading pads go
+        # with sentence 0 and a sentence's trailing pads with it; the layer
+        # norm gives pad rows zero weight.
+        segment = tf.concat(
+            [tf.zeros([_GAP], tf.int32), tf.cast(padded.value_rowids(), tf.int32)], 0
+        )
 
         # Up to the projection a row depends only on its token id, so compute
         # it once per distinct id of the batch (captions share most words).
@@ -265,7 +268,7 @@ class UseM3(tf.Module):
         for i, (width, left) in enumerate(_ORDERS):
             branch = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]  # [U + 1, 256]
             parts.append(self._ngram_branch(i, width, left, branch, index))  # [R, 256]
-        sums = self._summed_layer_norm(parts, segment, lengths)  # [N, 1280]
+        sums = self._summed_layer_norm(parts, real, segment, lengths)  # [N, 1280]
 
         # The token sum commutes with the (linear) output projection.
         mean = tf.matmul(sums, self.out_w) + lengths[:, None] * self.out_b
@@ -344,16 +347,19 @@ class UseM3(tf.Module):
         matrix = tf.reshape(tf.transpose(filters, [1, 0, 2]), [_CNN_DIM, width * _CNN_DIM])
         return tf.reshape(tf.matmul(x, matrix), [-1, _CNN_DIM])
 
-    def _summed_layer_norm(self, parts, segment, lengths):
+    def _summed_layer_norm(self, parts, real, segment, lengths):
         """Per-sentence sums of the layer norm of [R, 1280] = concat(parts, 1).
 
-        Equal to `unsorted_segment_sum(layer_norm(concat(parts)), segment)`,
-        without materialising the concatenation or its normalised copy:
+        Equal to `segment_sum(layer_norm(concat(parts)), segment)` over the
+        real (non-pad) rows, without materialising the concatenation or its
+        normalised copy:
         sum_t ((f_t - mu_t) r_t * g + b) = (sum_t r_t f_t - sum_t r_t mu_t) * g + len * b.
 
         Args:
             parts: float32 [R, C_i] with sum C_i = 1280.
-            segment: int32 [R], the sentence of each row (N for pad rows).
+            real: bool [R], False on pad rows (whatever their values).
+            segment: int32 [R], sorted, the sentence of each row (pads
+                included in a neighbouring sentence).
             lengths: float32 [N], tokens per sentence.
 
         Returns:
@@ -364,8 +370,9 @@ class UseM3(tf.Module):
         mu = tf.add_n([tf.reduce_sum(p, 1) for p in parts]) / width  # [R]
         mean_sq = tf.add_n([tf.reduce_sum(tf.square(p), 1) for p in parts]) / width
         r = tf.math.rsqrt(tf.maximum(mean_sq - tf.square(mu), 0.0) + self.eps)  # [R]
-        weighted = [tf.math.unsorted_segment_sum(p * r[:, None], segment, n + 1) for p in parts]
-        shift = tf.math.unsorted_segment_sum(r * mu, segment, n + 1)[:n]  # [N]
+        r = tf.where(real, r, 0.0)  # pad rows count for nothing
+        weighted = [tf.math.segment_sum(p * r[:, None], segment) for p in parts]
+        shift = tf.math.segment_sum(r * mu, segment)[:n]  # [N]
         weighted = tf.concat(weighted, 1)[:n]  # [N, 1280]
         return (weighted - shift[:, None]) * self.ln_g + lengths[:, None] * self.ln_b
 
