@@ -9,8 +9,10 @@ excluded; each figure is the median of `--repeats` passes. Two corpora:
 - captions: the 254 template captions of tests/text/data/captions_en.txt,
   cycled (few distinct words, like a single-domain caption data set);
 - docstrings: distinct sentences from the Python standard library's
-  docstrings (a much wider vocabulary). use-m3 computes the embedding and
-  projection once per distinct token of a batch, so the vocabulary matters.
+  docstrings (a much wider vocabulary). use-m3 computes the embedding,
+  projection and first convolutions once per distinct token of a batch and
+  the second convolutions once per distinct n-gram window when windows
+  repeat, so the vocabulary matters.
 
     .venv/bin/python -m bench.bench_encoder
 

@@ -89,6 +89,16 @@ def test_a_sentence_embedding_does_not_depend_on_its_batch(use_m3, captions):
     np.testing.assert_allclose(together, alone, atol=2e-6)
 
 
+def test_convolution_per_distinct_window_equals_convolution_per_position(use_m3):
+    # Alone, the sentence's windows are nearly all distinct, so its second
+    # convolutions run over the positions; repeated 64 times, nearly every
+    # window repeats and they run once per distinct window.
+    text = "The quick brown fox jumps over the lazy dog near the riverbank at dawn."
+    alone = use_m3.encode([text])
+    repeated = use_m3.encode([text] * 64)
+    np.testing.assert_allclose(repeated, np.repeat(alone, 64, axis=0), atol=2e-6)
+
+
 def test_empty_batch_and_empty_strings(use_m3):
     empty = use_m3.module(tf.constant([], tf.string))
     assert empty.shape == (0, 512) and empty.dtype == tf.float32

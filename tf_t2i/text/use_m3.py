@@ -11,8 +11,9 @@ with TensorFlow and tensorflow-text ops only, so the directory loads with
       -> SentencePiece ids with BOS/EOS            (tensorflow_text, in-graph)
       -> embedding rows, uint8 -> float32          [T, 512]
       -> projection + layer norm                   [T, 3 * 256]
-      -> three residual n-gram CNN branches (orders 2, 3, 5), each computed
-         once per distinct n-gram window of the batch    [T, 3 * 256]
+      -> three residual n-gram CNN branches (orders 2, 3, 5); the first
+         convolution once per distinct n-gram of the batch, the second once
+         per distinct window when windows repeat           [T, 3 * 256]
       -> layer norm over [embedding | branches]    [T, 1280]
       -> per-sentence sum / sqrt(len), projection  [N, 512]
       -> DNN head, tanh, L2 normalisation          float32 [N, 512]
@@ -40,7 +41,7 @@ from tf_t2i.errors import T2IError
 
 # Bump when the graph or the variable layout written by `build` changes, so a
 # cached directory from an older tf_t2i is rebuilt instead of reused.
-FORMAT_REVISION = 4
+FORMAT_REVISION = 5
 EMBEDDING_DIM = 512
 
 _NUM_CHUNKS = 17  # rows r of the table are quantised with scale[r % 17], lo[r % 17]
@@ -291,7 +292,9 @@ class UseM3(tf.Module):
         most of their n-grams, so h is computed once per distinct window (a
         class). Both convolutions are linear before the relu, so each input row
         is multiplied by all `width` filter taps at once (x per distinct token,
-        h per class) and the taps of a window are gathered and added.
+        h per class) and the taps of a window are gathered and added. The
+        second convolution falls back to tf.nn.conv1d over the positions when
+        most windows are distinct.
 
         Args:
             i: branch number (selects the weights).
@@ -327,16 +330,24 @@ class UseM3(tf.Module):
         h = tf.nn.relu(conv + self.conv1_b[i]) + tf.gather(x, centre)
         h = h * tf.cast(centre < u, tf.float32)[:, None]  # [C, 256]
 
-        y2 = self._taps(h, self.conv2_w[i], width)  # [C * width, 256]
-        # Position 0 is a leading pad, so its class has h = 0 (for beyond the ends).
-        ext = tf.pad(window, [[_GAP, _GAP]], constant_values=window[0])
-        conv = tf.add_n(
-            [
-                tf.gather(y2, ext[_GAP - left + k : _GAP - left + k + r] * width + k)
-                for k in range(width)
-            ]
-        )
-        return tf.nn.relu(conv + self.conv2_b[i]) + tf.gather(h, window)  # [R, 256]
+        h_rows = tf.gather(h, window)  # [R, 256]
+
+        def per_class():
+            y2 = self._taps(h, self.conv2_w[i], width)  # [C * width, 256]
+            # Position 0 is a leading pad, so its class has h = 0 (for beyond the ends).
+            ext = tf.pad(window, [[_GAP, _GAP]], constant_values=window[0])
+            rows = [ext[_GAP - left + k : _GAP - left + k + r] * width + k for k in range(width)]
+            return tf.add_n([tf.gather(y2, row) for row in rows])
+
+        def per_position():
+            padded = tf.pad(h_rows, [[left, width - 1 - left], [0, 0]])
+            return tf.nn.conv1d(padded[None], self.conv2_w[i], stride=1, padding="VALID")[0]
+
+        # When most windows are distinct (wide vocabulary, order 5), the
+        # per-class taps save little and their gathers cost more than a plain
+        # convolution over the positions.
+        conv = tf.cond(classes * 4 < r * 3, per_class, per_position)  # [R, 256]
+        return tf.nn.relu(conv + self.conv2_b[i]) + h_rows  # [R, 256]
 
     @staticmethod
     def _taps(x, filters, width):
