@@ -20,10 +20,11 @@ def conv_trunk(
     prefix: str,
     mask: keras.KerasTensor | None = None,
     mask_resolutions: tuple[int, ...] = (),
+    normalize: bool = True,
 ) -> keras.KerasTensor:
     """Strided 4x4 convs with leaky ReLU(0.2), batch norm after the first, to base x base.
 
-    Shared by the discriminator and the style encoder.
+    Shared by the discriminator (without batch norm) and the style encoder (with it).
 
     Args:
         x: images [B, image_size, image_size, channels].
@@ -31,6 +32,7 @@ def conv_trunk(
         prefix: layer-name prefix.
         mask: optional mask [B, H, W, 1], concatenated before blocks at mask_resolutions.
         mask_resolutions: input resolutions of the blocks that get the mask.
+        normalize: batch norm after every conv but the first.
 
     Returns:
         [B, base, base, ndf*8]: 4x4x512 at the defaults.
@@ -43,7 +45,7 @@ def conv_trunk(
         x = keras.layers.Conv2D(
             width, 4, strides=2, padding="same", use_bias=block == 0, name=f"{prefix}_down{block}"
         )(x)
-        if block > 0:
+        if normalize and block > 0:
             x = batch_norm(config, name=f"{prefix}_down{block}_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"{prefix}_down{block}_lrelu")(x)
         # (B, image_size / 2**(block+1), same, width): 32x32x64, 16x16x128, 8x8x256, 4x4x512
@@ -55,7 +57,7 @@ def build_discriminator(config: ModelConfig) -> keras.Model:
 
     The trunk sees only the image (and the mask): strided convs to base x base x (ndf*8),
     with the pooled mask concatenated where asked. The head tiles the projected condition
-    over that grid, concatenates it, then a 1x1 conv with batch norm and leaky ReLU, and a
+    over that grid, concatenates it, then a 1x1 conv and leaky ReLU, and a
     final base x base conv to a single logit. The split lets train_step run the trunk once
     on the real images for both the right and the wrong condition (GAN-CLS).
 
@@ -91,7 +93,10 @@ def build_trunk(config: ModelConfig) -> keras.Model:
     mask = noisy_mask(inputs, config, "d")
     mask_resolutions = tuple(config.discriminator_mask_resolutions())
 
-    x = conv_trunk(images, config, "d", mask, mask_resolutions)
+    # No batch norm in D: with it, D separated fakes within ~100 steps (D(fake) ~0.02) and G
+    # collapsed to one caption-independent image on the shapes data; without it D(fake) stays
+    # ~0.2-0.4 and the default job's samples follow the captions' colours and backgrounds.
+    x = conv_trunk(images, config, "d", mask, mask_resolutions, normalize=False)
     # (B, base, base, ndf*8)
     if mask is not None and config.base_size in mask_resolutions:
         x = concat_mask(x, mask, config, f"d_mask{config.base_size}")
@@ -116,7 +121,6 @@ def build_head(config: ModelConfig) -> keras.Model:
         # (B, base, base, ndf*8 + proj_dim * number of vector conditions)
     if condition is not None or mask_at_base:
         x = keras.layers.Conv2D(config.ndf * 8, 1, use_bias=False, name="d_joint")(x)
-        x = batch_norm(config, name="d_joint_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name="d_joint_lrelu")(x)
         # (B, base, base, ndf*8)
 
