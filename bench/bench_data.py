@@ -20,24 +20,15 @@ import argparse
 import datetime
 import os
 import pathlib
-import platform
 import shutil
 import tempfile
 import time
 
+from bench.machine import cpu_model
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "data.md"
 GOAL = 1000.0
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def time_conversion(encoder, out_dir, num_images, workers):

@@ -26,13 +26,14 @@ import inspect
 import json
 import os
 import pathlib
-import platform
 import random
 import re
 import statistics
 import subprocess
 import sys
 import time
+
+from bench.machine import cpu_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "encoder.md"
@@ -166,14 +167,7 @@ def parallel_speedup() -> float:
 
 
 def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{os.cpu_count()} cores, {model}; load average during the run: {load}; "

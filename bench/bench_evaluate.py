@@ -26,21 +26,14 @@ import sys
 import tempfile
 import time
 
+from bench.machine import machine
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "evaluate.md"
 # a periodic evaluation should cost little next to training: at most this
 # fraction of the default job's 30-minute budget per call
 GOAL_FRACTION = 0.02
 BUDGET_SECONDS = 30 * 60
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return f"{os.cpu_count()} cores, {model}"
 
 
 def main():

@@ -20,7 +20,6 @@ import argparse
 import datetime
 import os
 import pathlib
-import platform
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import threading
 import time
 
 import numpy as np
+
+from bench.machine import cpu_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "serving.md"
@@ -41,16 +42,6 @@ CAPTIONS = [
     "the petals are purple with dark veins",
     "a yellow triangle on a white background",
 ]
-
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def timed(fns, repeats):

@@ -36,6 +36,8 @@ import statistics
 import sys
 import time
 
+from bench.machine import machine
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "train_step.md"
 GOAL = 0.75
@@ -130,15 +132,6 @@ def time_steps(step, batch, n):
         logs = step(batch)
     float(logs["d_loss"])  # wait for the last step
     return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return f"{os.cpu_count()} cores, {model}"
 
 
 def main():
