@@ -152,6 +152,21 @@ def test_missing_converted_data_names_the_convert_command(tmp_path):
         fit(config, tmp_path / "run", log=quiet)
 
 
+def test_the_suggested_convert_command_uses_the_convert_cli_options(tmp_path):
+    config = load_config("shapes", [f"data.dir={tmp_path / 'shapes'}"])
+    with pytest.raises(T2IError) as raised:
+        fit(config, tmp_path / "run", log=quiet)
+    command = str(raised.value).split("make it with: ")[1]
+    assert command.startswith(f"t2i convert shapes --out {tmp_path / 'shapes'}")
+    assert "-o num_images=4000" in command and "--image-size 32" in command
+    # every flag in it is one that `t2i convert` accepts
+
+    from tf_t2i.cli.convert import convert as convert_cli
+
+    flags = {p for param in convert_cli.params for p in param.opts}
+    assert {word for word in command.split() if word.startswith("-")} <= flags
+
+
 def test_style_encoder_phase_runs_after_the_gan_and_resumes(tmp_path):
     config = tiny_config(
         "model.style_encoder=true", "train.steps=2", "train.style_steps=2",

@@ -339,8 +339,30 @@ def convert_command(config: Config) -> str:
     if data.encoder != "use-m3":
         words += ["--encoder", data.encoder]
     for key, value in data.options.items():
-        words += [f"--{key.replace('_', '-')}", str(value)]
+        if key in _CONVERT_FLAGS:  # a conversion setting: its own flag
+            if value is True:
+                words.append(_CONVERT_FLAGS[key])
+            elif value not in (None, False):
+                words += [_CONVERT_FLAGS[key], str(value)]
+        else:  # a source option
+            words += ["-o", f"{key}={value}"]
     return shlex.join(words)
+
+
+# convert() settings that recipes may set in data.options -> their `t2i convert` flag
+_CONVERT_FLAGS = {
+    "image_size": "--image-size",
+    "stored_size": "--stored-size",
+    "resize": "--resize",
+    "image_format": "--image-format",
+    "channels": "--channels",
+    "shard_size": "--shard-size",
+    "num_shards": "--shards",
+    "workers": "--workers",
+    "limit": "--limit",
+    "strict": "--strict",
+    "batch_size": "--batch-size",
+}
 
 
 def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
