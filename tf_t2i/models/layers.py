@@ -26,30 +26,22 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         channels = inputs.shape[-1]
         scale = self.gamma if self.scale else tf.ones([channels])
         offset = self.beta if self.center else tf.zeros([channels])
-        if training and self.trainable:
-            # exponential_avg_factor: the kernel returns the updated moving statistics.
-            outputs, moving_mean, moving_variance = tf.compat.v1.nn.fused_batch_norm(
-                inputs,
-                tf.convert_to_tensor(scale),
-                tf.convert_to_tensor(offset),
-                mean=tf.convert_to_tensor(self.moving_mean),
-                variance=tf.convert_to_tensor(self.moving_variance),
-                epsilon=self.epsilon,
-                is_training=True,
-                exponential_avg_factor=1.0 - self.momentum,
-            )
-            self.moving_mean.assign(moving_mean)
-            self.moving_variance.assign(moving_variance)
-            return outputs
-        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+        is_training = bool(training and self.trainable)
+        # In training, exponential_avg_factor makes the kernel return the updated moving
+        # statistics; in inference it normalises with them.
+        outputs, moving_mean, moving_variance = tf.compat.v1.nn.fused_batch_norm(
             inputs,
             tf.convert_to_tensor(scale),
             tf.convert_to_tensor(offset),
             mean=tf.convert_to_tensor(self.moving_mean),
             variance=tf.convert_to_tensor(self.moving_variance),
             epsilon=self.epsilon,
-            is_training=False,
+            is_training=is_training,
+            exponential_avg_factor=1.0 - self.momentum if is_training else 1.0,
         )
+        if is_training:
+            self.moving_mean.assign(moving_mean)
+            self.moving_variance.assign(moving_variance)
         return outputs
 
 
