@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tf_t2i.errors import T2IError
+from tf_t2i.training import precision
 from tf_t2i.training.precision import cpu_has_native_bf16, resolve_precision
 from tf_t2i.training.strategy import resolve_strategy, task_info, tf_config_cluster
 
@@ -14,12 +15,39 @@ FLAGS = "flags\t\t: fpu vme sse sse2 avx2 avx512f {extra}\n"
 @pytest.mark.parametrize(
     "extra, native", [("avx512_bf16", True), ("amx_bf16 amx_tile", True), ("avx512_vnni", False)]
 )
-def test_bf16_is_detected_from_cpu_flags(tmp_path, extra, native):
+@pytest.mark.parametrize("bf16_faster", [True, False])
+def test_bf16_is_detected_from_cpu_flags(tmp_path, monkeypatch, extra, native, bf16_faster):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\n" + FLAGS.format(extra=extra))
+    monkeypatch.setattr(precision, "cpu_bf16_is_faster", lambda: bf16_faster)
     assert cpu_has_native_bf16(cpuinfo) is native
-    expected = "mixed_bfloat16" if native else "float32"
+    expected = "mixed_bfloat16" if native and bf16_faster else "float32"
     assert resolve_precision("auto", cpuinfo=cpuinfo) == expected  # no GPU/TPU here
+
+
+def test_bf16_speed_is_measured_once_and_remembered(tmp_path):
+    calls = []
+
+    def probe(dtype):
+        calls.append(dtype)
+        return {"float32": 2.0, "bfloat16": 1.0}[dtype]
+
+    cache_file = tmp_path / "precision.json"
+    assert precision.cpu_bf16_is_faster(cache_file, probe) is True
+    assert calls == ["float32", "bfloat16"]
+    assert precision.cpu_bf16_is_faster(cache_file, probe) is True  # from the cache
+    assert calls == ["float32", "bfloat16"]
+    (entry,) = json.loads(cache_file.read_text()).values()
+    assert entry["seconds"] == {"float32": 2.0, "bfloat16": 1.0}
+
+    slower = tmp_path / "slower.json"
+    assert precision.cpu_bf16_is_faster(slower, {"float32": 1.0, "bfloat16": 3.0}.get) is False
+
+
+def test_the_conv_probe_times_both_dtypes():
+    for dtype in ("float32", "bfloat16"):
+        seconds = precision.conv_probe_seconds(dtype, repeats=2)
+        assert 0 < seconds < 10
 
 
 def test_unreadable_cpuinfo_means_float32(tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+import time
 
 from tf_t2i.errors import T2IError
 
@@ -30,9 +32,11 @@ def resolve_precision(
     """Turns a precision name into a Keras dtype policy name.
 
     `auto` picks mixed_bfloat16 on TPU, mixed_float16 on GPU, and on CPU
-    mixed_bfloat16 where the CPU has native bf16 (1.4x faster than float32 on
-    this project's machine), float32 otherwise. float16 on a CPU is emulated
-    (18x slower here), so `auto` never picks it there.
+    mixed_bfloat16 where the CPU has native bf16 and a measured convolution step is
+    faster in it, float32 otherwise. Native bf16 is not always faster: on an AMD EPYC
+    it was 1.4x faster than float32, on the project's Intel Xeon (avx512_bf16, no AMX)
+    1.7x slower (see cpu_bf16_is_faster). float16 on a CPU is emulated (18x slower
+    here), so `auto` never picks it there.
 
     Args:
         name: auto | float32 | mixed_float16 | mixed_bfloat16.
@@ -52,7 +56,84 @@ def resolve_precision(
         return "mixed_bfloat16"
     if tf.config.list_physical_devices("GPU"):
         return "mixed_float16"
-    return "mixed_bfloat16" if cpu_has_native_bf16(cpuinfo) else "float32"
+    if not cpu_has_native_bf16(cpuinfo):
+        return "float32"
+    return "mixed_bfloat16" if cpu_bf16_is_faster() else "float32"
+
+
+def cpu_bf16_is_faster(cache_file: pathlib.Path | None = None, probe=None) -> bool:
+    """Whether a conv's forward and backward run faster in bfloat16 than float32 here.
+
+    Measured once per CPU model, core count and TensorFlow version (about a second) and
+    remembered in the cache (`precision.json`), since the answer depends on the CPU
+    (AMX or not) and on which kernels the TensorFlow build has.
+
+    Args:
+        cache_file: where to remember the answer; default the tf_t2i cache.
+        probe: dtype name -> seconds (tests inject one); default conv_probe_seconds.
+    """
+    import os
+
+    import tensorflow as tf
+
+    from tf_t2i.cache import cache_dir
+
+    key = f"{_cpu_model()}|{len(os.sched_getaffinity(0))} cores|tf {tf.__version__}"
+    cache_file = cache_file or cache_dir() / "precision.json"
+    try:
+        known = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return bool(known[key]["bf16_faster"])
+    probe = probe or conv_probe_seconds
+    seconds = {name: probe(name) for name in ("float32", "bfloat16")}
+    known[key] = {"seconds": seconds, "bf16_faster": seconds["bfloat16"] < seconds["float32"]}
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(known, indent=1))
+        tmp.replace(cache_file)
+    except OSError:
+        pass  # a read-only cache only costs the probe next time
+    return known[key]["bf16_faster"]
+
+
+def conv_probe_seconds(dtype: str, repeats: int = 5) -> float:
+    """Best time of a DCGAN-sized conv's forward and weight gradient in `dtype`.
+
+    The conv is D's middle block at 64x64, batch 32: 16x16x128 -> 8x8x256, 4x4 stride 2.
+    """
+    import tensorflow as tf
+
+    x = tf.cast(tf.random.stateless_normal([32, 16, 16, 128], seed=[0, 0]), dtype)
+    w = tf.cast(tf.random.stateless_normal([4, 4, 128, 256], seed=[0, 1]), dtype)
+
+    @tf.function
+    def step(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch(w)
+            y = tf.nn.conv2d(x, w, 2, "SAME")
+            total = tf.reduce_sum(tf.cast(y, tf.float32))
+        return tape.gradient(total, w)
+
+    step(x, w).numpy()  # trace and warm up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step(x, w).numpy()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _cpu_model(cpuinfo: str | pathlib.Path = "/proc/cpuinfo") -> str:
+    try:
+        for line in pathlib.Path(cpuinfo).read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def set_precision(policy: str) -> None:
