@@ -20,8 +20,9 @@ then evaluated at its latest checkpoint (checkpoints every 50 steps).
     .venv/bin/python -m bench.quality --only shapes-64 --minutes 30
     .venv/bin/python -m bench.quality --only ablation --ablation-steps 1500
 
-Writes bench/results/quality.md (figures beside their goals, the commands,
-the sample grids) and RUN/evaluation.json for each run. Do not run it while
+Writes bench/results/quality_<experiment>.md as each experiment ends (figures
+beside their goals, the commands, the sample grid; an experiment not rerun keeps
+its file) and RUN/evaluation.json for each run. Do not run it while
 the machine is shared: the figures depend on the steps reached in the time.
 """
 
@@ -31,13 +32,14 @@ import json
 import os
 import pathlib
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULT = ROOT / "bench" / "results" / "quality.md"
+RESULTS = ROOT / "bench" / "results"  # one file per experiment: quality_<name>.md
 T2I = [str(pathlib.Path(sys.executable).parent / "t2i")]  # the installed console script
 FOREVER = 10**7  # steps for a time-limited fit: the clock stops it
 COMMON = ["--set", "train.checkpoint_every=50"]
@@ -78,6 +80,8 @@ def run(args, log, timeout=None) -> float:
 def fit_and_evaluate(name, fit_args, minutes, num_samples, root, log) -> dict:
     """Trains one run, then evaluates its latest checkpoint; returns the figures."""
     run_dir = root / name
+    if run_dir.exists():  # a fresh run: `t2i fit` would otherwise continue the old one
+        shutil.rmtree(run_dir)
     seconds = run(
         ["fit", *fit_args, *COMMON, "--run-dir", run_dir],
         log,
@@ -124,8 +128,8 @@ def main():
     only = set(args.only.split(","))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    log, sections = [], []
     if "shapes-64" in only:
+        log = []
         f = fit_and_evaluate(
             "shapes-64",
             ["--config", "shapes", "--image-size", "64", "--steps", FOREVER],
@@ -136,8 +140,10 @@ def main():
         )
         met = f["class_accuracy"] >= 0.95 and f["fid_ratio"] <= 2.0
         goal = f"acc >= 0.95, FID ratio <= 2: {'met' if met else 'NOT met'}"
-        sections.append((f"shapes 64x64, {args.minutes:g} min", [_row("shapes-64", f, goal)], [f]))
+        title = f"shapes 64x64, {args.minutes:g} min"
+        write_section("shapes_64", title, [_row("shapes-64", f, goal)], [f], log, args)
     if "digits" in only:
+        log = []
         f = fit_and_evaluate(
             "digits",
             ["--config", "digits", "--steps", FOREVER],
@@ -147,8 +153,10 @@ def main():
             log,
         )
         goal = f"acc >= 0.95: {'met' if f['class_accuracy'] >= 0.95 else 'NOT met'}"
-        sections.append((f"digits, {args.minutes:g} min", [_row("digits", f, goal)], [f]))
+        title = f"digits, {args.minutes:g} min"
+        write_section("digits", title, [_row("digits", f, goal)], [f], log, args)
     if "ablation" in only:
+        log = []
         results = {
             name: fit_and_evaluate(
                 f"ablation-{name}",
@@ -166,25 +174,36 @@ def main():
         rows = [
             _row(name, f, claim if name == "gan-int-cls" else "") for name, f in results.items()
         ]
-        sections.append(
-            (f"ablation, {args.ablation_steps} steps each", rows, list(results.values()))
-        )
+        title = f"ablation, {args.ablation_steps} steps each"
+        write_section("ablation", title, rows, list(results.values()), log, args)
 
+
+def write_section(name, title, rows, figures, log, args):
+    """Writes one experiment's figures, grids and commands to quality_<name>.md."""
     parts = [
-        "## Generation quality",
+        f"## Generation quality: {title}",
         "",
         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. "
         f"Command: `python -m bench.quality {' '.join(sys.argv[1:])}`. Figures from "
         f"`t2i evaluate` (evaluator features, {args.num_samples} held-out captions at most, "
         "seed 0); FID ratio = FID / real-vs-real FID; diversity ratio = within-caption "
         "diversity / real within-class diversity (< 0.2 raises the mode-collapse alarm).",
+        "",
+        HEADER,
+        *rows,
+        "",
+        *[f"Samples: `{f['grid']}`" for f in figures if f.get("grid")],
+        "",
+        "Commands, in order:",
+        "",
+        "```",
+        *log,
+        "```",
+        "",
     ]
-    for title, rows, figures in sections:
-        parts += ["", f"### {title}", "", HEADER, *rows, ""]
-        parts += [f"Samples: `{f['grid']}`" for f in figures if f.get("grid")]
-    parts += ["", "Commands, in order:", "", "```", *log, "```", ""]
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text("\n".join(parts), encoding="utf-8")
+    path = RESULTS / f"quality_{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
     print("\n".join(parts))
 
 
