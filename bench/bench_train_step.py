@@ -139,9 +139,15 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=3, help="steps per round and precision")
+    parser.add_argument(
+        "--inter-op", type=int, default=0, help="TF inter-op threads (0: TensorFlow's default)"
+    )
     args = parser.parse_args()
 
     import tensorflow as tf
+
+    if args.inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
 
     load_before = os.getloadavg()
     dtypes = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16}

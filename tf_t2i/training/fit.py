@@ -205,7 +205,9 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
                 drop_remainder=True,
                 input_context=input_context,
             )
-            return dataset.skip(offset)
+            # each global step takes one batch per replica that this pipeline feeds
+            per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
+            return dataset.skip(offset * per_step)
 
         return iter(strategy.distribute_datasets_from_function(dataset_fn))
 
