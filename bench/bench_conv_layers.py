@@ -39,60 +39,46 @@ def best_seconds(fn, repeats):
 
 
 def conv_kernels(batch, side, c_in, c_out, transposed):
-    """The three kernels of one layer as (name, callable) and the layer's forward FLOPs."""
+    """The three kernels of one layer as (name, callable) and the layer's forward FLOPs.
+
+    A transposed conv (side -> 2 side) is the gradient of the conv 2 side -> side with
+    the channels swapped: the same three kernels, with forward and input gradient
+    exchanged.
+    """
     import tensorflow as tf
 
     def run(fn):
         compiled = tf.function(fn)
         return lambda: compiled()[0, 0, 0, 0].numpy()
 
-    if not transposed:  # conv: side -> side / 2
-        out = side // 2
-        x = tf.random.normal([batch, side, side, c_in])
-        w = tf.random.normal([4, 4, c_in, c_out])
-        dy = tf.random.normal([batch, out, out, c_out])
-        flops = 2 * batch * out * out * 16 * c_in * c_out
-        kernels = [
-            ("forward", run(lambda: tf.nn.conv2d(x, w, 2, "SAME"))),
-            (
-                "input gradient",
-                run(lambda: tf.nn.conv2d_transpose(dy, w, [batch, side, side, c_in], 2, "SAME")),
-            ),
-            (
-                "filter gradient",
-                run(
-                    lambda: tf.raw_ops.Conv2DBackpropFilter(
-                        input=x,
-                        filter_sizes=[4, 4, c_in, c_out],
-                        out_backprop=dy,
-                        strides=[1, 2, 2, 1],
-                        padding="SAME",
-                    )[None]
-                ),
-            ),
-        ]
-    else:  # transposed conv: side -> 2 side
-        out = side * 2
-        x = tf.random.normal([batch, side, side, c_in])
-        w = tf.random.normal([4, 4, c_out, c_in])
-        dy = tf.random.normal([batch, out, out, c_out])
-        flops = 2 * batch * side * side * 16 * c_in * c_out
-        kernels = [
-            ("forward", run(lambda: tf.nn.conv2d_transpose(x, w, [batch, out, out, c_out], 2))),
-            ("input gradient", run(lambda: tf.nn.conv2d(dy, w, 2, "SAME"))),
-            (
-                "filter gradient",
-                run(
-                    lambda: tf.raw_ops.Conv2DBackpropFilter(
-                        input=dy,
-                        filter_sizes=[4, 4, c_out, c_in],
-                        out_backprop=x,
-                        strides=[1, 2, 2, 1],
-                        padding="SAME",
-                    )[None]
-                ),
-            ),
-        ]
+    if transposed:
+        side, c_in, c_out = side * 2, c_out, c_in
+    out = side // 2  # the conv: side x side x c_in -> out x out x c_out
+    x = tf.random.normal([batch, side, side, c_in])
+    w = tf.random.normal([4, 4, c_in, c_out])
+    dy = tf.random.normal([batch, out, out, c_out])
+    flops = 2 * batch * out * out * 16 * c_in * c_out
+    conv = run(lambda: tf.nn.conv2d(x, w, 2, "SAME"))
+    conv_input_gradient = run(
+        lambda: tf.nn.conv2d_transpose(dy, w, [batch, side, side, c_in], 2, "SAME")
+    )
+    filter_gradient = run(
+        lambda: tf.raw_ops.Conv2DBackpropFilter(
+            input=x,
+            filter_sizes=[4, 4, c_in, c_out],
+            out_backprop=dy,
+            strides=[1, 2, 2, 1],
+            padding="SAME",
+        )[None]
+    )
+    forward, input_gradient = (
+        (conv_input_gradient, conv) if transposed else (conv, conv_input_gradient)
+    )
+    kernels = [
+        ("forward", forward),
+        ("input gradient", input_gradient),
+        ("filter gradient", filter_gradient),
+    ]
     return kernels, flops
 
 

@@ -1,19 +1,10 @@
 """The machine line every benchmark section records."""
 
 import os
-import platform
 
+from tf_t2i.training.precision import cpu_model
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or what the platform says)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+__all__ = ["cpu_model", "machine"]
 
 
 def machine() -> str:

@@ -35,7 +35,7 @@ def resolve_precision(
     mixed_bfloat16 where the CPU has native bf16 and a measured convolution step is
     faster in it, float32 otherwise. Native bf16 is not always faster: on an AMD EPYC
     it was 1.4x faster than float32, on the project's Intel Xeon (avx512_bf16, no AMX)
-    1.7x slower (see cpu_bf16_is_faster). float16 on a CPU is emulated (18x slower
+    1.9x slower (see cpu_bf16_is_faster). float16 on a CPU is emulated (18x slower
     here), so `auto` never picks it there.
 
     Args:
@@ -78,7 +78,7 @@ def cpu_bf16_is_faster(cache_file: pathlib.Path | None = None, probe=None) -> bo
 
     from tf_t2i.cache import cache_dir
 
-    key = f"{_cpu_model()}|{len(os.sched_getaffinity(0))} cores|tf {tf.__version__}"
+    key = f"{cpu_model()}|{len(os.sched_getaffinity(0))} cores|tf {tf.__version__}"
     cache_file = cache_file or cache_dir() / "precision.json"
     try:
         known = json.loads(cache_file.read_text())
@@ -126,14 +126,17 @@ def conv_probe_seconds(dtype: str, repeats: int = 5) -> float:
     return best
 
 
-def _cpu_model(cpuinfo: str | pathlib.Path = "/proc/cpuinfo") -> str:
+def cpu_model(cpuinfo: str | pathlib.Path = "/proc/cpuinfo") -> str:
+    """The CPU's model name from /proc/cpuinfo (or what the platform says)."""
+    import platform
+
     try:
         for line in pathlib.Path(cpuinfo).read_text(errors="replace").splitlines():
             if line.startswith("model name"):
                 return line.partition(":")[2].strip()
     except OSError:
         pass
-    return "unknown CPU"
+    return platform.processor() or "unknown CPU"
 
 
 def set_precision(policy: str) -> None:
