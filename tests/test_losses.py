@@ -72,6 +72,19 @@ def test_style_encoder_loss_is_squared_distance():
     np.testing.assert_allclose(losses.style_encoder_loss(z, z_hat).numpy(), [5.0, 0.0])
 
 
+def test_mode_seeking_loss_is_inverse_distance_ratio():
+    images_1 = tf.zeros([2, 2, 2, 1])
+    images_2 = tf.constant([0.5, 0.0])[:, None, None, None] * tf.ones([2, 2, 2, 1])
+    noise_1, noise_2 = tf.zeros([2, 3]), tf.ones([2, 3])
+    loss = losses.mode_seeking_loss(images_1, images_2, noise_1, noise_2).numpy()
+    # pair 0: |dI| = 0.5, |dz| = 1 -> 1 / 0.5; pair 1: G ignored z -> 1 / 1e-5
+    np.testing.assert_allclose(loss, [1 / (0.5 + 1e-5), 1e5], rtol=1e-5)
+    assert (
+        losses.mode_seeking_loss(tf.cast(images_1, tf.bfloat16), images_2, noise_1, noise_2).dtype
+        == tf.float32
+    )
+
+
 def test_losses_accept_bfloat16_logits_and_return_float32():
     loss = losses.gan_cls_discriminator_loss(
         tf.constant(REAL, tf.bfloat16), tf.constant(WRONG, tf.bfloat16), tf.constant(FAKE)

@@ -93,6 +93,29 @@ def gan_cls_generator_loss(
     return loss
 
 
+def mode_seeking_loss(
+    images_1: tf.Tensor, images_2: tf.Tensor, noise_1: tf.Tensor, noise_2: tf.Tensor
+) -> tf.Tensor:
+    """Mao et al. 2019's mode-seeking term for G: 1 / (|G(z1,c) - G(z2,c)| / |z1 - z2|).
+
+    Two noise vectors drawn for one condition should give images as far apart as the noise
+    vectors are; the term is large when G ignores z (the conditional mode collapse of
+    GAN-CLS, where every sample of a caption is the same image).
+
+    Args:
+        images_1, images_2: G's images for the same conditions, [B, H, W, C].
+        noise_1, noise_2: the z that made them, [B, z_dim].
+
+    Returns:
+        float32 [B], per-pair loss.
+    """
+    image_distance = tf.reduce_mean(
+        tf.abs(tf.cast(images_1, tf.float32) - tf.cast(images_2, tf.float32)), axis=[1, 2, 3]
+    )
+    noise_distance = tf.reduce_mean(tf.abs(noise_1 - noise_2), axis=-1)
+    return 1.0 / (image_distance / noise_distance + 1e-5)
+
+
 def style_encoder_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.Tensor:
     """The style encoder loss ||z - S(G(z, c))||^2.
 

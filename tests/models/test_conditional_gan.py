@@ -127,6 +127,29 @@ def test_interpolation_term_enters_g_loss(interp):
     np.testing.assert_allclose(float(logs["g_loss"]), float(tf.reduce_mean(expected)), rtol=1e-5)
 
 
+def test_paired_conditions_repeat_the_first_half():
+    labels = tf.constant([0, 1, 2, 3, 4], tf.int64)
+    embeddings = tf.reshape(tf.range(10, dtype=tf.float32), [5, 2])
+    paired = ConditionalGAN._paired_conditions({"labels": labels, "embeddings": embeddings})
+    np.testing.assert_array_equal(paired["labels"], [0, 1, 0, 1, 4])  # odd batch: 4 unpaired
+    np.testing.assert_array_equal(paired["embeddings"][2:4], embeddings[:2])
+
+
+def test_mode_seeking_term_enters_g_loss():
+    config = tiny_config(conditions=["text"], cls=True, interp=False, mode_seeking=2.0)
+    batch = make_batch(config, batch_size=6, with_noise=True)
+    gan = build_gan(config, seed=0)
+    paired = {"embeddings": tf.concat([batch["embeddings"][:3]] * 2, axis=0)}
+    fake = gan.generator({"noise": batch["noise"], **paired}, training=True)
+    fake_logits = gan.discriminator({"images": fake, **paired}, training=True)[:, 0]
+    noise = batch["noise"]
+    per_pair = losses.mode_seeking_loss(fake[:3], fake[3:], noise[:3], noise[3:])
+    expected = losses.gan_cls_generator_loss(fake_logits) + 2.0 * tf.tile(per_pair, [2])
+    logs = gan.train_step(batch)
+    np.testing.assert_allclose(float(logs["g_loss"]), float(tf.reduce_mean(expected)), rtol=1e-5)
+    assert float(tf.reduce_mean(per_pair)) > 0.1  # the term is not negligible here
+
+
 def test_missing_condition_and_wrong_keys_are_named():
     config = tiny_config(conditions=["attributes"])
     gan = build_gan(config)

@@ -1,5 +1,6 @@
 """Generator, discriminator and style encoder: shapes, dtypes and ranges at every size."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -59,3 +60,26 @@ def test_reed_widths_at_the_defaults():
     trunk, head = discriminator.get_layer("d_trunk"), discriminator.get_layer("d_head")
     assert trunk.get_layer("d_down3").output.shape == (None, 4, 4, 512)
     assert head.get_layer("d_x_c").output.shape == (None, 4, 4, 512 + 128)
+
+
+def test_projection_head_adds_the_inner_product():
+    config = tiny_config(projection=True, minibatch_stddev=True)
+    batch = make_batch(config, batch_size=3)
+    discriminator = build_discriminator(config)
+    trunk, head = discriminator.get_layer("d_trunk"), discriminator.get_layer("d_head")
+    features = trunk({"images": batch["images"]})
+    assert features.shape[-1] == config.ndf * 8 + 1  # the minibatch spread channel
+    inputs = {"features": features, "embeddings": batch["embeddings"]}
+    parts = keras.Model(
+        head.input,
+        [
+            head.get_layer("d_logits").output,
+            head.get_layer("d_conditions_bn").output,
+            head.get_layer("d_pool").output,
+        ],
+    )
+    concat_logits, condition, pooled = (t.numpy() for t in parts(inputs))
+    kernel = head.get_layer("d_projection").kernel.numpy()
+    expected = concat_logits[:, 0] + np.sum((condition @ kernel) * pooled, axis=1)
+    np.testing.assert_allclose(head(inputs).numpy()[:, 0], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pooled, features.numpy().mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)

@@ -9,7 +9,13 @@ from tf_t2i.models.conditional_gan import ConditionalGAN
 
 
 def _config():
-    return tiny_config(conditions=["text", "mask"], mask_resolutions=[8], style_encoder=True)
+    return tiny_config(
+        conditions=["text", "mask"],
+        mask_resolutions=[8],
+        style_encoder=True,
+        projection=True,
+        minibatch_stddev=True,
+    )
 
 
 def test_config_round_trip():
@@ -32,6 +38,8 @@ def test_weights_round_trip(tmp_path):
     np.testing.assert_array_equal(
         gan.generate(conditions, seed=7).numpy(), restored.generate(conditions, seed=7).numpy()
     )
+    inputs = {k: conditions[k] for k in gan.discriminator.input}
+    np.testing.assert_array_equal(gan.discriminator(inputs), restored.discriminator(inputs))
     images = conditions["images"]
     np.testing.assert_array_equal(gan.style_encoder(images), restored.style_encoder(images))
 

@@ -145,9 +145,11 @@ class ConditionalGAN(keras.Model):
         right = self._conditions(batch)  # h: the image's own condition
         wrong = self._wrong_conditions(batch) if config.uses_cls else None  # h^: mismatching
         noise = self._noise(batch)  # z ~ N(0, 1)
+        # h for G: with mode seeking, the second half repeats the first half's conditions
+        generated = self._paired_conditions(right) if config.mode_seeking > 0 else right
 
         with tf.GradientTape() as g_tape:
-            fake = self.generator({"noise": noise, **right}, training=True)  # x^ = G(z, h)
+            fake = self.generator({"noise": noise, **generated}, training=True)  # x^ = G(z, h)
             with tf.GradientTape() as d_tape:
                 # D's conv trunk sees only the image: run it once on x for both h and h^.
                 real_features = self._image_features(images, right)
@@ -155,7 +157,7 @@ class ConditionalGAN(keras.Model):
                 wrong_logits = None
                 if wrong is not None:
                     wrong_logits = self._match(real_features, wrong)  # s_w = D(x, h^)
-                fake_logits = self._discriminate(fake, right)  # s_f = D(x^, h)
+                fake_logits = self._discriminate(fake, generated)  # s_f = D(x^, h)
                 d_loss_per_example = self._discriminator_loss(
                     real_logits, wrong_logits, fake_logits
                 )
@@ -165,6 +167,8 @@ class ConditionalGAN(keras.Model):
             # L_G from the same s_f as L_D (D before its update, as in Algorithm 1): G needs
             # no second forward pass, and g_tape saw G's forward once.
             g_loss_per_example = losses.gan_cls_generator_loss(fake_logits, interp_logits)
+            if config.mode_seeking > 0:
+                g_loss_per_example += config.mode_seeking * self._mode_seeking(fake, noise)
             g_loss = self._average(g_loss_per_example)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
 
@@ -195,6 +199,31 @@ class ConditionalGAN(keras.Model):
         if wrong_logits is None:
             return losses.dcgan_discriminator_loss(real_logits, fake_logits, smoothing)
         return losses.gan_cls_discriminator_loss(real_logits, wrong_logits, fake_logits, smoothing)
+
+    @staticmethod
+    def _paired_conditions(conditions):
+        """Conditions whose example i + B//2 repeats example i (i < B//2), for mode seeking.
+
+        Each condition then has two samples with different z in the fake batch; an odd
+        batch keeps its last example unpaired. Shapes are unchanged.
+        """
+        paired = {}
+        for key, value in conditions.items():
+            half = tf.shape(value)[0] // 2
+            paired[key] = tf.concat([value[:half], value[:half], value[2 * half :]], axis=0)
+        return paired
+
+    def _mode_seeking(self, fake, noise):
+        """Mao et al.'s term on the pairs made by _paired_conditions; float32 [B].
+
+        Each pair's loss is given to both of its examples (0 to an unpaired last one).
+        """
+        half = tf.shape(fake)[0] // 2
+        per_pair = losses.mode_seeking_loss(
+            fake[:half], fake[half : 2 * half], noise[:half], noise[half : 2 * half]
+        )
+        unpaired = tf.zeros(tf.shape(fake)[0] - 2 * half)
+        return tf.concat([per_pair, per_pair, unpaired], axis=0)
 
     def _interpolation_logits(self, noise, right, batch):
         """GAN-INT: D's logits on G(z, beta*t1 + (1-beta)*t2), or None when not enabled.

@@ -37,6 +37,8 @@ class ModelConfig:
     ngf: int = 64  # generator width: the 4x4 block has ngf*8 channels
     ndf: int = 64  # discriminator width: the 4x4 block has ndf*8 channels
     sync_batch_norm: bool = False  # batch statistics over all replicas under tf.distribute
+    minibatch_stddev: bool = False  # D sees the batch's feature spread (against mode collapse)
+    projection: bool = False  # D adds <V phi(c), sum_xy features> (projection discriminator)
     # --- conditions ---
     conditions: list[str] = dataclasses.field(default_factory=lambda: ["text"])  # [] = DCGAN
     embedding_dim: int = 512  # size of a caption embedding (the text encoder's dim)
@@ -54,6 +56,7 @@ class ModelConfig:
     instance_noise: float = 0.0  # stddev of noise added to D's images (0 = off)
     instance_noise_decay_steps: int = 0  # linear decay to 0 over this many steps (0 = constant)
     d_steps: int = 1  # D updates per G update
+    mode_seeking: float = 0.0  # weight of Mao et al.'s term: G must use z (0 = off)
     # --- optimisers (Adam) ---
     g_lr: float = 2e-4
     d_lr: float = 2e-4
@@ -170,7 +173,7 @@ class ModelConfig:
             raise T2IError(f"model.interp_beta: must be in [0, 1], got {self.interp_beta}")
         if not 0.0 < self.label_smoothing <= 1.0:
             raise T2IError(f"model.label_smoothing: must be in (0, 1], got {self.label_smoothing}")
-        for name in ("instance_noise", "mask_noise", "instance_noise_decay_steps"):
+        for name in ("instance_noise", "mask_noise", "instance_noise_decay_steps", "mode_seeking"):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
         for name in ("g_lr", "d_lr", "s_lr"):

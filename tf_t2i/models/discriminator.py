@@ -11,7 +11,7 @@ from tf_t2i.models.conditions import (
     project_conditions,
 )
 from tf_t2i.models.config import ModelConfig
-from tf_t2i.models.layers import batch_norm
+from tf_t2i.models.layers import MinibatchStddev, batch_norm
 
 
 def conv_trunk(
@@ -101,15 +101,39 @@ def build_trunk(config: ModelConfig) -> keras.Model:
     if mask is not None and config.base_size in mask_resolutions:
         x = concat_mask(x, mask, config, f"d_mask{config.base_size}")
         # (B, base, base, ndf*8 + 1)
+    if config.minibatch_stddev:
+        x = MinibatchStddev(name="d_minibatch_stddev")(x)
+        # (B, base, base, trunk width + 1)
     return keras.Model(inputs, x, name="d_trunk")
+
+
+def trunk_width(config: ModelConfig) -> int:
+    """Channels of D's trunk output: ndf*8, plus the mask and the minibatch spread."""
+    mask_at_base = config.base_size in config.discriminator_mask_resolutions()
+    return config.ndf * 8 + int(mask_at_base) + int(config.minibatch_stddev)
+
+
+def projection_term(
+    features: keras.KerasTensor, condition: keras.KerasTensor, config: ModelConfig
+) -> keras.KerasTensor:
+    """Miyato and Koyama's projection: <V phi(c), mean_xy features(x)>, float32 [B, 1].
+
+    The inner product of the image's pooled features with a linear map of the projected
+    condition scores the match directly, where the concatenation has to learn it through
+    the 1x1 conv; with it, D's verdict on a caption's colour or shape is one dot product.
+    """
+    pooled = keras.layers.GlobalAveragePooling2D(name="d_pool")(features)
+    # (B, trunk width)
+    embedded = keras.layers.Dense(pooled.shape[-1], use_bias=False, name="d_projection")(condition)
+    # (B, trunk width)
+    return keras.layers.Dot(axes=1, dtype="float32", name="d_projection_dot")([pooled, embedded])
 
 
 def build_head(config: ModelConfig) -> keras.Model:
     """D's matching head: {"features", vector condition keys} -> logits float32 [B, 1]."""
     base = config.base_size
     mask_at_base = base in config.discriminator_mask_resolutions()
-    width = config.ndf * 8 + (1 if mask_at_base else 0)
-    features = keras.Input((base, base, width), name="features")
+    features = keras.Input((base, base, trunk_width(config)), name="features")
     conditions = {k: v for k, v in condition_inputs(config).items() if k != "masks"}
     x = features
 
@@ -128,4 +152,8 @@ def build_head(config: ModelConfig) -> keras.Model:
     # (B, 1, 1, 1)
     logits = keras.layers.Flatten(dtype="float32", name="d_logits")(x)
     # (B, 1) float32
+    if config.projection and condition is not None:
+        logits = keras.layers.Add(dtype="float32", name="d_logits_projected")(
+            [logits, projection_term(features, condition, config)]
+        )
     return keras.Model({"features": features, **conditions}, logits, name="d_head")

@@ -53,3 +53,28 @@ def batch_norm(config: ModelConfig, name: str) -> keras.layers.BatchNormalizatio
     and use the fused kernel.
     """
     return FusedBatchNormalization(synchronized=config.sync_batch_norm, name=name)
+
+
+@keras.saving.register_keras_serializable(package="tf_t2i")
+class MinibatchStddev(keras.layers.Layer):
+    """Appends the batch's feature spread as one more channel (Karras et al. 2018, sec. 3).
+
+    The spread is the standard deviation of each feature over the batch, averaged over all
+    features and positions: one scalar, tiled over [B, H, W, 1]. A generator that ignores
+    its noise makes batches with less spread than real ones, which D can then see. The
+    statistic covers the batch of each call (one replica's share under tf.distribute), so
+    real and generated images must be passed in separate calls, as train_step does.
+
+    Input [B, H, W, C] -> output [B, H, W, C + 1], same dtype.
+    """
+
+    def call(self, inputs):
+        values = tf.cast(inputs, tf.float32)
+        _, variance = tf.nn.moments(values, axes=[0])  # [H, W, C]
+        spread = tf.reduce_mean(tf.sqrt(variance + 1e-8))
+        shape = tf.concat([tf.shape(inputs)[:-1], [1]], axis=0)
+        feature = tf.cast(tf.fill(shape, spread), inputs.dtype)
+        return tf.concat([inputs, feature], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
