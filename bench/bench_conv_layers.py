@@ -3,13 +3,14 @@
 The train step is almost all convolutions: every 4x4 stride-2 conv of D and transposed
 conv of G runs forward, as an input gradient and as a filter gradient. This times each
 of those kernels alone (TensorFlow's CPU kernels, float32, batch 64, best of several
-runs) and reports its FLOP/s as a fraction of a 2048x2048 float32 matmul measured in
-the same run. The FLOP-weighted mean over the step's kernels is the ceiling that the
-whole step can reach with these kernels, whatever the Python around them does.
+runs) and reports its FLOP/s as a fraction of a 2048x2048 matmul in the same dtype
+measured in the same run. The FLOP-weighted mean over the step's kernels is the ceiling
+that the whole step can reach with these kernels, whatever the Python around them does.
+`--dtype bfloat16` times the kernels that mixed_bfloat16 runs.
 
-    python -m bench.bench_conv_layers [--batch-size 64] [--repeats 8]
+    python -m bench.bench_conv_layers [--batch-size 64] [--repeats 8] [--dtype bfloat16]
 
-Writes bench/results/conv_layers.md.
+Writes bench/results/conv_layers.md (float32) or conv_layers_bfloat16.md.
 """
 
 import argparse
@@ -22,7 +23,7 @@ import time
 from bench.machine import machine
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULT = ROOT / "bench" / "results" / "conv_layers.md"
+RESULTS = ROOT / "bench" / "results"
 # (network, input side, input channels, output channels): ngf = ndf = 64 at 64x64
 D_CONVS = [("D", 64, 3, 64), ("D", 32, 64, 128), ("D", 16, 128, 256), ("D", 8, 256, 512)]
 G_CONVS = [("G", 4, 512, 256), ("G", 8, 256, 128), ("G", 16, 128, 64), ("G", 32, 64, 3)]
@@ -38,7 +39,7 @@ def best_seconds(fn, repeats):
     return best
 
 
-def conv_kernels(batch, side, c_in, c_out, transposed):
+def conv_kernels(batch, side, c_in, c_out, transposed, dtype="float32"):
     """The three kernels of one layer as (name, callable) and the layer's forward FLOPs.
 
     A transposed conv (side -> 2 side) is the gradient of the conv 2 side -> side with
@@ -54,9 +55,9 @@ def conv_kernels(batch, side, c_in, c_out, transposed):
     if transposed:
         side, c_in, c_out = side * 2, c_out, c_in
     out = side // 2  # the conv: side x side x c_in -> out x out x c_out
-    x = tf.random.normal([batch, side, side, c_in])
-    w = tf.random.normal([4, 4, c_in, c_out])
-    dy = tf.random.normal([batch, out, out, c_out])
+    x = tf.cast(tf.random.normal([batch, side, side, c_in]), dtype)
+    w = tf.cast(tf.random.normal([4, 4, c_in, c_out]), dtype)
+    dy = tf.cast(tf.random.normal([batch, out, out, c_out]), dtype)
     flops = 2 * batch * out * out * 16 * c_in * c_out
     conv = run(lambda: tf.nn.conv2d(x, w, 2, "SAME"))
     conv_input_gradient = run(
@@ -86,19 +87,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=8)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     args = parser.parse_args()
 
     import tensorflow as tf
 
     load_before = os.getloadavg()
-    a = tf.random.normal([2048, 2048])
+    a = tf.cast(tf.random.normal([2048, 2048]), args.dtype)
     matmul = tf.function(lambda: tf.matmul(a, a)[0, :1])
     peak = 2 * 2048**3 / best_seconds(lambda: matmul().numpy(), args.repeats)
 
     rows, total_flops, total_seconds = [], 0, 0.0
     for network, side, c_in, c_out in D_CONVS + G_CONVS:
         transposed = network == "G"
-        kernels, flops = conv_kernels(args.batch_size, side, c_in, c_out, transposed)
+        kernels, flops = conv_kernels(args.batch_size, side, c_in, c_out, transposed, args.dtype)
         out = side * 2 if transposed else side // 2
         layer = f"{network} {side}x{side}x{c_in} -> {out}x{out}x{c_out}"
         for kind, fn in kernels:
@@ -112,13 +114,13 @@ def main():
     ceiling = total_flops / total_seconds / peak
     load_after = os.getloadavg()
     command = "python -m bench.bench_conv_layers " + " ".join(sys.argv[1:])
-    text = f"""## The step's convolutions one by one (64x64, batch {args.batch_size}, float32)
+    text = f"""## The step's convolutions one by one (64x64, batch {args.batch_size}, {args.dtype})
 
 - date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC
 - machine: {machine()}; load average before / after:
   {", ".join(f"{x:.1f}" for x in load_before)} / {", ".join(f"{x:.1f}" for x in load_after)}
 - command: `.venv/bin/{command.strip()}`
-- each kernel alone, `tf.function`, best of {args.repeats}; peak: 2048x2048 float32
+- each kernel alone, `tf.function`, best of {args.repeats}; peak: 2048x2048 {args.dtype}
   matmul in the same run, {peak / 1e9:.0f} GFLOP/s
 
 | layer | kernel | GFLOP | ms | GFLOP/s | of peak |
@@ -130,8 +132,10 @@ All kernels together (each layer's three kernels once, FLOP-weighted):
 TensorFlow's CPU kernels on this machine; the step itself (bench_train_step) adds batch
 norm, activations, the optimizers and the loss.
 """
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(text, encoding="utf-8")
+    suffix = "" if args.dtype == "float32" else f"_{args.dtype}"
+    result = RESULTS / f"conv_layers{suffix}.md"
+    result.parent.mkdir(parents=True, exist_ok=True)
+    result.write_text(text, encoding="utf-8")
     print(text)
 
 

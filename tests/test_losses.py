@@ -79,6 +79,9 @@ def test_mode_seeking_loss_is_inverse_distance_ratio():
     loss = losses.mode_seeking_loss(images_1, images_2, noise_1, noise_2).numpy()
     # pair 0: |dI| = 0.5, |dz| = 1 -> 1 / 0.5; pair 1: G ignored z -> 1 / 1e-5
     np.testing.assert_allclose(loss, [1 / (0.5 + 1e-5), 1e5], rtol=1e-5)
+    # the same noise twice (a batch that brings its own z): finite, not 0/0
+    same = losses.mode_seeking_loss(images_1, images_1, noise_1, noise_1).numpy()
+    assert np.all(np.isfinite(same))
     assert (
         losses.mode_seeking_loss(tf.cast(images_1, tf.bfloat16), images_2, noise_1, noise_2).dtype
         == tf.float32

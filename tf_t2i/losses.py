@@ -100,7 +100,8 @@ def mode_seeking_loss(
 
     Two noise vectors drawn for one condition should give images as far apart as the noise
     vectors are; the term is large when G ignores z (the conditional mode collapse of
-    GAN-CLS, where every sample of a caption is the same image).
+    GAN-CLS, where every sample of a caption is the same image). Distances are mean
+    absolute differences, as in the paper.
 
     Args:
         images_1, images_2: G's images for the same conditions, [B, H, W, C].
@@ -112,7 +113,8 @@ def mode_seeking_loss(
     image_distance = tf.reduce_mean(
         tf.abs(tf.cast(images_1, tf.float32) - tf.cast(images_2, tf.float32)), axis=[1, 2, 3]
     )
-    noise_distance = tf.reduce_mean(tf.abs(noise_1 - noise_2), axis=-1)
+    noise_difference = tf.cast(noise_1, tf.float32) - tf.cast(noise_2, tf.float32)
+    noise_distance = tf.maximum(tf.reduce_mean(tf.abs(noise_difference), axis=-1), 1e-8)
     return 1.0 / (image_distance / noise_distance + 1e-5)
 
 

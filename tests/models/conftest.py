@@ -22,9 +22,9 @@ COMBINATIONS = {
     "class": dict(conditions=["class"]),
     "mask": dict(conditions=["mask"], mask_noise=0.1),
     "text_mask": dict(conditions=["text", "mask"], mask_resolutions=[4, 16]),
-    # the discriminator options: projection term and minibatch spread, here with a mask at 4x4
+    # the later remedies: projection term, minibatch spread, mode seeking
     "text_projection": dict(
-        conditions=["text", "mask"], mask_resolutions=[4], projection=True, minibatch_stddev=True
+        conditions=["text", "mask"], projection=True, minibatch_stddev=True, mode_seeking=0.5
     ),
 }
 

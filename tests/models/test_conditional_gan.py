@@ -26,9 +26,9 @@ def test_every_combination_trains_and_generates(name):
     gan = build_gan(config, seed=0)
     batch = make_batch(config)
     logs = tf.function(gan.train_step)(batch)
-    expected = {"d_loss", "g_loss", "d_real", "d_fake"} | (
-        {"d_wrong"} if config.uses_cls else set()
-    )
+    expected = {"d_loss", "g_loss", "d_real", "d_fake"}
+    expected |= {"d_wrong"} if config.uses_cls else set()
+    expected |= {"ms_loss"} if config.mode_seeking > 0 else set()
     assert set(logs) == expected
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert int(gan.step.numpy()) == 1
@@ -127,27 +127,51 @@ def test_interpolation_term_enters_g_loss(interp):
     np.testing.assert_allclose(float(logs["g_loss"]), float(tf.reduce_mean(expected)), rtol=1e-5)
 
 
-def test_paired_conditions_repeat_the_first_half():
-    labels = tf.constant([0, 1, 2, 3, 4], tf.int64)
-    embeddings = tf.reshape(tf.range(10, dtype=tf.float32), [5, 2])
-    paired = ConditionalGAN._paired_conditions({"labels": labels, "embeddings": embeddings})
-    np.testing.assert_array_equal(paired["labels"], [0, 1, 0, 1, 4])  # odd batch: 4 unpaired
-    np.testing.assert_array_equal(paired["embeddings"][2:4], embeddings[:2])
+def _mode_seeking_gan(weight, seed=0):
+    config = tiny_config(conditions=["text"], cls=True, interp=False, mode_seeking=weight)
+    return config, build_gan(config, seed=seed)
 
 
 def test_mode_seeking_term_enters_g_loss():
-    config = tiny_config(conditions=["text"], cls=True, interp=False, mode_seeking=2.0)
-    batch = make_batch(config, batch_size=6, with_noise=True)
-    gan = build_gan(config, seed=0)
-    paired = {"embeddings": tf.concat([batch["embeddings"][:3]] * 2, axis=0)}
-    fake = gan.generator({"noise": batch["noise"], **paired}, training=True)
-    fake_logits = gan.discriminator({"images": fake, **paired}, training=True)[:, 0]
-    noise = batch["noise"]
-    per_pair = losses.mode_seeking_loss(fake[:3], fake[3:], noise[:3], noise[3:])
-    expected = losses.gan_cls_generator_loss(fake_logits) + 2.0 * tf.tile(per_pair, [2])
+    config, gan = _mode_seeking_gan(2.0)
+    batch = make_batch(config, batch_size=5, with_noise=True)  # odd: no pairing assumed
+    right = {"embeddings": batch["embeddings"]}
+    # train_step's only random draw here is z2: replay it from a copy of the noise seed.
+    replay = keras.random.SeedGenerator(0)
+    replay.state.assign(gan.seed_generator.state)
+    noise_2 = keras.random.normal([5, config.z_dim], seed=replay)
+    fake = gan.generator({"noise": batch["noise"], **right}, training=True)
+    fake_2 = gan.generator({"noise": noise_2, **right}, training=True)
+    fake_logits = gan.discriminator({"images": fake, **right}, training=True)[:, 0]
+    term = losses.mode_seeking_loss(fake, fake_2, batch["noise"], noise_2)
+    expected = losses.gan_cls_generator_loss(fake_logits) + 2.0 * term
     logs = gan.train_step(batch)
     np.testing.assert_allclose(float(logs["g_loss"]), float(tf.reduce_mean(expected)), rtol=1e-5)
-    assert float(tf.reduce_mean(per_pair)) > 0.1  # the term is not negligible here
+    np.testing.assert_allclose(float(logs["ms_loss"]), float(tf.reduce_mean(term)), rtol=1e-5)
+    assert float(tf.reduce_mean(term)) > 0.1  # not negligible here
+
+
+def test_mode_seeking_changes_g_gradients_only():
+    """The term moves G (it is differentiated, not just logged) and never D."""
+    moved, initial = {}, None
+    for weight in (0.0, 5.0):
+        config, gan = _mode_seeking_gan(weight)
+        if initial is None:  # both GANs start from the same weights
+            initial = (gan.generator.get_weights(), gan.discriminator.get_weights())
+        gan.generator.set_weights(initial[0])
+        gan.discriminator.set_weights(initial[1])
+        batch = make_batch(config, batch_size=4, with_noise=True)
+        tf.function(gan.train_step)(batch)
+        moved[weight] = (
+            [v.numpy() for v in gan.generator.trainable_variables],
+            [v.numpy() for v in gan.discriminator.trainable_variables],
+        )
+        assert ("ms_loss" in {m.name for m in gan.metrics}) == (weight > 0)
+    g_off, d_off = moved[0.0]
+    g_on, d_on = moved[5.0]
+    assert any(not np.allclose(a, b) for a, b in zip(g_off, g_on, strict=True))
+    for a, b in zip(d_off, d_on, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_missing_condition_and_wrong_keys_are_named():

@@ -84,3 +84,13 @@ def test_minibatch_stddev_gradient_and_bfloat16(float32_policy):
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     y = MinibatchStddev()(tf.cast(x, tf.bfloat16))
     assert y.dtype == tf.bfloat16 and y.shape == (4, 2, 2, 3)
+    spread = tf.cast(y[..., -1], tf.float32).numpy()
+    np.testing.assert_allclose(
+        spread, _spread(tf.cast(tf.cast(x, tf.bfloat16), tf.float32).numpy()), rtol=1e-2
+    )
+
+
+def test_minibatch_stddev_serialization_round_trip():
+    layer = MinibatchStddev(name="spread")
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert isinstance(restored, MinibatchStddev) and restored.name == "spread"

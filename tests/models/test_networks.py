@@ -29,6 +29,7 @@ def test_shapes_at_every_image_size(size, channels):
 
 @pytest.mark.parametrize("name", sorted(COMBINATIONS))
 def test_every_combination_shapes_and_ranges(name):
+    keras.utils.set_random_seed(0)  # the weights, so the tanh check does not hang on luck
     config = tiny_config(image_size=28, channels=1, **COMBINATIONS[name])
     batch = make_batch(config, batch_size=3, with_noise=True)
     generator = build_generator(config)

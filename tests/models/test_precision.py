@@ -8,11 +8,15 @@ from conftest import make_batch, tiny_config
 
 from tf_t2i.models.build import build_gan
 
+REMEDIES = dict(projection=True, minibatch_stddev=True, mode_seeking=0.5)
 
+
+@pytest.mark.parametrize("remedies", [False, True], ids=["reed", "remedies"])
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"])
-def test_step_under_policy(policy, float32_policy):
+def test_step_under_policy(policy, remedies, float32_policy):
     keras.mixed_precision.set_dtype_policy(policy)
-    config = tiny_config(image_size=28, channels=1, conditions=["text"])
+    extra = REMEDIES if remedies else {}
+    config = tiny_config(image_size=28, channels=1, conditions=["text"], **extra)
     gan = build_gan(config, seed=0)
     scaled = isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
     assert scaled == (policy == "mixed_float16")

@@ -73,6 +73,7 @@ class ConditionalGAN(keras.Model):
         self.d_wrong_tracker = keras.metrics.Mean(name="d_wrong")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.s_loss_tracker = keras.metrics.Mean(name="s_loss")
+        self.ms_loss_tracker = keras.metrics.Mean(name="ms_loss")
         self.d_optimizer = None
         self.g_optimizer = None
         self.s_optimizer = None
@@ -104,11 +105,14 @@ class ConditionalGAN(keras.Model):
 
     @property
     def metrics(self):
-        """The trackers reset by fit() at each epoch (d_wrong only with GAN-CLS)."""
+        """The trackers reset by fit() at each epoch (d_wrong only with GAN-CLS, ms_loss only
+        with mode seeking; g_loss includes the weighted mode-seeking term)."""
         trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker]
         if self.model_config.uses_cls:
             trackers.append(self.d_wrong_tracker)
         trackers.append(self.d_fake_tracker)
+        if self.model_config.mode_seeking > 0:
+            trackers.append(self.ms_loss_tracker)
         return trackers
 
     def get_config(self):
@@ -145,11 +149,9 @@ class ConditionalGAN(keras.Model):
         right = self._conditions(batch)  # h: the image's own condition
         wrong = self._wrong_conditions(batch) if config.uses_cls else None  # h^: mismatching
         noise = self._noise(batch)  # z ~ N(0, 1)
-        # h for G: with mode seeking, the second half repeats the first half's conditions
-        generated = self._paired_conditions(right) if config.mode_seeking > 0 else right
 
         with tf.GradientTape() as g_tape:
-            fake = self.generator({"noise": noise, **generated}, training=True)  # x^ = G(z, h)
+            fake = self.generator({"noise": noise, **right}, training=True)  # x^ = G(z, h)
             with tf.GradientTape() as d_tape:
                 # D's conv trunk sees only the image: run it once on x for both h and h^.
                 real_features = self._image_features(images, right)
@@ -157,7 +159,7 @@ class ConditionalGAN(keras.Model):
                 wrong_logits = None
                 if wrong is not None:
                     wrong_logits = self._match(real_features, wrong)  # s_w = D(x, h^)
-                fake_logits = self._discriminate(fake, generated)  # s_f = D(x^, h)
+                fake_logits = self._discriminate(fake, right)  # s_f = D(x^, h)
                 d_loss_per_example = self._discriminator_loss(
                     real_logits, wrong_logits, fake_logits
                 )
@@ -167,8 +169,10 @@ class ConditionalGAN(keras.Model):
             # L_G from the same s_f as L_D (D before its update, as in Algorithm 1): G needs
             # no second forward pass, and g_tape saw G's forward once.
             g_loss_per_example = losses.gan_cls_generator_loss(fake_logits, interp_logits)
+            mode_seeking = None
             if config.mode_seeking > 0:
-                g_loss_per_example += config.mode_seeking * self._mode_seeking(fake, noise)
+                mode_seeking = self._mode_seeking(fake, noise, right)
+                g_loss_per_example += config.mode_seeking * mode_seeking
             g_loss = self._average(g_loss_per_example)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
 
@@ -187,6 +191,8 @@ class ConditionalGAN(keras.Model):
         if wrong_logits is not None:
             self.d_wrong_tracker.update_state(tf.sigmoid(wrong_logits))
         self.d_fake_tracker.update_state(tf.sigmoid(fake_logits))
+        if mode_seeking is not None:
+            self.ms_loss_tracker.update_state(tf.reduce_mean(mode_seeking))
         return {m.name: m.result() for m in self.metrics}
 
     def _discriminator_loss(self, real_logits, wrong_logits, fake_logits):
@@ -200,30 +206,20 @@ class ConditionalGAN(keras.Model):
             return losses.dcgan_discriminator_loss(real_logits, fake_logits, smoothing)
         return losses.gan_cls_discriminator_loss(real_logits, wrong_logits, fake_logits, smoothing)
 
-    @staticmethod
-    def _paired_conditions(conditions):
-        """Conditions whose example i + B//2 repeats example i (i < B//2), for mode seeking.
+    def _mode_seeking(self, fake, noise, right):
+        """Mao et al.'s mode-seeking term: a second image per condition from fresh noise.
 
-        Each condition then has two samples with different z in the fake batch; an odd
-        batch keeps its last example unpaired. Shapes are unchanged.
+        Args:
+            fake: G(z, h), float32 [B, H, W, C].
+            noise: z, float32 [B, z_dim].
+            right: the conditions h.
+
+        Returns:
+            float32 [B], the per-example term (see losses.mode_seeking_loss).
         """
-        paired = {}
-        for key, value in conditions.items():
-            half = tf.shape(value)[0] // 2
-            paired[key] = tf.concat([value[:half], value[:half], value[2 * half :]], axis=0)
-        return paired
-
-    def _mode_seeking(self, fake, noise):
-        """Mao et al.'s term on the pairs made by _paired_conditions; float32 [B].
-
-        Each pair's loss is given to both of its examples (0 to an unpaired last one).
-        """
-        half = tf.shape(fake)[0] // 2
-        per_pair = losses.mode_seeking_loss(
-            fake[:half], fake[half : 2 * half], noise[:half], noise[half : 2 * half]
-        )
-        unpaired = tf.zeros(tf.shape(fake)[0] - 2 * half)
-        return tf.concat([per_pair, per_pair, unpaired], axis=0)
+        other_noise = keras.random.normal(tf.shape(noise), seed=self.seed_generator)  # z2
+        other = self.generator({"noise": other_noise, **right}, training=True)  # G(z2, h)
+        return losses.mode_seeking_loss(fake, other, noise, other_noise)
 
     def _interpolation_logits(self, noise, right, batch):
         """GAN-INT: D's logits on G(z, beta*t1 + (1-beta)*t2), or None when not enabled.

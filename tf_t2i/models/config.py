@@ -38,7 +38,9 @@ class ModelConfig:
     ndf: int = 64  # discriminator width: the 4x4 block has ndf*8 channels
     sync_batch_norm: bool = False  # batch statistics over all replicas under tf.distribute
     minibatch_stddev: bool = False  # D sees the batch's feature spread (against mode collapse)
-    projection: bool = False  # D adds <V phi(c), sum_xy features> (projection discriminator)
+    # D adds <V phi(c), mean_xy features> (projection discriminator); a no-op without a
+    # text, attributes or class condition, so recipes can keep it on under --condition none
+    projection: bool = False
     # --- conditions ---
     conditions: list[str] = dataclasses.field(default_factory=lambda: ["text"])  # [] = DCGAN
     embedding_dim: int = 512  # size of a caption embedding (the text encoder's dim)
@@ -56,7 +58,7 @@ class ModelConfig:
     instance_noise: float = 0.0  # stddev of noise added to D's images (0 = off)
     instance_noise_decay_steps: int = 0  # linear decay to 0 over this many steps (0 = constant)
     d_steps: int = 1  # D updates per G update
-    mode_seeking: float = 0.0  # weight of Mao et al.'s term: G must use z (0 = off)
+    mode_seeking: float = 0.0  # weight of Mao et al.'s term, G must use z (0 = off; +1 G pass)
     # --- optimisers (Adam) ---
     g_lr: float = 2e-4
     d_lr: float = 2e-4

@@ -56,10 +56,12 @@ def build_discriminator(config: ModelConfig) -> keras.Model:
     """Builds D: (image, conditions) -> one logit, as a trunk and a head.
 
     The trunk sees only the image (and the mask): strided convs to base x base x (ndf*8),
-    with the pooled mask concatenated where asked. The head tiles the projected condition
+    with the pooled mask concatenated where asked and, with model.minibatch_stddev, the
+    batch's feature spread as one more channel. The head tiles the projected condition
     over that grid, concatenates it, then a 1x1 conv and leaky ReLU, and a
-    final base x base conv to a single logit. The split lets train_step run the trunk once
-    on the real images for both the right and the wrong condition (GAN-CLS).
+    final base x base conv to a single logit; with model.projection it adds the projection
+    term. The split lets train_step run the trunk once on the real images for both the
+    right and the wrong condition (GAN-CLS).
 
     Args:
         config: the model config.
@@ -83,7 +85,7 @@ def build_discriminator(config: ModelConfig) -> keras.Model:
 
 
 def build_trunk(config: ModelConfig) -> keras.Model:
-    """D's image path: {"images"[, "masks"]} -> features [B, base, base, ndf*8 (+1 mask)]."""
+    """D's image path: {"images"[, "masks"]} -> features [B, base, base, trunk_width(config)]."""
     size = config.image_size
     images = keras.Input((size, size, config.channels), name="images")
     inputs = {
@@ -103,7 +105,9 @@ def build_trunk(config: ModelConfig) -> keras.Model:
         # (B, base, base, ndf*8 + 1)
     if config.minibatch_stddev:
         x = MinibatchStddev(name="d_minibatch_stddev")(x)
-        # (B, base, base, trunk width + 1)
+        # (B, base, base, trunk width): the spread is the last channel
+    if x.shape[-1] != trunk_width(config):
+        raise AssertionError(f"d_trunk: width {x.shape[-1]} != trunk_width {trunk_width(config)}")
     return keras.Model(inputs, x, name="d_trunk")
 
 
@@ -113,14 +117,22 @@ def trunk_width(config: ModelConfig) -> int:
     return config.ndf * 8 + int(mask_at_base) + int(config.minibatch_stddev)
 
 
-def projection_term(
-    features: keras.KerasTensor, condition: keras.KerasTensor, config: ModelConfig
-) -> keras.KerasTensor:
-    """Miyato and Koyama's projection: <V phi(c), mean_xy features(x)>, float32 [B, 1].
+def projection_term(features: keras.KerasTensor, condition: keras.KerasTensor) -> keras.KerasTensor:
+    """Miyato and Koyama's projection term <V phi(c), mean_xy features(x)>.
 
     The inner product of the image's pooled features with a linear map of the projected
     condition scores the match directly, where the concatenation has to learn it through
     the 1x1 conv; with it, D's verdict on a caption's colour or shape is one dot product.
+
+    Args:
+        features: the trunk's output [B, base, base, trunk width].
+        condition: the head's projected conditions phi(c) [B, proj_dim * conditions].
+
+    Returns:
+        float32 [B, 1], added to the head's logit.
+
+    Reference:
+        Miyato and Koyama, "cGANs with Projection Discriminator", ICLR 2018.
     """
     pooled = keras.layers.GlobalAveragePooling2D(name="d_pool")(features)
     # (B, trunk width)
@@ -142,7 +154,7 @@ def build_head(config: ModelConfig) -> keras.Model:
         tiled = keras.layers.Reshape((1, 1, condition.shape[-1]), name="d_c_reshape")(condition)
         tiled = keras.layers.UpSampling2D(base, name="d_c_tile")(tiled)
         x = keras.layers.Concatenate(name="d_x_c")([x, tiled])
-        # (B, base, base, ndf*8 + proj_dim * number of vector conditions)
+        # (B, base, base, trunk width + proj_dim * number of vector conditions)
     if condition is not None or mask_at_base:
         x = keras.layers.Conv2D(config.ndf * 8, 1, use_bias=False, name="d_joint")(x)
         x = keras.layers.LeakyReLU(0.2, name="d_joint_lrelu")(x)
@@ -154,6 +166,6 @@ def build_head(config: ModelConfig) -> keras.Model:
     # (B, 1) float32
     if config.projection and condition is not None:
         logits = keras.layers.Add(dtype="float32", name="d_logits_projected")(
-            [logits, projection_term(features, condition, config)]
+            [logits, projection_term(features, condition)]
         )
     return keras.Model({"features": features, **conditions}, logits, name="d_head")

@@ -62,10 +62,18 @@ class MinibatchStddev(keras.layers.Layer):
     The spread is the standard deviation of each feature over the batch, averaged over all
     features and positions: one scalar, tiled over [B, H, W, 1]. A generator that ignores
     its noise makes batches with less spread than real ones, which D can then see. The
-    statistic covers the batch of each call (one replica's share under tf.distribute), so
-    real and generated images must be passed in separate calls, as train_step does.
+    statistic covers the batch of each call (one replica's share under tf.distribute, like
+    unsynchronised batch norm), so real and generated images must be passed in separate
+    calls, as train_step does.
 
     Input [B, H, W, C] -> output [B, H, W, C + 1], same dtype.
+
+    Example:
+        >>> MinibatchStddev()(tf.zeros([8, 4, 4, 512])).shape
+        TensorShape([8, 4, 4, 513])
+
+    Reference:
+        Karras et al., "Progressive Growing of GANs", ICLR 2018.
     """
 
     def call(self, inputs):
