@@ -260,6 +260,11 @@ def train_evaluator(
     train = make_dataset(
         data_dir, "train", batch_size, training=False, seed=seed, repeat=False, drop_remainder=False
     )
+    # Only what the evaluator learns from. Unbatching a zero-width tensor (attributes [B, 0]
+    # of a data set without attributes) into a cache crashes TensorFlow 2.21 with a
+    # segmentation fault in MaybeMoveSliceToElement.
+    keys = ["images", "labels"] + (["attributes"] if manifest.num_attributes else [])
+    train = train.map(lambda batch: {key: batch[key] for key in keys})
     train = train.unbatch().cache().shuffle(min(num_train, 4096), seed=seed).batch(batch_size)
     log(
         f"training the evaluator on {num_train} images "
