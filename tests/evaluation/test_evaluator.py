@@ -105,17 +105,15 @@ def test_inception_features_from_a_local_weights_file(tmp_path, shapes_dir, trai
     np.testing.assert_allclose(out["features"], expected, rtol=1e-3, atol=1e-4)
 
 
-def test_evaluator_trains_on_a_data_set_without_attributes(tmp_path):
+def test_evaluator_trains_on_a_data_set_without_attributes(tmp_path, hash_encoder):
     """Digits have labels but no attributes: their [B, 0] attribute tensors once crashed
     TensorFlow (segfault) when the evaluator's pipeline unbatched them into a cache."""
-    from conftest import TINY_SIZE, HashEncoder
-
     from tf_t2i.data.convert import convert
     from tf_t2i.data.sources import get_source
 
     data = tmp_path / "digits"
-    source = get_source("digits", None, image_size=TINY_SIZE)
-    convert(source, data, encoder=HashEncoder(), image_size=TINY_SIZE, limit=200, progress=False)
+    source = get_source("digits", None, image_size=32)
+    convert(source, data, encoder=hash_encoder, image_size=32, limit=200, progress=False)
     path = ev.train_evaluator(data, epochs=2, seed=0, log=lambda *_: None)
     info = json.loads(ev.info_path(path).read_text())
     assert info["attribute_names"] == [] and len(info["class_names"]) == 10
