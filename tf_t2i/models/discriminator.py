@@ -78,14 +78,18 @@ def build_discriminator(config: ModelConfig) -> keras.Model:
         "images": keras.Input((size, size, config.channels), name="images"),
         **condition_inputs(config),
     }
-    trunk, head = build_trunk(config), build_head(config)
+    trunk = build_trunk(config)
+    head = build_head(config, trunk.output.shape[-1])
     features = trunk({k: inputs[k] for k in trunk.input})
     logits = head({"features": features, **{k: inputs[k] for k in head.input if k in inputs}})
     return keras.Model(inputs, logits, name="discriminator")
 
 
 def build_trunk(config: ModelConfig) -> keras.Model:
-    """D's image path: {"images"[, "masks"]} -> features [B, base, base, trunk_width(config)]."""
+    """D's image path: {"images"[, "masks"]} -> features [B, base, base, F].
+
+    F is ndf*8, plus one channel for a mask at base x base and one for the minibatch spread.
+    """
     size = config.image_size
     images = keras.Input((size, size, config.channels), name="images")
     inputs = {
@@ -106,15 +110,7 @@ def build_trunk(config: ModelConfig) -> keras.Model:
     if config.minibatch_stddev:
         x = MinibatchStddev(name="d_minibatch_stddev")(x)
         # (B, base, base, trunk width): the spread is the last channel
-    if x.shape[-1] != trunk_width(config):
-        raise AssertionError(f"d_trunk: width {x.shape[-1]} != trunk_width {trunk_width(config)}")
     return keras.Model(inputs, x, name="d_trunk")
-
-
-def trunk_width(config: ModelConfig) -> int:
-    """Channels of D's trunk output: ndf*8, plus the mask and the minibatch spread."""
-    mask_at_base = config.base_size in config.discriminator_mask_resolutions()
-    return config.ndf * 8 + int(mask_at_base) + int(config.minibatch_stddev)
 
 
 def projection_term(features: keras.KerasTensor, condition: keras.KerasTensor) -> keras.KerasTensor:
@@ -141,11 +137,16 @@ def projection_term(features: keras.KerasTensor, condition: keras.KerasTensor) -
     return keras.layers.Dot(axes=1, dtype="float32", name="d_projection_dot")([pooled, embedded])
 
 
-def build_head(config: ModelConfig) -> keras.Model:
-    """D's matching head: {"features", vector condition keys} -> logits float32 [B, 1]."""
+def build_head(config: ModelConfig, trunk_width: int) -> keras.Model:
+    """D's matching head: {"features", vector condition keys} -> logits float32 [B, 1].
+
+    Args:
+        config: the model config.
+        trunk_width: channels of the trunk's features (build_trunk's output).
+    """
     base = config.base_size
     mask_at_base = base in config.discriminator_mask_resolutions()
-    features = keras.Input((base, base, trunk_width(config)), name="features")
+    features = keras.Input((base, base, trunk_width), name="features")
     conditions = {k: v for k, v in condition_inputs(config).items() if k != "masks"}
     x = features
 

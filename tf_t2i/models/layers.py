@@ -60,9 +60,10 @@ class MinibatchStddev(keras.layers.Layer):
     """Appends the batch's feature spread as one more channel (Karras et al. 2018, sec. 3).
 
     The spread is the standard deviation of each feature over the batch, averaged over all
-    features and positions: one scalar, tiled over [B, H, W, 1]. A generator that ignores
-    its noise makes batches with less spread than real ones, which D can then see. The
-    statistic covers the batch of each call (one replica's share under tf.distribute, like
+    features and positions: one scalar, tiled over [B, H, W, 1]. A generator that draws too
+    few kinds of image makes batches with less spread than real ones, which D can then see;
+    a batch of mixed captions hides collapse within one caption (for that, mode seeking).
+    The statistic covers the batch of each call (one replica's share under tf.distribute, like
     unsynchronised batch norm), so real and generated images must be passed in separate
     calls, as train_step does.
 
