@@ -8,6 +8,12 @@ measured in the same run. The FLOP-weighted mean over the step's kernels is the 
 that the whole step can reach with these kernels, whatever the Python around them does.
 `--dtype bfloat16` times the kernels that mixed_bfloat16 runs.
 
+Each layer also gets a fourth row: the filter gradient as one matmul over patches
+(tf_t2i.models.strided_conv.filter_gradient), which the networks use where
+`matmul_filter_gradient_pays` says so (marked "used"). The second ceiling counts the
+kernels the library actually runs: the matmul filter gradient where it is used, else
+TensorFlow's.
+
     python -m bench.bench_conv_layers [--batch-size 64] [--repeats 8] [--dtype bfloat16]
 
 Writes bench/results/conv_layers.md (float32) or conv_layers_bfloat16.md.
@@ -40,13 +46,15 @@ def best_seconds(fn, repeats):
 
 
 def conv_kernels(batch, side, c_in, c_out, transposed, dtype="float32"):
-    """The three kernels of one layer as (name, callable) and the layer's forward FLOPs.
+    """The kernels of one layer as (name, callable) and the layer's forward FLOPs.
 
     A transposed conv (side -> 2 side) is the gradient of the conv 2 side -> side with
     the channels swapped: the same three kernels, with forward and input gradient
-    exchanged.
+    exchanged. The fourth, "filter gradient (matmul)", is the library's alternative.
     """
     import tensorflow as tf
+
+    from tf_t2i.models import strided_conv
 
     def run(fn):
         compiled = tf.function(fn)
@@ -75,12 +83,14 @@ def conv_kernels(batch, side, c_in, c_out, transposed, dtype="float32"):
     forward, input_gradient = (
         (conv_input_gradient, conv) if transposed else (conv, conv_input_gradient)
     )
+    matmul_filter_gradient = run(lambda: strided_conv.filter_gradient(x, dy)[None])
     kernels = [
         ("forward", forward),
         ("input gradient", input_gradient),
         ("filter gradient", filter_gradient),
+        ("filter gradient (matmul)", matmul_filter_gradient),
     ]
-    return kernels, flops
+    return kernels, flops, strided_conv.matmul_filter_gradient_pays(side, dtype)
 
 
 def main():
@@ -97,21 +107,31 @@ def main():
     matmul = tf.function(lambda: tf.matmul(a, a)[0, :1])
     peak = 2 * 2048**3 / best_seconds(lambda: matmul().numpy(), args.repeats)
 
-    rows, total_flops, total_seconds = [], 0, 0.0
+    rows, total_flops, tf_seconds, used_seconds = [], 0, 0.0, 0.0
     for network, side, c_in, c_out in D_CONVS + G_CONVS:
         transposed = network == "G"
-        kernels, flops = conv_kernels(args.batch_size, side, c_in, c_out, transposed, args.dtype)
+        kernels, flops, matmul_used = conv_kernels(
+            args.batch_size, side, c_in, c_out, transposed, args.dtype
+        )
         out = side * 2 if transposed else side // 2
         layer = f"{network} {side}x{side}x{c_in} -> {out}x{out}x{c_out}"
+        total_flops += 3 * flops
         for kind, fn in kernels:
             seconds = best_seconds(fn, args.repeats)
-            total_flops += flops
-            total_seconds += seconds
+            is_matmul = kind.endswith("(matmul)")
+            if not is_matmul:
+                tf_seconds += seconds
+            if kind == "filter gradient" and matmul_used or is_matmul and not matmul_used:
+                used = ""
+            else:
+                used_seconds += seconds
+                used = " (used)" if kind.startswith("filter gradient") else ""
             rows.append(
-                f"| {layer} | {kind} | {flops / 1e9:.2f} | {seconds * 1e3:.1f} "
+                f"| {layer} | {kind}{used} | {flops / 1e9:.2f} | {seconds * 1e3:.1f} "
                 f"| {flops / seconds / 1e9:.0f} | {100 * flops / seconds / peak:.0f}% |"
             )
-    ceiling = total_flops / total_seconds / peak
+    ceiling = total_flops / tf_seconds / peak
+    used_ceiling = total_flops / used_seconds / peak
     load_after = os.getloadavg()
     command = "python -m bench.bench_conv_layers " + " ".join(sys.argv[1:])
     text = f"""## The step's convolutions one by one (64x64, batch {args.batch_size}, {args.dtype})
@@ -128,9 +148,10 @@ def main():
 {chr(10).join(rows)}
 
 All kernels together (each layer's three kernels once, FLOP-weighted):
-{100 * ceiling:.0f}% of the matmul peak. This is the ceiling of the whole train step with
-TensorFlow's CPU kernels on this machine; the step itself (bench_train_step) adds batch
-norm, activations, the optimizers and the loss.
+{100 * ceiling:.0f}% of the matmul peak with TensorFlow's kernels, {100 * used_ceiling:.0f}% with the
+ones the networks run (the rows without "(matmul)", or marked "used"). This is the
+ceiling of the whole train step on this machine; the step itself (bench_train_step)
+adds batch norm, activations, the optimizers and the loss.
 """
     suffix = "" if args.dtype == "float32" else f"_{args.dtype}"
     result = RESULTS / f"conv_layers{suffix}.md"

@@ -15,6 +15,8 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+# Benchmarks run more than once, with these arguments (each run writes its own section).
+EXTRA_RUNS = {"bench_conv_layers": [[], ["--dtype", "bfloat16"]]}
 
 HEADER = """# Benchmarks
 
@@ -30,8 +32,10 @@ def main():
     args = parser.parse_args()
     if not args.collect:
         for script in sorted((ROOT / "bench").glob("bench_*.py")):
-            print(f"== {script.stem}", flush=True)
-            subprocess.run([sys.executable, "-m", f"bench.{script.stem}"], cwd=ROOT, check=True)
+            for extra in EXTRA_RUNS.get(script.stem, [[]]):
+                print(f"== {script.stem} {' '.join(extra)}", flush=True)
+                command = [sys.executable, "-m", f"bench.{script.stem}", *extra]
+                subprocess.run(command, cwd=ROOT, check=True)
     sections = [p.read_text(encoding="utf-8").strip() for p in sorted(RESULTS.glob("*.md"))]
     (ROOT / "BENCHMARKS.md").write_text(HEADER + "\n" + "\n\n".join(sections) + "\n")
     print(f"wrote {ROOT / 'BENCHMARKS.md'} ({len(sections)} sections)")

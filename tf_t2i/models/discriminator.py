@@ -12,6 +12,7 @@ from tf_t2i.models.conditions import (
 )
 from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.layers import MinibatchStddev, batch_norm
+from tf_t2i.models.strided_conv import StridedConv2D
 
 
 def conv_trunk(
@@ -42,7 +43,7 @@ def conv_trunk(
         if mask is not None and x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"{prefix}_mask{x.shape[1]}")
         width = top // 2 ** (config.num_blocks - 1 - block)
-        x = keras.layers.Conv2D(
+        x = StridedConv2D(
             width, 4, strides=2, padding="same", use_bias=block == 0, name=f"{prefix}_down{block}"
         )(x)
         if normalize and block > 0:

@@ -12,6 +12,7 @@ from tf_t2i.models.conditions import (
 )
 from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.layers import batch_norm
+from tf_t2i.models.strided_conv import StridedConv2DTranspose
 
 
 def build_generator(config: ModelConfig) -> keras.Model:
@@ -56,12 +57,12 @@ def build_generator(config: ModelConfig) -> keras.Model:
         if x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"g_mask{x.shape[1]}")
         if block == config.num_blocks - 1:
-            x = keras.layers.Conv2DTranspose(
+            x = StridedConv2DTranspose(
                 config.channels, 4, strides=2, padding="same", name="g_to_image"
             )(x)
             # (B, image_size, image_size, channels)
             break
-        x = keras.layers.Conv2DTranspose(
+        x = StridedConv2DTranspose(
             width // 2 ** (block + 1),
             4,
             strides=2,

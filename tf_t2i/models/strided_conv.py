@@ -1,0 +1,218 @@
+"""Reed's 4x4 stride-2 convolutions with faster CPU kernels where TensorFlow's are slow.
+
+Every block of G and D is a 4x4 stride-2 "same" convolution (D) or transposed
+convolution (G). TensorFlow's CPU kernels run their forward and input-gradient passes
+near the machine's matmul peak, but in bfloat16 the filter-gradient kernel falls to
+30-60% of it on the small maps (16x16 and 8x8 inputs; bench/bench_conv_layers.py).
+
+The filter gradient is a matrix product once the input is laid out as patches:
+dK[i, j, c, o] = sum over (b, h, w) of x_pad[b, 2h+i, 2w+j, c] * dy[b, h, w, o]. Space to
+depth with block 2 turns the 4x4 stride-2 window into a 2x2 stride-1 window over
+s = space_to_depth(x_pad) [B, Ho+1, Wo+1, 4C]: kernel row i = 2a + di reads s at row
+h + a, sub-row di. So the patches are four shifted slices of s, and dK is one matmul
+of [B*Ho*Wo, 16C]^T by [B*Ho*Wo, O].
+
+The image layers (G's last transposed conv to 1 or 3 channels, and the input gradient
+of D's first conv, the same operation) run at 12-15% of the peak in TensorFlow's
+kernel. The same space-to-depth view makes them a stride-1 conv: the transposed conv's
+output in space-to-depth form is a 2x2 "valid" conv of the input padded by 1, with
+4 x channels outputs, which is about twice as fast (`transposed_conv_by_space_to_depth`).
+
+These layers keep Keras's weights, config and checkpoint layout. Everything else is
+TensorFlow's kernels, and each replacement is used only where it was measured to pay
+(`matmul_filter_gradient_pays`, `IMAGE_CHANNELS`).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+# The largest map side (the conv's input, the transposed conv's output) on which the
+# matmul filter gradient beat TensorFlow's kernel in bfloat16 on this project's CPU
+# (AMD EPYC Zen 5, batch 64; bench/results/conv_layers_bfloat16.md). In float32 the
+# kernel was as fast or faster at every size.
+MATMUL_MAX_SIDE = 16
+# Transposed convs to at most this many channels (images) run by space to depth: 1.9 ms
+# against 3.5 in bfloat16, 2.6 against 5.5 in float32 (32x32x64 -> 64x64x3, batch 64).
+IMAGE_CHANNELS = 4
+_STRIDES = [1, 2, 2, 1]
+
+
+def matmul_filter_gradient_pays(side: int, dtype) -> bool:
+    """Whether the matmul filter gradient is used for maps of `side` in `dtype`."""
+    return tf.as_dtype(dtype) == tf.bfloat16 and side <= MATMUL_MAX_SIDE
+
+
+def filter_gradient(x, dy):
+    """The filter gradient of a 4x4 stride-2 "same" conv, by one matmul over patches.
+
+    Args:
+        x: the conv's input [B, H, W, C], H and W even.
+        dy: the gradient of its output [B, H/2, W/2, O].
+
+    Returns:
+        dK [4, 4, C, O], equal to tf.raw_ops.Conv2DBackpropFilter's up to rounding.
+    """
+    channels, out_channels = x.shape[-1], dy.shape[-1]
+    rows, cols = x.shape[1] // 2, x.shape[2] // 2  # dy's map
+    # "same" pads a 4x4 stride-2 window over an even side by 1 on each side.
+    s = tf.nn.space_to_depth(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 2)
+    # (B, Ho+1, Wo+1, 4C), channels ordered (di, dj, c)
+    taps = [s[:, a : a + rows, b : b + cols, :] for a in (0, 1) for b in (0, 1)]
+    patches = tf.reshape(tf.concat(taps, axis=-1), [-1, 16 * channels])
+    # (B*Ho*Wo, 16C), columns ordered (a, b, di, dj, c)
+    grad = tf.matmul(patches, tf.reshape(dy, [-1, out_channels]), transpose_a=True)
+    grad = tf.reshape(grad, [2, 2, 2, 2, channels, out_channels])  # (a, b, di, dj, c, o)
+    grad = tf.transpose(grad, [0, 2, 1, 3, 4, 5])  # (a, di, b, dj): i = 2a + di, j = 2b + dj
+    return tf.reshape(grad, [4, 4, channels, out_channels])
+
+
+def transposed_conv_by_space_to_depth(x, kernel):
+    """conv2d_transpose(x, kernel, stride 2, "same") as a stride-1 conv and depth to space.
+
+    The full (uncropped) output is F[2u + di] = sum over a of x[u - a] * K[2a + di]: in
+    space-to-depth form, a 2x2 correlation of x padded by 1 with the kernel's taps
+    reversed. "same" then crops one pixel on each side.
+
+    Args:
+        x: [B, H, W, C].
+        kernel: [4, 4, O, C] (the transposed-conv layout).
+
+    Returns:
+        [B, 2H, 2W, O].
+    """
+    rows, cols, channels = x.shape[1], x.shape[2], x.shape[3]
+    out_channels = kernel.shape[2]
+    taps = tf.reshape(kernel, [2, 2, 2, 2, out_channels, channels])  # (a, di, b, dj, o, c)
+    taps = tf.reverse(taps, [0, 2])  # a' = 1 - a: a correlation, not a convolution
+    taps = tf.transpose(taps, [0, 2, 5, 1, 3, 4])  # (a', b', c, di, dj, o)
+    taps = tf.reshape(taps, [2, 2, channels, 4 * out_channels])
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    full = tf.nn.conv2d(padded, taps, 1, "VALID")  # (B, H+1, W+1, 4 O), ordered (di, dj, o)
+    return tf.nn.depth_to_space(full, 2)[:, 1 : 2 * rows + 1, 1 : 2 * cols + 1, :]
+
+
+def _transposed_conv(x, kernel, output_shape):
+    """TF's stride-2 "same" transposed conv, or the space-to-depth one for images."""
+    if kernel.shape[2] <= IMAGE_CHANNELS:
+        return transposed_conv_by_space_to_depth(x, kernel)
+    return tf.raw_ops.Conv2DBackpropInput(
+        input_sizes=output_shape, filter=kernel, out_backprop=x, strides=_STRIDES, padding="SAME"
+    )
+
+
+def _filter_gradient(x, dy, kernel_shape, matmul: bool):
+    """dK of y = conv2d(x, K, stride 2, "same"): `filter_gradient`, or TF's kernel."""
+    if matmul:
+        return filter_gradient(x, dy)
+    return tf.raw_ops.Conv2DBackpropFilter(
+        input=x, filter_sizes=kernel_shape, out_backprop=dy, strides=_STRIDES, padding="SAME"
+    )
+
+
+def conv_down(x, kernel, matmul_filter_gradient: bool = True):
+    """y = conv2d(x, kernel, stride 2, "same") with the faster gradients.
+
+    The input gradient (a transposed conv) goes by space to depth when x is an image
+    (C <= IMAGE_CHANNELS); the filter gradient by `filter_gradient` if asked.
+
+    Args:
+        x: [B, H, W, C], H and W even.
+        kernel: [4, 4, C, O] in x's dtype.
+        matmul_filter_gradient: whether to use `filter_gradient` over TF's kernel.
+
+    Returns:
+        [B, H/2, W/2, O].
+    """
+
+    @tf.custom_gradient
+    def conv(x, kernel):
+        def grad(dy):
+            dx = _transposed_conv(dy, kernel, tf.shape(x))
+            return dx, _filter_gradient(x, dy, tf.shape(kernel), matmul_filter_gradient)
+
+        return tf.nn.conv2d(x, kernel, _STRIDES, "SAME"), grad
+
+    return conv(x, kernel)
+
+
+def conv_up(x, kernel, matmul_filter_gradient: bool = True):
+    """y = conv2d_transpose(x, kernel, stride 2, "same") with the faster kernels.
+
+    The forward pass goes by space to depth for images (O <= IMAGE_CHANNELS). A
+    transposed conv is the input gradient of the conv that maps y to x, so its filter
+    gradient is that conv's: filter_gradient(dy, x), if asked.
+
+    Args:
+        x: [B, H, W, C].
+        kernel: [4, 4, O, C] in x's dtype (Keras's transposed-conv layout).
+        matmul_filter_gradient: whether to use `filter_gradient` over TF's kernel.
+
+    Returns:
+        [B, 2H, 2W, O].
+    """
+
+    @tf.custom_gradient
+    def conv_transpose(x, kernel):
+        def grad(dy):
+            dx = tf.nn.conv2d(dy, kernel, _STRIDES, "SAME")
+            return dx, _filter_gradient(dy, x, tf.shape(kernel), matmul_filter_gradient)
+
+        shape = tf.stack([tf.shape(x)[0], 2 * x.shape[1], 2 * x.shape[2], kernel.shape[2]])
+        return _transposed_conv(x, kernel, shape), grad
+
+    return conv_transpose(x, kernel)
+
+
+def _is_reed_block(layer, inputs) -> bool:
+    """A 4x4 stride-2 "same" layer on maps of known size."""
+    return (
+        tuple(layer.kernel_size) == (4, 4)
+        and tuple(layer.strides) == (2, 2)
+        and layer.padding == "same"
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.data_format == "channels_last"
+        and getattr(layer, "groups", 1) == 1
+        and len(inputs.shape) == 4
+        and None not in inputs.shape[1:]
+    )
+
+
+@keras.saving.register_keras_serializable(package="tf_t2i")
+class StridedConv2D(keras.layers.Conv2D):
+    """keras.layers.Conv2D whose 4x4 stride-2 "same" case trains with `conv_down`.
+
+    It does so on images (the input gradient) and where the matmul filter gradient pays;
+    other configurations and maps run the parent's op.
+    """
+
+    def convolution_op(self, inputs, kernel):
+        rows, cols, channels = inputs.shape[1:] if len(inputs.shape) == 4 else (None,) * 3
+        even = _is_reed_block(self, inputs) and rows % 2 == 0 == cols % 2  # pads 1 each side
+        matmul = even and matmul_filter_gradient_pays(max(rows, cols), inputs.dtype)
+        if not (even and (matmul or channels <= IMAGE_CHANNELS)):
+            return super().convolution_op(inputs, kernel)
+        return conv_down(inputs, tf.cast(kernel, inputs.dtype), matmul)
+
+
+@keras.saving.register_keras_serializable(package="tf_t2i")
+class StridedConv2DTranspose(keras.layers.Conv2DTranspose):
+    """keras.layers.Conv2DTranspose whose 4x4 stride-2 "same" case runs `conv_up`.
+
+    It does so for images (the forward pass) and where the matmul filter gradient pays;
+    other configurations and maps run the parent's op.
+    """
+
+    def call(self, inputs):
+        reed = _is_reed_block(self, inputs) and self.output_padding is None
+        side = 2 * max(inputs.shape[1:3]) if reed else 0
+        matmul = reed and matmul_filter_gradient_pays(side, inputs.dtype)
+        if not (reed and (matmul or self.filters <= IMAGE_CHANNELS)):
+            return super().call(inputs)
+        outputs = conv_up(inputs, tf.cast(self.kernel, inputs.dtype), matmul)
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, tf.cast(self.bias, outputs.dtype))
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
