@@ -26,6 +26,8 @@ COMBINATIONS = {
     "text_projection": dict(
         conditions=["text", "mask"], projection=True, minibatch_stddev=True, mode_seeking=0.5
     ),
+    # DiffAugment on every image D sees
+    "text_augment": dict(conditions=["text"], augment=["color", "translation", "cutout"]),
 }
 
 

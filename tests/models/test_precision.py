@@ -8,7 +8,12 @@ from conftest import make_batch, tiny_config
 
 from tf_t2i.models.build import build_gan
 
-REMEDIES = dict(projection=True, minibatch_stddev=True, mode_seeking=0.5)
+REMEDIES = dict(
+    projection=True,
+    minibatch_stddev=True,
+    mode_seeking=0.5,
+    augment=["color", "translation", "cutout"],
+)
 
 
 @pytest.mark.parametrize("remedies", [False, True], ids=["reed", "remedies"])

@@ -15,6 +15,7 @@ def _config():
         style_encoder=True,
         projection=True,
         minibatch_stddev=True,
+        augment=["color"],  # the one policy allowed beside a mask
     )
 
 

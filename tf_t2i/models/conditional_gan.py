@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tf_t2i import losses
 from tf_t2i.errors import T2IError
+from tf_t2i.models.augment import diff_augment
 from tf_t2i.models.config import CONDITION_KEYS, INTERPOLABLE_CONDITIONS, ModelConfig
 from tf_t2i.models.discriminator import build_discriminator
 from tf_t2i.models.generator import build_generator
@@ -251,8 +252,10 @@ class ConditionalGAN(keras.Model):
         return self._match(self._image_features(images, conditions), conditions)
 
     def _image_features(self, images, conditions):
-        """D's trunk on (noised) images and the mask: [B, base, base, F]."""
+        """D's trunk on (augmented, noised) images and the mask: [B, base, base, F]."""
         trunk = self.discriminator.get_layer("d_trunk")
+        if self.model_config.augment:
+            images = diff_augment(images, self.model_config.augment, self.seed_generator)
         inputs = {"images": self._add_instance_noise(images)}
         if "masks" in conditions:
             inputs["masks"] = conditions["masks"]

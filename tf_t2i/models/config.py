@@ -19,6 +19,8 @@ VECTOR_CONDITIONS = ("text", "attributes", "class")
 # Conditions that can be interpolated (GAN-INT): continuous vectors only.
 INTERPOLABLE_CONDITIONS = ("text", "attributes")
 IMAGE_SIZES = (28, 32, 64, 128)
+# DiffAugment policies (tf_t2i/models/augment.py keeps the transforms).
+AUGMENT_POLICIES = ("color", "translation", "cutout")
 
 
 @dataclasses.dataclass
@@ -59,6 +61,9 @@ class ModelConfig:
     instance_noise_decay_steps: int = 0  # linear decay to 0 over this many steps (0 = constant)
     d_steps: int = 1  # D updates per G update
     mode_seeking: float = 0.0  # weight of Mao et al.'s term, G must use z (0 = off; +1 G pass)
+    # DiffAugment policies applied to every image D sees while training (models/augment.py):
+    # any of "color", "translation", "cutout"; [] = off. For small data sets.
+    augment: list[str] = dataclasses.field(default_factory=list)
     # --- optimisers (Adam) ---
     g_lr: float = 2e-4
     d_lr: float = 2e-4
@@ -171,6 +176,15 @@ class ModelConfig:
                     f"model.mask_resolutions: {bad} not among the feature-map sizes "
                     f"{sorted(allowed)} of a {self.image_size}x{self.image_size} model"
                 )
+        bad = [p for p in self.augment if p not in AUGMENT_POLICIES]
+        if bad:
+            raise T2IError(f"model.augment: unknown {bad}; choose from {list(AUGMENT_POLICIES)}")
+        moving = [p for p in self.augment if p in ("translation", "cutout")]
+        if moving and "mask" in self.conditions:
+            raise T2IError(
+                f"model.augment: {moving} would move the image off its mask; use 'color' only "
+                "with the mask condition"
+            )
         if not 0.0 <= self.interp_beta <= 1.0:
             raise T2IError(f"model.interp_beta: must be in [0, 1], got {self.interp_beta}")
         if not 0.0 < self.label_smoothing <= 1.0:
