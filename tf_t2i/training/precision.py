@@ -34,8 +34,8 @@ def resolve_precision(
     `auto` picks mixed_bfloat16 on TPU, mixed_float16 on GPU, and on CPU
     mixed_bfloat16 where the CPU has native bf16 and a measured convolution step is
     faster in it, float32 otherwise. Native bf16 is not always faster: on an AMD EPYC
-    it was 1.4x faster than float32, on the project's Intel Xeon (avx512_bf16, no AMX)
-    1.9x slower (see cpu_bf16_is_faster). float16 on a CPU is emulated (18x slower
+    (Zen 5) the probe ran 1.9x faster than in float32, on the project's Intel Xeon
+    (avx512_bf16, no AMX) 1.9x slower (see cpu_bf16_is_faster). float16 on a CPU is emulated (18x slower
     here), so `auto` never picks it there.
 
     Args:
@@ -78,7 +78,9 @@ def cpu_bf16_is_faster(cache_file: pathlib.Path | None = None, probe=None) -> bo
 
     from tf_t2i.cache import cache_dir
 
-    key = f"{cpu_model()}|{len(os.sched_getaffinity(0))} cores|tf {tf.__version__}"
+    # "probe 2": the probe runs the networks' own conv (answers of the first probe, on
+    # TensorFlow's bf16 filter-gradient kernel, no longer hold)
+    key = f"{cpu_model()}|{len(os.sched_getaffinity(0))} cores|tf {tf.__version__}|probe 2"
     cache_file = cache_file or cache_dir() / "precision.json"
     try:
         known = json.loads(cache_file.read_text())
@@ -100,28 +102,33 @@ def cpu_bf16_is_faster(cache_file: pathlib.Path | None = None, probe=None) -> bo
 
 
 def conv_probe_seconds(dtype: str, repeats: int = 5) -> float:
-    """Best time of a DCGAN-sized conv's forward and weight gradient in `dtype`.
+    """Best time of a DCGAN-sized conv's forward, input and weight gradients in `dtype`.
 
-    The conv is D's middle block at 64x64, batch 32: 16x16x128 -> 8x8x256, 4x4 stride 2.
+    The conv is D's middle block at 64x64, batch 32: 16x16x128 -> 8x8x256, 4x4 stride 2,
+    run as the networks run it (strided_conv.conv_down, with the matmul filter gradient
+    where that is used), so that the probe times the kernels training will use.
     """
     import tensorflow as tf
 
+    from tf_t2i.models.strided_conv import conv_down, matmul_filter_gradient_pays
+
     x = tf.cast(tf.random.stateless_normal([32, 16, 16, 128], seed=[0, 0]), dtype)
     w = tf.cast(tf.random.stateless_normal([4, 4, 128, 256], seed=[0, 1]), dtype)
+    matmul = matmul_filter_gradient_pays(16, dtype)
 
     @tf.function
     def step(x, w):
         with tf.GradientTape() as tape:
-            tape.watch(w)
-            y = tf.nn.conv2d(x, w, 2, "SAME")
+            tape.watch([x, w])
+            y = conv_down(x, w, matmul)
             total = tf.reduce_sum(tf.cast(y, tf.float32))
-        return tape.gradient(total, w)
+        return tape.gradient(total, [x, w])
 
-    step(x, w).numpy()  # trace and warm up
+    step(x, w)[1].numpy()  # trace and warm up
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        step(x, w).numpy()
+        step(x, w)[1].numpy()
         best = min(best, time.perf_counter() - start)
     return best
 
