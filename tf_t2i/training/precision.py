@@ -35,8 +35,8 @@ def resolve_precision(
     mixed_bfloat16 where the CPU has native bf16 and a measured convolution step is
     faster in it, float32 otherwise. Native bf16 is not always faster: on an AMD EPYC
     (Zen 5) the probe ran 1.9x faster than in float32, on the project's Intel Xeon
-    (avx512_bf16, no AMX) 1.9x slower (see cpu_bf16_is_faster). float16 on a CPU is emulated (18x slower
-    here), so `auto` never picks it there.
+    (avx512_bf16, no AMX) 1.9x slower (see cpu_bf16_is_faster). float16 on a CPU is
+    emulated (18x slower here), so `auto` never picks it there.
 
     Args:
         name: auto | float32 | mixed_float16 | mixed_bfloat16.
