@@ -8,7 +8,7 @@ import pytest
 from tf_t2i.cli.main import cli
 
 TINY_FIT = ["--image-size", "32", "--batch-size", "16", "--steps", "2"]
-TINY_FIT += ["--set", "model.ngf=8", "--set", "model.ndf=8"]
+TINY_FIT += ["--set", "model.ngf=8", "--set", "model.ndf=8", "--set", "model.ema_decay=0.5"]
 
 
 def _ok(runner, args):
@@ -51,10 +51,32 @@ def test_train_then_evaluate_a_run_twice_gives_the_same_figures(runner, workspac
     for key in ("fid", "fid_real_baseline", "kid", "class_accuracy", "diversity"):
         assert first[key] == second[key], key
     assert first["step"] == 2 and first["num_samples"] == 16 and first["seed"] == 5
+    assert first["generator"] == "ema" and "drawn by ema" in result.output
 
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evaluations = [r for r in records if r.get("event") == "evaluate"]
     assert len(evaluations) == 2 and evaluations[-1]["fid"] == first["fid"]
+
+
+def test_raw_generator_evaluates_g_itself_and_needs_a_run(runner, workspace, tmp_path):
+    data, run = workspace
+    if not (data / "evaluator" / "evaluator.keras").is_file():
+        _ok(runner, ["evaluator", "train", "--data", data, "--epochs", "1"])
+    common = ["--data", data, "--num-samples", "16", "--seed", "5"]
+    _ok(runner, ["evaluate", run, *common, "--out", tmp_path / "ema.json"])
+    _ok(runner, ["evaluate", run, *common, "--raw-generator", "--out", tmp_path / "raw.json"])
+    ema, raw = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("ema", "raw"))
+    assert (ema["generator"], raw["generator"]) == ("ema", "generator")
+    assert ema["fid"] != raw["fid"]  # two steps apart from G: other weights, other images
+
+    saved_model = tmp_path / "savedmodel"
+    saved_model.mkdir()
+    (saved_model / "saved_model.pb").write_bytes(b"")
+    result = runner.invoke(
+        cli, ["evaluate", str(saved_model), "--data", str(data), "--raw-generator"]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--raw-generator needs a run directory" in result.output
 
 
 def test_evaluator_of_other_data_and_offline_inception_are_clear_errors(

@@ -14,12 +14,14 @@ from tf_t2i.models.config import ModelConfig
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """runs/tiny: a 32x32 text-conditioned GAN run directory (use-m3 embeddings)."""
+    """runs/tiny: a 32x32 text-conditioned GAN run directory (use-m3 embeddings, G_ema)."""
     from tf_t2i.text.encoder import load_encoder
 
     data_dir = write_manifest(tmp_path_factory.mktemp("data"), load_encoder("use-m3").fingerprint)
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    write_run(run_dir, ModelConfig(conditions=["text"], **TINY), data_dir=data_dir)
+    # G_ema on: export and `t2i generate` must both draw with it (perturbed apart from G)
+    config = ModelConfig(conditions=["text"], ema_decay=0.99, **TINY)
+    write_run(run_dir, config, data_dir=data_dir)
     (run_dir / "metrics.jsonl").write_text(
         '{"step": 4, "d_loss": 1.5, "g_loss": 0.5}\n'
         '{"step": 5, "d_loss": 1.25, "g_loss": 0.75}\n'

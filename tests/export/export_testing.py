@@ -66,9 +66,10 @@ def write_run(run_dir, model_config, step=5, seed=0, data_dir=None):
 
 
 def perturb(gan, seed=0):
-    """Moves G's (and S's) weights off their initialisation, deterministically."""
+    """Moves G's (and G_ema's and S's) weights off their initialisation, deterministically."""
     rng = tf.random.Generator.from_seed(seed)
-    networks = [gan.generator] + ([gan.style_encoder] if gan.style_encoder is not None else [])
+    networks = [gan.generator, gan.generator_ema, gan.style_encoder]
+    networks = [network for network in networks if network is not None]
     for network in networks:
         for variable in network.variables:
             if "moving_variance" in variable.path:

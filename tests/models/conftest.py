@@ -28,6 +28,8 @@ COMBINATIONS = {
     ),
     # DiffAugment on every image D sees
     "text_augment": dict(conditions=["text"], augment=["color", "translation", "cutout"]),
+    # G_ema: the moving average generate() draws from
+    "text_ema": dict(conditions=["text"], ema_decay=0.9),
 }
 
 

@@ -10,7 +10,13 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 def test_mirrored_step_matches_one_device():
     # Own process: logical devices must exist before TF starts; one MirroredStrategy per process.
-    config = {"conditions": ["text"], "cls": True, "interp": True, "sync_batch_norm": True}
+    config = {
+        "conditions": ["text"],
+        "cls": True,
+        "interp": True,
+        "sync_batch_norm": True,
+        "ema_decay": 0.9,  # G_ema's update runs in cross-replica context: compared too
+    }
     result = subprocess.run(
         [sys.executable, str(HERE / "mirrored_step.py"), json.dumps(config)],
         cwd=HERE,

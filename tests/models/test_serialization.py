@@ -16,6 +16,7 @@ def _config():
         projection=True,
         minibatch_stddev=True,
         augment=["color"],  # the one policy allowed beside a mask
+        ema_decay=0.9,  # generate() draws with G_ema: its weights must round-trip too
     )
 
 

@@ -82,18 +82,18 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_resume_continues_at_the_step_with_equal_weights(tmp_path):
-    # uninterrupted: 4 steps; interrupted: 2 steps, then the same command with 4
-    whole = fit(tiny_config("train.steps=4", "train.checkpoint_every=2"), tmp_path / "a", log=quiet)
-    first = fit(tiny_config("train.steps=2", "train.checkpoint_every=2"), tmp_path / "b", log=quiet)
+    # uninterrupted: 4 steps; interrupted: 2 steps, then the same command with 4 (G_ema on)
+    every = ("train.checkpoint_every=2", "model.ema_decay=0.9")
+    whole = fit(tiny_config("train.steps=4", *every), tmp_path / "a", log=quiet)
+    first = fit(tiny_config("train.steps=2", *every), tmp_path / "b", log=quiet)
     assert first.step == 2
-    second = fit(
-        tiny_config("train.steps=4", "train.checkpoint_every=2"), tmp_path / "b", log=quiet
-    )
+    second = fit(tiny_config("train.steps=4", *every), tmp_path / "b", log=quiet)
     assert (second.start_step, second.step) == (2, 4)
 
     expected, resumed = checkpoint_weights(whole.checkpoint), checkpoint_weights(second.checkpoint)
     assert expected.keys() == resumed.keys()
     assert any(key.startswith("g_optimizer/_variables/") for key in expected)  # Adam moments
+    assert any(key.startswith("generator_ema/") for key in expected)  # G's moving average
     for key in expected:
         np.testing.assert_allclose(resumed[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
     steps = [

@@ -121,9 +121,23 @@ def train(data_dir, out, epochs, batch_size, seed):
     default=None,
     help="Inception-v3 no-top .h5  [default: the Keras cache]",
 )
+@click.option(
+    "--raw-generator",
+    is_flag=True,
+    help="For a run with model.ema_decay: draw with G's own weights, not their moving average.",
+)
 @user_errors
 def evaluate(
-    source, data_dir, split, num_samples, seed, out, evaluator_path, features, inception_weights
+    source,
+    data_dir,
+    split,
+    num_samples,
+    seed,
+    out,
+    evaluator_path,
+    features,
+    inception_weights,
+    raw_generator,
 ):
     """Evaluates SOURCE (a run directory or a SavedModel) on DATA's held-out captions.
 
@@ -149,10 +163,12 @@ def evaluate(
         features=features,
         inception_weights=inception_weights,
         out=out,
+        use_ema=not raw_generator,
     )
+    drew = f", drawn by {results['generator']}" if "generator" in results else ""
     click.echo(
         f"{source}: {results['num_samples']} '{split}' captions, seed {seed}, "
-        f"{results['features']} features, {results['seconds']:.1f} s"
+        f"{results['features']} features{drew}, {results['seconds']:.1f} s"
     )
     for key, label in SUMMARY:
         if results.get(key) is not None:

@@ -187,9 +187,9 @@ def run_protocol(
     return results
 
 
-def _gan_generate_fn(gan) -> GenerateFn:
+def _gan_generate_fn(gan, use_ema: bool = True) -> GenerateFn:
     def generate(conditions, noise):
-        return np.asarray(gan.generate(conditions, noise=noise))
+        return np.asarray(gan.generate(conditions, noise=noise, use_ema=use_ema))
 
     return generate
 
@@ -232,11 +232,11 @@ def evaluate_gan(
     return _run_gan(gan, data_dir, evaluator, split, num_samples, seed)
 
 
-def _run_gan(gan, data_dir, evaluator, split, num_samples, seed) -> dict:
-    """`run_protocol` for a ConditionalGAN, with its training step."""
+def _run_gan(gan, data_dir, evaluator, split, num_samples, seed, use_ema=True) -> dict:
+    """`run_protocol` for a ConditionalGAN, with its training step and which generator drew."""
     config = gan.model_config
     results = run_protocol(
-        _gan_generate_fn(gan),
+        _gan_generate_fn(gan, use_ema),
         list(config.conditions),
         config.z_dim,
         data_dir,
@@ -245,7 +245,8 @@ def _run_gan(gan, data_dir, evaluator, split, num_samples, seed) -> dict:
         num_samples,
         seed,
     )
-    return {"step": int(gan.step.numpy()), **results}
+    drew = "ema" if use_ema and gan.generator_ema is not None else "generator"
+    return {"step": int(gan.step.numpy()), "generator": drew, **results}
 
 
 # === Sources: run directories and SavedModels ===
@@ -318,11 +319,14 @@ def evaluate_source(
     features: str = "evaluator",
     inception_weights: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
+    use_ema: bool = True,
 ) -> dict:
     """`t2i evaluate`: evaluates a run directory or a SavedModel and records the figures.
 
     The figures go to `out` (JSON) and, for a run directory, are appended as
-    one line to its metrics.jsonl (with "event": "evaluate").
+    one line to its metrics.jsonl (with "event": "evaluate"). A run with
+    model.ema_decay draws with G_ema unless `use_ema` is False; a SavedModel
+    holds only the generator it was exported with.
 
     Returns:
         The figures dict written to `out`.
@@ -332,12 +336,17 @@ def evaluate_source(
         raise T2IError(f"SOURCE: no such run or SavedModel directory: {source}")
     evaluator = get_evaluator(data_dir, evaluator_path, features, inception_weights)
     saved_model = None if is_run_dir(source) else resolve_saved_model(source)
+    if not use_ema and not is_run_dir(source):
+        raise T2IError(
+            f"SOURCE {source}: --raw-generator needs a run directory; a SavedModel holds "
+            "only the generator it was exported with"
+        )
     if is_run_dir(source):
         from tf_t2i.training.run_dir import load_run
 
         run = load_run(source)
         _check_encoder(run.manifest, data_dir, source)
-        results = _run_gan(run.gan, data_dir, evaluator, split, num_samples, seed)
+        results = _run_gan(run.gan, data_dir, evaluator, split, num_samples, seed, use_ema)
     elif saved_model is not None:
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (SentencePiece ops of the embedded encoder)

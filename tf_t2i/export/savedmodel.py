@@ -73,7 +73,7 @@ def load_run_for_serving(run_dir):
                 "embeddings the generator never saw"
             )
     module = ServingModule(
-        run.gan.generator,
+        run.gan.inference_generator,
         run.model_config,
         text_encoder=encoder.module if encoder else None,
         style_encoder=getattr(run.gan, "style_encoder", None),

@@ -54,6 +54,11 @@ class ConditionalGAN(keras.Model):
         self.seed = seed
         # === Layers === (built here so that fit under a strategy needs no symbolic build)
         self.generator = build_generator(model_config)
+        # G_ema: the moving average of G's weights that generate() draws from (ema_decay > 0)
+        self.generator_ema = None
+        if model_config.ema_decay > 0:
+            self.generator_ema = build_generator(model_config, name="generator_ema")
+            self.generator_ema.set_weights(self.generator.get_weights())
         self.discriminator = build_discriminator(model_config)
         self.style_encoder = (
             build_style_encoder(model_config) if model_config.style_encoder else None
@@ -115,6 +120,11 @@ class ConditionalGAN(keras.Model):
         if self.model_config.mode_seeking > 0:
             trackers.append(self.ms_loss_tracker)
         return trackers
+
+    @property
+    def inference_generator(self) -> keras.Model:
+        """The generator that samples, evaluation and export use: G_ema if on, else G."""
+        return self.generator if self.generator_ema is None else self.generator_ema
 
     def get_config(self):
         config = super().get_config()
@@ -180,10 +190,12 @@ class ConditionalGAN(keras.Model):
         self._update(d_tape, scaled_d_loss, self.discriminator, self.d_optimizer)
         if config.d_steps == 1:
             self._update(g_tape, scaled_g_loss, self.generator, self.g_optimizer)
+            self._update_generator_ema()
         else:
             g_grads = g_tape.gradient(scaled_g_loss, self.generator.trainable_variables)
             if self.step % config.d_steps == config.d_steps - 1:  # autograph: a tf.cond
                 self._apply(g_grads, self.generator, self.g_optimizer)
+                self._update_generator_ema()
         self.step.assign_add(1)
 
         self.d_loss_tracker.update_state(tf.reduce_mean(d_loss_per_example))
@@ -284,6 +296,37 @@ class ConditionalGAN(keras.Model):
         grads = tape.gradient(scaled_loss, network.trainable_variables)
         self._apply(grads, network, optimizer)
 
+    def _update_generator_ema(self):
+        """G_ema <- G_ema + (1 - d) (G - G_ema) for every weight (batch-norm statistics too).
+
+        d = min(ema_decay, (1 + t) / (10 + t)) at step t, so that early averages do not
+        hold on to the initial weights. Runs once per update in cross-replica context
+        (merge_call), like an optimizer's apply: each replica's copy gets the same update.
+        """
+        if self.generator_ema is None:
+            return
+        pairs = [
+            (average.value, weight.value)
+            for average, weight in zip(
+                self.generator_ema.weights, self.generator.weights, strict=True
+            )
+        ]
+
+        def update(strategy, pairs):
+            t = tf.cast(self.step, tf.float32)
+            rate = 1.0 - tf.minimum(self.model_config.ema_decay, (1.0 + t) / (10.0 + t))
+            for average, weight in pairs:
+                strategy.extended.update(
+                    average,
+                    lambda a, w: a.assign_add(tf.cast(rate, a.dtype) * (w - a)),
+                    args=(weight,),
+                    group=False,
+                )
+
+        tf.__internal__.distribute.interim.maybe_merge_call(
+            update, tf.distribute.get_strategy(), pairs
+        )
+
     @staticmethod
     def _apply(grads, network, optimizer):
         # LossScaleOptimizer unscales here and skips the step on inf/NaN gradients.
@@ -334,7 +377,9 @@ class ConditionalGAN(keras.Model):
         if self.style_encoder is None:
             raise T2IError("model.style_encoder is off: there is no style encoder to train")
         noise = self._noise(batch)  # z
-        fake = self.generator({"noise": noise, **self._conditions(batch)}, training=False)
+        # S inverts the generator that transfer_style draws with (G_ema when it is on).
+        generator = self.inference_generator
+        fake = generator({"noise": noise, **self._conditions(batch)}, training=False)
         with tf.GradientTape() as tape:
             predicted = self.style_encoder(fake, training=True)  # S(G(z, c))
             per_example = losses.style_encoder_loss(noise, predicted)
@@ -359,8 +404,8 @@ class ConditionalGAN(keras.Model):
         return self.generate(conditions, noise=noise)
 
     # ------------------------------------------------------------------ inference
-    def generate(self, conditions, noise=None, seed=None, num_images=None):
-        """Draws images for the given conditions.
+    def generate(self, conditions, noise=None, seed=None, num_images=None, use_ema=True):
+        """Draws images for the given conditions (with G_ema when model.ema_decay > 0).
 
         Args:
             conditions: dict with this model's condition keys among "embeddings" float32
@@ -369,6 +414,7 @@ class ConditionalGAN(keras.Model):
             noise: optional float32 [N, z_dim]; sampled from N(0, 1) when None.
             seed: optional int making the sampled noise deterministic.
             num_images: N, needed only when there are neither conditions nor noise.
+            use_ema: False draws with G's own weights even when G_ema exists.
 
         Returns:
             float32 [N, H, W, C] in [-1, 1].
@@ -392,5 +438,6 @@ class ConditionalGAN(keras.Model):
             else:
                 noise = tf.random.stateless_normal(shape, seed=[seed, 0])
         inputs["noise"] = tf.convert_to_tensor(noise, tf.float32)
-        images = self.generator(inputs, training=False)
+        generator = self.inference_generator if use_ema else self.generator
+        images = generator(inputs, training=False)
         return tf.cast(images, tf.float32)

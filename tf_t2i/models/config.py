@@ -64,6 +64,9 @@ class ModelConfig:
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
     augment: list[str] = dataclasses.field(default_factory=list)
+    # Samples, evaluation and export use a moving average of G's weights, updated after
+    # each G step with this decay (warm-up: min(decay, (1+t)/(10+t))); 0 = off, G itself.
+    ema_decay: float = 0.0
     # --- optimisers (Adam) ---
     g_lr: float = 2e-4
     d_lr: float = 2e-4
@@ -195,5 +198,7 @@ class ModelConfig:
         for name in ("g_lr", "d_lr", "s_lr"):
             if getattr(self, name) <= 0:
                 raise T2IError(f"model.{name}: must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise T2IError(f"model.ema_decay: must be in [0, 1), got {self.ema_decay}")
         if self.lr_decay_steps < 0 or not 0.0 < self.lr_decay_rate <= 1.0:
             raise T2IError("model.lr_decay_steps must be >= 0 and lr_decay_rate in (0, 1]")

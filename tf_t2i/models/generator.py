@@ -15,7 +15,7 @@ from tf_t2i.models.layers import batch_norm
 from tf_t2i.models.strided_conv import StridedConv2DTranspose
 
 
-def build_generator(config: ModelConfig) -> keras.Model:
+def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
     """Builds G: noise and conditions -> images.
 
     z and the projected condition are concatenated, mapped to a base x base x (ngf*8)
@@ -25,6 +25,7 @@ def build_generator(config: ModelConfig) -> keras.Model:
 
     Args:
         config: the model config.
+        name: the model's name.
 
     Returns:
         A functional keras.Model taking a dict
@@ -76,4 +77,4 @@ def build_generator(config: ModelConfig) -> keras.Model:
 
     images = keras.layers.Activation("tanh", dtype="float32", name="g_tanh")(x)
     # (B, image_size, image_size, channels) float32 in [-1, 1]
-    return keras.Model(inputs, images, name="generator")
+    return keras.Model(inputs, images, name=name)

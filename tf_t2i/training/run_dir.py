@@ -11,8 +11,8 @@
       logs/                  TensorBoard event files
       worker-N/checkpoints/  checkpoints of non-chief workers (multi-worker runs)
 
-A checkpoint holds the generator, the discriminator, the style encoder (if
-any), both optimizers (slots, iteration counts, loss scale), the step counter
+A checkpoint holds the generator, its moving average (model.ema_decay), the
+discriminator, the style encoder (if any), both optimizers (slots, iteration counts, loss scale), the step counter
 and the state of the model's random seed generators.
 """
 
@@ -90,7 +90,7 @@ def make_checkpoint(gan):
 
     Returns:
         tf.train.Checkpoint with generator, discriminator, d_optimizer,
-        g_optimizer, step, and where present style_encoder, s_optimizer and
+        g_optimizer, step, and where present generator_ema, style_encoder, s_optimizer and
         the state of each keras.random.SeedGenerator the model owns.
     """
     import keras
@@ -103,6 +103,8 @@ def make_checkpoint(gan):
         "g_optimizer": gan.g_optimizer,
         "step": gan.step,
     }
+    if getattr(gan, "generator_ema", None) is not None:
+        objects["generator_ema"] = gan.generator_ema
     if getattr(gan, "style_encoder", None) is not None:
         objects["style_encoder"] = gan.style_encoder
     if getattr(gan, "s_optimizer", None) is not None:
