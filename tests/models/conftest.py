@@ -30,6 +30,8 @@ COMBINATIONS = {
     "text_augment": dict(conditions=["text"], augment=["color", "translation", "cutout"]),
     # G_ema: the moving average generate() draws from
     "text_ema": dict(conditions=["text"], ema_decay=0.9),
+    # R1 on real pairs: double backprop through D (and its strided-conv kernels)
+    "text_r1": dict(conditions=["text"], r1_gamma=1.0),
 }
 
 

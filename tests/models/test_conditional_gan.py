@@ -29,6 +29,7 @@ def test_every_combination_trains_and_generates(name):
     expected = {"d_loss", "g_loss", "d_real", "d_fake"}
     expected |= {"d_wrong"} if config.uses_cls else set()
     expected |= {"ms_loss"} if config.mode_seeking > 0 else set()
+    expected |= {"r1"} if config.r1_gamma > 0 else set()
     assert set(logs) == expected
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert int(gan.step.numpy()) == 1
@@ -275,3 +276,68 @@ def test_fit_logs_the_trackers_and_counts_steps():
     assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_wrong", "d_fake"}
     assert all(np.isfinite(v).all() for v in history.history.values())
     assert int(gan.step.numpy()) == 6
+
+
+def test_r1_term_enters_d_loss_and_d_learns_through_it():
+    keras.utils.set_random_seed(0)
+    config = tiny_config(conditions=["text"], cls=True, interp=False, r1_gamma=2.0)
+    batch = make_batch(config, with_noise=True)
+    gan = build_gan(config, seed=0)
+    right = {"embeddings": batch["embeddings"]}
+    images = batch["images"]
+    logits = _hand_logits(
+        gan, batch, {"right": right, "wrong": {"embeddings": batch["wrong_embeddings"]}}
+    )
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        real = tf.reduce_sum(gan.discriminator({"images": images, **right}, training=True))
+    penalty = tf.reduce_sum(tf.square(tape.gradient(real, images)), [1, 2, 3])
+    expected = (
+        losses.gan_cls_discriminator_loss(
+            logits["real"], logits["wrong"], logits["fake"], real_label=0.9
+        )
+        + 0.5 * 2.0 * penalty
+    )
+    d_before = _values(gan.discriminator.trainable_variables)
+    logs = tf.function(gan.train_step)(batch)
+    np.testing.assert_allclose(float(logs["d_loss"]), float(tf.reduce_mean(expected)), rtol=1e-4)
+    np.testing.assert_allclose(float(logs["r1"]), float(tf.reduce_mean(penalty)), rtol=1e-4)
+    assert float(logs["r1"]) > 0
+    assert all(_changed(d_before, gan.discriminator.trainable_variables))
+
+
+def test_r1_gradient_is_the_penalty_gradient():
+    # D's update with only the R1 term (no GAN term reaches D: d_lr irrelevant, SGD) equals
+    # minus lr times the double-backprop gradient of gamma/2 ||grad_x D||^2.
+    keras.utils.set_random_seed(1)
+    config = tiny_config(conditions=["text"], cls=False, interp=False, r1_gamma=1.0)
+    batch = make_batch(config, with_noise=True)
+    with_r1 = ConditionalGAN(config, seed=0)
+    with_r1.compile(keras.optimizers.SGD(1.0), keras.optimizers.SGD(0.0))
+    plain = ConditionalGAN(tiny_config(conditions=["text"], cls=False, interp=False), seed=0)
+    plain.compile(keras.optimizers.SGD(1.0), keras.optimizers.SGD(0.0))
+    plain.set_weights(with_r1.get_weights())
+    d = with_r1.discriminator
+    right = {"embeddings": batch["embeddings"]}
+    images = batch["images"]
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(images)
+            real = tf.reduce_sum(d({"images": images, **right}, training=True))
+        grads = inner.gradient(real, images)
+        r1 = 0.5 * tf.reduce_mean(tf.reduce_sum(tf.square(grads), [1, 2, 3]))
+    expected = outer.gradient(r1, d.trainable_variables)
+    before = _values(d.trainable_variables)
+    with_r1.train_step(batch)
+    plain.train_step(batch)
+    for b, a, p, g in zip(
+        before,
+        d.trainable_variables,
+        plain.discriminator.trainable_variables,
+        expected,
+        strict=True,
+    ):
+        # (update with R1) - (update without) = -lr * dR1/dw
+        got = (a.numpy() - b) - (p.numpy() - b)
+        want = np.zeros_like(b) if g is None else -g.numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-6)

@@ -13,6 +13,8 @@ REMEDIES = dict(
     minibatch_stddev=True,
     mode_seeking=0.5,
     augment=["color", "translation", "cutout"],
+    r1_gamma=1.0,
+    ema_decay=0.9,
 )
 
 
@@ -44,3 +46,20 @@ def test_step_under_policy(policy, remedies, float32_policy):
     )
     images = gan.generate({"embeddings": batch["embeddings"]}, seed=0)
     assert images.dtype == tf.float32 and float(tf.reduce_max(tf.abs(images))) <= 1.0
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_r1_is_unscaled_under_mixed_precision(policy, float32_policy):
+    # Under float16 the inner gradient is loss-scaled (2**15 at first): R1 must come out
+    # as in float32, not scale**2 times larger.
+    config = tiny_config(image_size=28, channels=1, conditions=["text"], r1_gamma=1.0)
+    batch = make_batch(config, batch_size=3, with_noise=True)
+    reference = build_gan(config, seed=0)
+    weights = reference.get_weights()
+    expected = float(reference.train_step(batch)["r1"])
+    keras.mixed_precision.set_dtype_policy(policy)
+    mixed = build_gan(config, seed=0)
+    mixed.set_weights(weights)
+    got = float(mixed.train_step(batch)["r1"])
+    assert expected > 0
+    np.testing.assert_allclose(got, expected, rtol=0.1)

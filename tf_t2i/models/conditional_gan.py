@@ -80,6 +80,7 @@ class ConditionalGAN(keras.Model):
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.s_loss_tracker = keras.metrics.Mean(name="s_loss")
         self.ms_loss_tracker = keras.metrics.Mean(name="ms_loss")
+        self.r1_tracker = keras.metrics.Mean(name="r1")
         self.d_optimizer = None
         self.g_optimizer = None
         self.s_optimizer = None
@@ -112,13 +113,16 @@ class ConditionalGAN(keras.Model):
     @property
     def metrics(self):
         """The trackers reset by fit() at each epoch (d_wrong only with GAN-CLS, ms_loss only
-        with mode seeking; g_loss includes the weighted mode-seeking term)."""
+        with mode seeking, r1 only with R1; g_loss includes the weighted mode-seeking term and
+        d_loss the weighted R1 term)."""
         trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker]
         if self.model_config.uses_cls:
             trackers.append(self.d_wrong_tracker)
         trackers.append(self.d_fake_tracker)
         if self.model_config.mode_seeking > 0:
             trackers.append(self.ms_loss_tracker)
+        if self.model_config.r1_gamma > 0:
+            trackers.append(self.r1_tracker)
         return trackers
 
     @property
@@ -164,9 +168,11 @@ class ConditionalGAN(keras.Model):
         with tf.GradientTape() as g_tape:
             fake = self.generator({"noise": noise, **right}, training=True)  # x^ = G(z, h)
             with tf.GradientTape() as d_tape:
-                # D's conv trunk sees only the image: run it once on x for both h and h^.
-                real_features = self._image_features(images, right)
-                real_logits = self._match(real_features, right)  # s_r = D(x, h)
+                with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
+                    r1_tape.watch(images)  # R1 differentiates s_r with respect to x
+                    # D's conv trunk sees only the image: run it once on x for both h and h^.
+                    real_features = self._image_features(images, right)
+                    real_logits = self._match(real_features, right)  # s_r = D(x, h)
                 wrong_logits = None
                 if wrong is not None:
                     wrong_logits = self._match(real_features, wrong)  # s_w = D(x, h^)
@@ -174,6 +180,10 @@ class ConditionalGAN(keras.Model):
                 d_loss_per_example = self._discriminator_loss(
                     real_logits, wrong_logits, fake_logits
                 )
+                r1 = None
+                if config.r1_gamma > 0:
+                    r1 = self._r1_penalty(r1_tape, real_logits, images)
+                    d_loss_per_example += 0.5 * config.r1_gamma * r1
                 d_loss = self._average(d_loss_per_example)
                 scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
             interp_logits = self._interpolation_logits(noise, right, batch)
@@ -206,6 +216,8 @@ class ConditionalGAN(keras.Model):
         self.d_fake_tracker.update_state(tf.sigmoid(fake_logits))
         if mode_seeking is not None:
             self.ms_loss_tracker.update_state(tf.reduce_mean(mode_seeking))
+        if r1 is not None:
+            self.r1_tracker.update_state(tf.reduce_mean(r1))
         return {m.name: m.result() for m in self.metrics}
 
     def _discriminator_loss(self, real_logits, wrong_logits, fake_logits):
@@ -218,6 +230,20 @@ class ConditionalGAN(keras.Model):
         if wrong_logits is None:
             return losses.dcgan_discriminator_loss(real_logits, fake_logits, smoothing)
         return losses.gan_cls_discriminator_loss(real_logits, wrong_logits, fake_logits, smoothing)
+
+    def _r1_penalty(self, tape, real_logits, images):
+        """||grad_x D(x, h)||^2 per real pair (Mescheder et al. 2018), float32 [B].
+
+        Called inside D's tape, so that D's update differentiates the gradient (double
+        backprop). Under float16 the inner gradient is loss-scaled too: an overflow then
+        makes D's loss non-finite and LossScaleOptimizer skips the step.
+        """
+        scale = self.d_optimizer.scale_loss(tf.constant(1.0))  # 1 unless loss scaling
+        # d(scale * sum of s_r)/dx: the logits are the tape's last recorded op
+        seed = tf.fill(tf.shape(real_logits), tf.cast(scale, real_logits.dtype))
+        grads = tape.gradient(real_logits, images, output_gradients=seed)
+        grads = tf.cast(grads, tf.float32) / scale
+        return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
 
     def _mode_seeking(self, fake, noise, right):
         """Mao et al.'s mode-seeking term: a second image per condition from fresh noise.

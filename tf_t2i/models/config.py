@@ -60,6 +60,9 @@ class ModelConfig:
     instance_noise: float = 0.0  # stddev of noise added to D's images (0 = off)
     instance_noise_decay_steps: int = 0  # linear decay to 0 over this many steps (0 = constant)
     d_steps: int = 1  # D updates per G update
+    # Mescheder et al.'s R1: D's loss adds r1_gamma/2 ||grad_x D(x, h)||^2 on real pairs,
+    # against the oscillation of unregularised GANs (0 = off; one more backward pass of D)
+    r1_gamma: float = 0.0
     mode_seeking: float = 0.0  # weight of Mao et al.'s term, G must use z (0 = off; +1 G pass)
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
@@ -192,7 +195,13 @@ class ModelConfig:
             raise T2IError(f"model.interp_beta: must be in [0, 1], got {self.interp_beta}")
         if not 0.0 < self.label_smoothing <= 1.0:
             raise T2IError(f"model.label_smoothing: must be in (0, 1], got {self.label_smoothing}")
-        for name in ("instance_noise", "mask_noise", "instance_noise_decay_steps", "mode_seeking"):
+        for name in (
+            "instance_noise",
+            "mask_noise",
+            "instance_noise_decay_steps",
+            "mode_seeking",
+            "r1_gamma",
+        ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
         for name in ("g_lr", "d_lr", "s_lr"):
