@@ -130,3 +130,21 @@ def style_encoder_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.Tenso
     """
     diff = tf.cast(noise, tf.float32) - tf.cast(predicted_noise, tf.float32)
     return tf.reduce_sum(tf.square(diff), axis=-1)
+
+
+def auxiliary_class_loss(class_logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """Cross-entropy of an auxiliary classifier (AC-GAN, TAC-GAN), 0 where label < 0.
+
+    Args:
+        class_logits: float32 [B, K].
+        labels: int [B], the class of each example, -1 for unlabelled ones.
+
+    Returns:
+        float32 [B], per-example loss.
+    """
+    labels = tf.cast(labels, tf.int32)
+    known = labels >= 0
+    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.maximum(labels, 0), logits=tf.cast(class_logits, tf.float32)
+    )
+    return tf.where(known, per_example, 0.0)

@@ -32,6 +32,8 @@ COMBINATIONS = {
     "text_ema": dict(conditions=["text"], ema_decay=0.9),
     # R1 on real pairs: double backprop through D (and its strided-conv kernels)
     "text_r1": dict(conditions=["text"], r1_gamma=1.0),
+    # TAC-GAN: D's auxiliary classifier learns the labels, G is scored on its caption's class
+    "text_aux": dict(conditions=["text"], aux_classifier=1.0),
 }
 
 

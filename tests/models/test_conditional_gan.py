@@ -30,6 +30,7 @@ def test_every_combination_trains_and_generates(name):
     expected |= {"d_wrong"} if config.uses_cls else set()
     expected |= {"ms_loss"} if config.mode_seeking > 0 else set()
     expected |= {"r1"} if config.r1_gamma > 0 else set()
+    expected |= {"d_aux", "g_aux"} if config.aux_classifier > 0 else set()
     assert set(logs) == expected
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert int(gan.step.numpy()) == 1

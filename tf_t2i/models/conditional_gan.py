@@ -10,7 +10,7 @@ from tf_t2i import losses
 from tf_t2i.errors import T2IError
 from tf_t2i.models.augment import diff_augment
 from tf_t2i.models.config import CONDITION_KEYS, INTERPOLABLE_CONDITIONS, ModelConfig
-from tf_t2i.models.discriminator import build_discriminator
+from tf_t2i.models.discriminator import build_classifier, build_discriminator
 from tf_t2i.models.generator import build_generator
 from tf_t2i.models.style_encoder import build_style_encoder
 
@@ -60,6 +60,12 @@ class ConditionalGAN(keras.Model):
             self.generator_ema = build_generator(model_config, name="generator_ema")
             self.generator_ema.set_weights(self.generator.get_weights())
         self.discriminator = build_discriminator(model_config)
+        # TAC-GAN's auxiliary classifier on D's trunk features, trained with D (aux_classifier)
+        self.classifier = (
+            build_classifier(model_config, self.discriminator.get_layer("d_trunk"))
+            if model_config.aux_classifier > 0
+            else None
+        )
         self.style_encoder = (
             build_style_encoder(model_config) if model_config.style_encoder else None
         )
@@ -81,6 +87,8 @@ class ConditionalGAN(keras.Model):
         self.s_loss_tracker = keras.metrics.Mean(name="s_loss")
         self.ms_loss_tracker = keras.metrics.Mean(name="ms_loss")
         self.r1_tracker = keras.metrics.Mean(name="r1")
+        self.d_aux_tracker = keras.metrics.Mean(name="d_aux")
+        self.g_aux_tracker = keras.metrics.Mean(name="g_aux")
         self.d_optimizer = None
         self.g_optimizer = None
         self.s_optimizer = None
@@ -103,7 +111,7 @@ class ConditionalGAN(keras.Model):
         self.g_optimizer = g_optimizer
         self.s_optimizer = s_optimizer
         # Built up front: no retrace on the first step and no variables created in a replica.
-        d_optimizer.build(self.discriminator.trainable_variables)
+        d_optimizer.build(self.d_variables)
         g_optimizer.build(self.generator.trainable_variables)
         if self.style_encoder is not None:
             if s_optimizer is None:
@@ -123,7 +131,17 @@ class ConditionalGAN(keras.Model):
             trackers.append(self.ms_loss_tracker)
         if self.model_config.r1_gamma > 0:
             trackers.append(self.r1_tracker)
+        if self.classifier is not None:
+            trackers += [self.d_aux_tracker, self.g_aux_tracker]
         return trackers
+
+    @property
+    def d_variables(self) -> list:
+        """What D's optimizer trains: D's weights, and the auxiliary classifier's if any."""
+        variables = list(self.discriminator.trainable_variables)
+        if self.classifier is not None:
+            variables += self.classifier.trainable_variables
+        return variables
 
     @property
     def inference_generator(self) -> keras.Model:
@@ -176,10 +194,18 @@ class ConditionalGAN(keras.Model):
                 wrong_logits = None
                 if wrong is not None:
                     wrong_logits = self._match(real_features, wrong)  # s_w = D(x, h^)
-                fake_logits = self._discriminate(fake, right)  # s_f = D(x^, h)
+                fake_features = self._image_features(fake, right)
+                fake_logits = self._match(fake_features, right)  # s_f = D(x^, h)
                 d_loss_per_example = self._discriminator_loss(
                     real_logits, wrong_logits, fake_logits
                 )
+                d_aux = g_aux = None
+                if self.classifier is not None:  # TAC-GAN: D learns the class of x...
+                    labels = batch["labels"]
+                    d_aux = losses.auxiliary_class_loss(self.classifier(real_features), labels)
+                    d_loss_per_example += config.aux_classifier * d_aux
+                    # ...and G is scored on whether x^ shows its caption's class
+                    g_aux = losses.auxiliary_class_loss(self.classifier(fake_features), labels)
                 r1 = None
                 if config.r1_gamma > 0:
                     r1 = self._r1_penalty(r1_tape, real_logits, images)
@@ -190,6 +216,8 @@ class ConditionalGAN(keras.Model):
             # L_G from the same s_f as L_D (D before its update, as in Algorithm 1): G needs
             # no second forward pass, and g_tape saw G's forward once.
             g_loss_per_example = losses.gan_cls_generator_loss(fake_logits, interp_logits)
+            if g_aux is not None:
+                g_loss_per_example += config.aux_classifier * g_aux
             mode_seeking = None
             if config.mode_seeking > 0:
                 mode_seeking = self._mode_seeking(fake, noise, right)
@@ -197,14 +225,15 @@ class ConditionalGAN(keras.Model):
             g_loss = self._average(g_loss_per_example)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
 
-        self._update(d_tape, scaled_d_loss, self.discriminator, self.d_optimizer)
+        self._update(d_tape, scaled_d_loss, self.d_variables, self.d_optimizer)
         if config.d_steps == 1:
-            self._update(g_tape, scaled_g_loss, self.generator, self.g_optimizer)
+            g_variables = self.generator.trainable_variables
+            self._update(g_tape, scaled_g_loss, g_variables, self.g_optimizer)
             self._update_generator_ema()
         else:
             g_grads = g_tape.gradient(scaled_g_loss, self.generator.trainable_variables)
             if self.step % config.d_steps == config.d_steps - 1:  # autograph: a tf.cond
-                self._apply(g_grads, self.generator, self.g_optimizer)
+                self._apply(g_grads, self.generator.trainable_variables, self.g_optimizer)
                 self._update_generator_ema()
         self.step.assign_add(1)
 
@@ -218,6 +247,9 @@ class ConditionalGAN(keras.Model):
             self.ms_loss_tracker.update_state(tf.reduce_mean(mode_seeking))
         if r1 is not None:
             self.r1_tracker.update_state(tf.reduce_mean(r1))
+        if d_aux is not None:
+            self.d_aux_tracker.update_state(tf.reduce_mean(d_aux))
+            self.g_aux_tracker.update_state(tf.reduce_mean(g_aux))
         return {m.name: m.result() for m in self.metrics}
 
     def _discriminator_loss(self, real_logits, wrong_logits, fake_logits):
@@ -317,10 +349,10 @@ class ConditionalGAN(keras.Model):
         noise = keras.random.normal(tf.shape(images), seed=self.seed_generator)
         return images + sigma * noise
 
-    def _update(self, tape, scaled_loss, network, optimizer):
-        """Back-propagates a (scaled) loss into one network and applies the update."""
-        grads = tape.gradient(scaled_loss, network.trainable_variables)
-        self._apply(grads, network, optimizer)
+    def _update(self, tape, scaled_loss, variables, optimizer):
+        """Back-propagates a (scaled) loss into one network's variables and applies it."""
+        grads = tape.gradient(scaled_loss, variables)
+        self._apply(grads, variables, optimizer)
 
     def _update_generator_ema(self):
         """G_ema <- G_ema + (1 - d) (G - G_ema) for every weight (batch-norm statistics too).
@@ -354,9 +386,9 @@ class ConditionalGAN(keras.Model):
         )
 
     @staticmethod
-    def _apply(grads, network, optimizer):
+    def _apply(grads, variables, optimizer):
         # LossScaleOptimizer unscales here and skips the step on inf/NaN gradients.
-        optimizer.apply_gradients(zip(grads, network.trainable_variables, strict=True))
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
 
     @staticmethod
     def _average(per_example_loss):
@@ -410,7 +442,8 @@ class ConditionalGAN(keras.Model):
             predicted = self.style_encoder(fake, training=True)  # S(G(z, c))
             per_example = losses.style_encoder_loss(noise, predicted)
             scaled_loss = self.s_optimizer.scale_loss(self._average(per_example))
-        self._update(tape, scaled_loss, self.style_encoder, self.s_optimizer)
+        variables = self.style_encoder.trainable_variables
+        self._update(tape, scaled_loss, variables, self.s_optimizer)
         self.s_loss_tracker.update_state(tf.reduce_mean(per_example))
         return {"s_loss": self.s_loss_tracker.result()}
 

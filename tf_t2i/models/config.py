@@ -63,6 +63,11 @@ class ModelConfig:
     # Mescheder et al.'s R1: D's loss adds r1_gamma/2 ||grad_x D(x, h)||^2 on real pairs,
     # against the oscillation of unregularised GANs (0 = off; one more backward pass of D)
     r1_gamma: float = 0.0
+    # TAC-GAN (Dash et al. 2017, after Odena et al.'s AC-GAN): an auxiliary head on D's
+    # pooled features learns the class of real images (weight * cross-entropy in D's loss),
+    # and G's loss adds weight * the cross-entropy of its images against their caption's
+    # class. Needs class labels in the data (num_classes, filled by fit); 0 = off.
+    aux_classifier: float = 0.0
     mode_seeking: float = 0.0  # weight of Mao et al.'s term, G must use z (0 = off; +1 G pass)
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
@@ -174,6 +179,8 @@ class ModelConfig:
         for condition, field in needs.items():
             if condition in self.conditions and getattr(self, field) < 1:
                 raise T2IError(f"model.{field}: must be >= 1 with the '{condition}' condition")
+        if self.aux_classifier > 0 and self.num_classes < 1:
+            raise T2IError("model.num_classes: must be >= 1 with model.aux_classifier")
         if self.mask_resolutions is not None:
             allowed = {self.base_size * 2**i for i in range(self.num_blocks + 1)}
             bad = [r for r in self.mask_resolutions if r not in allowed]
@@ -201,6 +208,7 @@ class ModelConfig:
             "instance_noise_decay_steps",
             "mode_seeking",
             "r1_gamma",
+            "aux_classifier",
         ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")

@@ -86,6 +86,24 @@ def build_discriminator(config: ModelConfig) -> keras.Model:
     return keras.Model(inputs, logits, name="discriminator")
 
 
+def build_classifier(config: ModelConfig, trunk: keras.Model) -> keras.Model:
+    """TAC-GAN's auxiliary classifier: D's trunk features -> class logits.
+
+    Args:
+        config: the model config (num_classes >= 1).
+        trunk: D's trunk, whose output shape the classifier takes.
+
+    Returns:
+        A keras.Model: features [B, base, base, F] -> logits float32 [B, num_classes].
+    """
+    features = keras.Input(trunk.output.shape[1:], name="features")
+    x = keras.layers.GlobalAveragePooling2D(name="d_aux_pool")(features)
+    # (B, F)
+    logits = keras.layers.Dense(config.num_classes, dtype="float32", name="d_aux_logits")(x)
+    # (B, num_classes) float32
+    return keras.Model(features, logits, name="d_classifier")
+
+
 def build_trunk(config: ModelConfig) -> keras.Model:
     """D's image path: {"images"[, "masks"]} -> features [B, base, base, F].
 

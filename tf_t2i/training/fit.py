@@ -409,10 +409,12 @@ def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
         ("attributes", "num_attributes", manifest.num_attributes),
         ("class", "num_classes", manifest.num_classes),
     ):
-        if condition not in model.conditions:
+        auxiliary = field == "num_classes" and model.aux_classifier > 0
+        if condition not in model.conditions and not auxiliary:
             continue
         if count == 0:
-            raise T2IError(f"{where}: the '{condition}' condition needs {condition} in the data")
+            needer = f"the '{condition}' condition" if not auxiliary else "model.aux_classifier"
+            raise T2IError(f"{where}: {needer} needs {condition} in the data")
         if getattr(model, field) not in (0, count):
             raise T2IError(
                 f"{where}: the data has {count} {condition} but model.{field}="

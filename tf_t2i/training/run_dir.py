@@ -12,7 +12,7 @@
       worker-N/checkpoints/  checkpoints of non-chief workers (multi-worker runs)
 
 A checkpoint holds the generator, its moving average (model.ema_decay), the
-discriminator, the style encoder (if any), both optimizers (slots, iteration counts, loss scale), the step counter
+discriminator, its auxiliary classifier and the style encoder (if any), both optimizers (slots, iteration counts, loss scale), the step counter
 and the state of the model's random seed generators.
 """
 
@@ -90,7 +90,7 @@ def make_checkpoint(gan):
 
     Returns:
         tf.train.Checkpoint with generator, discriminator, d_optimizer,
-        g_optimizer, step, and where present generator_ema, style_encoder, s_optimizer and
+        g_optimizer, step, and where present generator_ema, classifier, style_encoder, s_optimizer and
         the state of each keras.random.SeedGenerator the model owns.
     """
     import keras
@@ -105,6 +105,8 @@ def make_checkpoint(gan):
     }
     if getattr(gan, "generator_ema", None) is not None:
         objects["generator_ema"] = gan.generator_ema
+    if getattr(gan, "classifier", None) is not None:
+        objects["classifier"] = gan.classifier
     if getattr(gan, "style_encoder", None) is not None:
         objects["style_encoder"] = gan.style_encoder
     if getattr(gan, "s_optimizer", None) is not None:
