@@ -93,3 +93,11 @@ def test_losses_accept_bfloat16_logits_and_return_float32():
         tf.constant(REAL, tf.bfloat16), tf.constant(WRONG, tf.bfloat16), tf.constant(FAKE)
     )
     assert loss.dtype == tf.float32
+
+
+def test_auxiliary_class_loss_is_cross_entropy_and_skips_unlabelled_rows():
+    logits = tf.constant([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5], [9.0, 0.0, 0.0]])
+    labels = tf.constant([0, 2, -1], tf.int64)
+    got = losses.auxiliary_class_loss(logits, labels).numpy()
+    first = -math.log(math.exp(2.0) / (math.exp(2.0) + 1.0 + math.exp(-1.0)))
+    np.testing.assert_allclose(got, [first, math.log(3.0), 0.0], rtol=1e-6)

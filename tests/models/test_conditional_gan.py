@@ -342,3 +342,49 @@ def test_r1_gradient_is_the_penalty_gradient():
         got = (a.numpy() - b) - (p.numpy() - b)
         want = np.zeros_like(b) if g is None else -g.numpy()
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-6)
+
+
+def test_aux_classifier_terms_enter_both_losses():
+    keras.utils.set_random_seed(0)
+    config = tiny_config(conditions=["text"], cls=True, interp=False, aux_classifier=0.5)
+    batch = make_batch(config, with_noise=True)
+    gan = build_gan(config, seed=0)
+    right = {"embeddings": batch["embeddings"]}
+    logits = _hand_logits(
+        gan, batch, {"right": right, "wrong": {"embeddings": batch["wrong_embeddings"]}}
+    )
+    trunk = gan.discriminator.get_layer("d_trunk")
+    fake = gan.generator({"noise": batch["noise"], **right}, training=True)
+    real_class = gan.classifier(trunk({"images": batch["images"]}, training=True))
+    fake_class = gan.classifier(trunk({"images": fake}, training=True))
+    d_aux = losses.auxiliary_class_loss(real_class, batch["labels"])
+    g_aux = losses.auxiliary_class_loss(fake_class, batch["labels"])
+    d_expected = losses.gan_cls_discriminator_loss(
+        logits["real"], logits["wrong"], logits["fake"], real_label=0.9
+    )
+    g_expected = losses.gan_cls_generator_loss(logits["fake"], None)
+    logs = gan.train_step(batch)
+    mean = lambda x: float(tf.reduce_mean(x))  # noqa: E731
+    np.testing.assert_allclose(float(logs["d_aux"]), mean(d_aux), rtol=1e-5)
+    np.testing.assert_allclose(float(logs["g_aux"]), mean(g_aux), rtol=1e-5)
+    np.testing.assert_allclose(float(logs["d_loss"]), mean(d_expected + 0.5 * d_aux), rtol=1e-5)
+    np.testing.assert_allclose(float(logs["g_loss"]), mean(g_expected + 0.5 * g_aux), rtol=1e-5)
+    assert mean(d_aux) > 0.1 and mean(g_aux) > 0.1  # untrained: the terms are not negligible
+
+
+def test_aux_classifier_learns_with_d_only():
+    config = tiny_config(conditions=["text"], aux_classifier=1.0)
+    batch = make_batch(config)
+    frozen_d = _gan_with_learning_rates(config, d_lr=0.0, g_lr=1e-2)
+    before = _values(frozen_d.classifier.trainable_variables)
+    frozen_d.train_step(batch)  # G learns from the classifier, which must not move
+    assert not any(_changed(before, frozen_d.classifier.trainable_variables))
+    frozen_g = _gan_with_learning_rates(config, d_lr=1e-2, g_lr=0.0)
+    before = _values(frozen_g.classifier.trainable_variables)
+    frozen_g.train_step(batch)
+    assert all(_changed(before, frozen_g.classifier.trainable_variables))
+
+
+def test_aux_classifier_needs_classes():
+    with pytest.raises(T2IError, match="model.num_classes"):
+        tiny_config(conditions=["text"], aux_classifier=1.0, num_classes=0).validate()

@@ -17,6 +17,7 @@ def _config():
         minibatch_stddev=True,
         augment=["color"],  # the one policy allowed beside a mask
         ema_decay=0.9,  # generate() draws with G_ema: its weights must round-trip too
+        aux_classifier=1.0,
     )
 
 
@@ -44,6 +45,9 @@ def test_weights_round_trip(tmp_path):
     np.testing.assert_array_equal(gan.discriminator(inputs), restored.discriminator(inputs))
     images = conditions["images"]
     np.testing.assert_array_equal(gan.style_encoder(images), restored.style_encoder(images))
+    trunk = gan.discriminator.get_layer("d_trunk")
+    features = trunk({k: conditions[k] for k in trunk.input})
+    np.testing.assert_array_equal(gan.classifier(features), restored.classifier(features))
 
 
 def test_keras_file_round_trip(tmp_path):
