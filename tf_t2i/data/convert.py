@@ -457,7 +457,7 @@ def ensure_builtin(name: str = "shapes", **options) -> pathlib.Path:
         The data set directory, under cache_dir("datasets").
     """
     from tf_t2i.cache import cache_dir
-    from tf_t2i.data.sources import BUILT_IN
+    from tf_t2i.data.sources import BUILT_IN, source_class
 
     if name not in BUILT_IN:
         raise T2IError(f"{name!r} is not a built-in source; choose one of {', '.join(BUILT_IN)}")
@@ -467,7 +467,11 @@ def ensure_builtin(name: str = "shapes", **options) -> pathlib.Path:
     spec = convert_options["encoder"]
     if not isinstance(spec, str):
         spec = spec.spec
-    blob = json.dumps([name, source_options, {**convert_options, "encoder": spec}], sort_keys=True)
+    key = [name, source_options, {**convert_options, "encoder": spec}]
+    revision = getattr(source_class(name), "revision", 1)
+    if revision > 1:  # the first revision keeps the digests of existing caches
+        key.append({"revision": revision})
+    blob = json.dumps(key, sort_keys=True)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
     out_dir = cache_dir("datasets", f"{name}-{digest}")
     # several processes (e.g. multi-worker training on one host) may ask at once:

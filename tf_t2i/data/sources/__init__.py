@@ -40,6 +40,10 @@ def get_source(name: str, path: str | None = None, **options):
         options["tfds_name"] = tfds_name
     if key not in BUILT_IN and key != "tfds" and path is None:
         raise T2IError(f"source {key!r} needs a PATH to its data")
-    module_name, cls_name = SOURCES[key].split(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls(path, **options)
+    return source_class(key)(path, **options)
+
+
+def source_class(name: str) -> type:
+    """The class of the source called `name` (imported on demand)."""
+    module_name, cls_name = SOURCES[name.partition(":")[0]].split(":")
+    return getattr(importlib.import_module(module_name), cls_name)

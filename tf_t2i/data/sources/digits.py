@@ -4,6 +4,8 @@ Each digit image (values 0..16, white ink on black) is scaled to 0..255 and
 upsampled with bicubic interpolation to `image_size`; it gets five templated
 captions ("a handwritten seven", "the digit 7", ...) and its digit as class
 label. The split is fixed: every fifth image (index % 5 == 4) is "test".
+Training never flips them (manifest random_flip false): mirrored digits are
+not digits.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ class DigitsSource(Source):
     """
 
     name = "digits"
+    # a mirrored 3, 5 or 7 is no digit: training must not flip the images
+    flip_invariant = False
+    # bumped when the converted data changes (2: random_flip off), so that
+    # ensure_builtin converts again instead of reusing an older cached copy
+    revision = 2
 
     def __init__(self, path=None, *, image_size: int = 32):
         if path is not None:
