@@ -349,12 +349,16 @@ def test_flip_switch(flip):
         )
 
 
-def test_shapes_are_never_flipped(shapes_dir, hash_encoder, tmp_path):
-    # their captions name left and right
+def test_shapes_and_digits_are_never_flipped(shapes_dir, hash_encoder, tmp_path):
+    # shapes' captions name left and right
     assert read_manifest(shapes_dir).random_flip is False
     from tf_t2i.data.convert import convert
-    from tf_t2i.data.sources import get_source
+    from tf_t2i.data.sources import get_source, source_class
 
+    # a mirrored 3 is no digit
     convert(get_source("digits", image_size=8), tmp_path, encoder=hash_encoder, image_size=8,
             limit=1, progress=False)  # fmt: skip
-    assert read_manifest(tmp_path).random_flip is True
+    assert read_manifest(tmp_path).random_flip is False
+    # photographs of birds, flowers and faces are flipped, as Reed et al. did
+    for name in ("reed", "celeba", "folder"):
+        assert getattr(source_class(name), "flip_invariant", True) is True, name
