@@ -279,16 +279,23 @@ def test_fit_logs_the_trackers_and_counts_steps():
     assert int(gan.step.numpy()) == 6
 
 
-def test_r1_term_enters_d_loss_and_d_learns_through_it():
+def _seeded_cls_gan(**overrides):
+    """A seeded GAN-CLS text model, a batch with noise, its right conditions and D's
+    logits before any update (see _hand_logits)."""
     keras.utils.set_random_seed(0)
-    config = tiny_config(conditions=["text"], cls=True, interp=False, r1_gamma=2.0)
+    config = tiny_config(conditions=["text"], cls=True, interp=False, **overrides)
     batch = make_batch(config, with_noise=True)
     gan = build_gan(config, seed=0)
     right = {"embeddings": batch["embeddings"]}
-    images = batch["images"]
     logits = _hand_logits(
         gan, batch, {"right": right, "wrong": {"embeddings": batch["wrong_embeddings"]}}
     )
+    return gan, batch, right, logits
+
+
+def test_r1_term_enters_d_loss_and_d_learns_through_it():
+    gan, batch, right, logits = _seeded_cls_gan(r1_gamma=2.0)
+    images = batch["images"]
     with tf.GradientTape() as tape:
         tape.watch(images)
         real = tf.reduce_sum(gan.discriminator({"images": images, **right}, training=True))
@@ -345,14 +352,7 @@ def test_r1_gradient_is_the_penalty_gradient():
 
 
 def test_aux_classifier_terms_enter_both_losses():
-    keras.utils.set_random_seed(0)
-    config = tiny_config(conditions=["text"], cls=True, interp=False, aux_classifier=0.5)
-    batch = make_batch(config, with_noise=True)
-    gan = build_gan(config, seed=0)
-    right = {"embeddings": batch["embeddings"]}
-    logits = _hand_logits(
-        gan, batch, {"right": right, "wrong": {"embeddings": batch["wrong_embeddings"]}}
-    )
+    gan, batch, right, logits = _seeded_cls_gan(aux_classifier=0.5)
     trunk = gan.discriminator.get_layer("d_trunk")
     fake = gan.generator({"noise": batch["noise"], **right}, training=True)
     real_class = gan.classifier(trunk({"images": batch["images"]}, training=True))
