@@ -8,11 +8,10 @@ measured in the same run. The FLOP-weighted mean over the step's kernels is the 
 that the whole step can reach with these kernels, whatever the Python around them does.
 `--dtype bfloat16` times the kernels that mixed_bfloat16 runs.
 
-Each layer also gets a fourth row: the filter gradient as one matmul over patches
-(tf_t2i.models.strided_conv.filter_gradient), which the networks use where
-`matmul_filter_gradient_pays` says so (marked "used"). The second ceiling counts the
-kernels the library actually runs: the matmul filter gradient where it is used, else
-TensorFlow's.
+Each layer also gets two more rows: the filter gradient as one matmul over patches
+(tf_t2i.models.strided_conv.filter_gradient) and as one dilated forward conv
+(filter_gradient_by_conv). The networks use the one `filter_gradient_method` picks
+(marked "used"). The second ceiling counts the kernels the library actually runs.
 
     python -m bench.bench_conv_layers [--batch-size 64] [--repeats 8] [--dtype bfloat16]
 
@@ -83,14 +82,15 @@ def conv_kernels(batch, side, c_in, c_out, transposed, dtype="float32"):
     forward, input_gradient = (
         (conv_input_gradient, conv) if transposed else (conv, conv_input_gradient)
     )
-    matmul_filter_gradient = run(lambda: strided_conv.filter_gradient(x, dy)[None])
     kernels = [
         ("forward", forward),
         ("input gradient", input_gradient),
         ("filter gradient", filter_gradient),
-        ("filter gradient (matmul)", matmul_filter_gradient),
+        ("filter gradient (matmul)", run(lambda: strided_conv.filter_gradient(x, dy)[None])),
+        ("filter gradient (conv)", run(lambda: strided_conv.filter_gradient_by_conv(x, dy)[None])),
     ]
-    return kernels, flops, strided_conv.matmul_filter_gradient_pays(side, dtype)
+    method = strided_conv.filter_gradient_method(side, dtype)
+    return kernels, flops, "filter gradient" + ("" if method == "tf" else f" ({method})")
 
 
 def main():
@@ -110,7 +110,7 @@ def main():
     rows, total_flops, tf_seconds, used_seconds = [], 0, 0.0, 0.0
     for network, side, c_in, c_out in D_CONVS + G_CONVS:
         transposed = network == "G"
-        kernels, flops, matmul_used = conv_kernels(
+        kernels, flops, used_filter_gradient = conv_kernels(
             args.batch_size, side, c_in, c_out, transposed, args.dtype
         )
         out = side * 2 if transposed else side // 2
@@ -118,12 +118,11 @@ def main():
         total_flops += 3 * flops
         for kind, fn in kernels:
             seconds = best_seconds(fn, args.repeats)
-            is_matmul = kind.endswith("(matmul)")
-            if not is_matmul:
+            alternative = kind.endswith(")")
+            if not alternative:
                 tf_seconds += seconds
-            if kind == "filter gradient" and matmul_used or is_matmul and not matmul_used:
-                used = ""
-            else:
+            used = ""
+            if kind == used_filter_gradient or not kind.startswith("filter gradient"):
                 used_seconds += seconds
                 used = " (used)" if kind.startswith("filter gradient") else ""
             rows.append(
@@ -149,9 +148,9 @@ def main():
 
 All kernels together (each layer's three kernels once, FLOP-weighted):
 {100 * ceiling:.0f}% of the matmul peak with TensorFlow's kernels, {100 * used_ceiling:.0f}% with the
-ones the networks run (the rows without "(matmul)", or marked "used"). This is the
-ceiling of the whole train step on this machine; the step itself (bench_train_step)
-adds batch norm, activations, the optimizers and the loss.
+ones the networks run (forward, input gradient and the filter gradient marked
+"used"). This is the ceiling of the whole train step on this machine; the step itself
+(bench_train_step) adds batch norm, activations, the optimizers and the loss.
 """
     suffix = "" if args.dtype == "float32" else f"_{args.dtype}"
     result = RESULTS / f"conv_layers{suffix}.md"

@@ -1,4 +1,4 @@
-"""The matmul filter gradient of Reed's 4x4 stride-2 convolutions equals TensorFlow's."""
+"""The faster kernels of Reed's 4x4 stride-2 convolutions equal TensorFlow's."""
 
 import keras
 import numpy as np
@@ -8,10 +8,12 @@ import tensorflow as tf
 from tf_t2i.models.strided_conv import (
     StridedConv2D,
     StridedConv2DTranspose,
+    bias_add,
     conv_down,
     conv_up,
     filter_gradient,
-    matmul_filter_gradient_pays,
+    filter_gradient_by_conv,
+    filter_gradient_method,
     transposed_conv_by_space_to_depth,
 )
 
@@ -25,7 +27,8 @@ def _normal(shape, seed, dtype=tf.float32):
 @pytest.mark.parametrize(
     "shape", [(3, 8, 8, 5, 6), (2, 4, 6, 3, 4), (1, 16, 16, 2, 3), (2, 14, 14, 3, 2)]
 )
-def test_filter_gradient_equals_tensorflows(shape):
+@pytest.mark.parametrize("method", [filter_gradient, filter_gradient_by_conv])
+def test_filter_gradients_equal_tensorflows(shape, method):
     batch, rows, cols, channels, out_channels = shape
     x = _normal([batch, rows, cols, channels], 1)
     dy = _normal([batch, rows // 2, cols // 2, out_channels], 2)
@@ -36,7 +39,7 @@ def test_filter_gradient_equals_tensorflows(shape):
         strides=STRIDES,
         padding="SAME",
     )
-    np.testing.assert_allclose(filter_gradient(x, dy), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(method(x, dy), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(2, 4, 4, 5, 3), (1, 3, 5, 2, 1), (2, 7, 7, 4, 3)])
@@ -58,21 +61,21 @@ def _grads(fn, x, kernel, weight):
     return (y, *tape.gradient(loss, [x, kernel]))
 
 
-@pytest.mark.parametrize("matmul", [True, False])
+@pytest.mark.parametrize("method", ["matmul", "conv", "tf"])
 @pytest.mark.parametrize(("map_shape", "channels"), [((8, 8), 3), ((14, 14), 6), ((6, 10), 1)])
-def test_conv_down_forward_and_gradients_equal_tensorflows(map_shape, channels, matmul):
+def test_conv_down_forward_and_gradients_equal_tensorflows(map_shape, channels, method):
     rows, cols = map_shape
     x, kernel = _normal([2, rows, cols, channels], 3), _normal([4, 4, channels, 5], 4)
     weight = _normal([2, rows // 2, cols // 2, 5], 5)
-    got = _grads(lambda x, k: conv_down(x, k, matmul), x, kernel, weight)
+    got = _grads(lambda x, k: conv_down(x, k, method), x, kernel, weight)
     expected = _grads(lambda x, k: tf.nn.conv2d(x, k, STRIDES, "SAME"), x, kernel, weight)
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("matmul", [True, False])
+@pytest.mark.parametrize("method", ["matmul", "conv", "tf"])
 @pytest.mark.parametrize(("map_shape", "out"), [((4, 4), 3), ((7, 7), 6), ((3, 5), 1)])
-def test_conv_up_forward_and_gradients_equal_tensorflows(map_shape, out, matmul):
+def test_conv_up_forward_and_gradients_equal_tensorflows(map_shape, out, method):
     rows, cols = map_shape
     x, kernel = _normal([2, rows, cols, 5], 3), _normal([4, 4, out, 5], 4)  # [4, 4, out, in]
     weight = _normal([2, 2 * rows, 2 * cols, out], 5)
@@ -80,12 +83,13 @@ def test_conv_up_forward_and_gradients_equal_tensorflows(map_shape, out, matmul)
     def native(x, k):
         return tf.nn.conv2d_transpose(x, k, [2, 2 * rows, 2 * cols, out], STRIDES, "SAME")
 
-    got = _grads(lambda x, k: conv_up(x, k, matmul), x, kernel, weight)
+    got = _grads(lambda x, k: conv_up(x, k, method), x, kernel, weight)
     for a, b in zip(got, _grads(native, x, kernel, weight), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_an_unknown_batch_size_traces():
+@pytest.mark.parametrize("method", ["matmul", "conv"])
+def test_an_unknown_batch_size_traces(method):
     spec = tf.TensorSpec([None, 8, 8, 3], tf.float32)
     kernel = _normal([4, 4, 3, 5], 4)
 
@@ -93,7 +97,7 @@ def test_an_unknown_batch_size_traces():
     def grads(x):
         with tf.GradientTape() as tape:
             tape.watch([x, kernel])
-            loss = tf.reduce_sum(conv_up(conv_down(x, kernel), kernel) ** 2)
+            loss = tf.reduce_sum(conv_up(conv_down(x, kernel, method), kernel, method) ** 2)
         return tape.gradient(loss, [x, kernel])
 
     x = _normal([3, 8, 8, 3], 6)
@@ -105,12 +109,14 @@ def test_an_unknown_batch_size_traces():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_the_matmul_pays_only_on_small_bfloat16_maps():
-    assert matmul_filter_gradient_pays(8, tf.bfloat16)
-    assert matmul_filter_gradient_pays(16, "bfloat16")
-    assert not matmul_filter_gradient_pays(32, tf.bfloat16)
-    assert not matmul_filter_gradient_pays(8, tf.float32)
-    assert not matmul_filter_gradient_pays(8, tf.float16)
+def test_the_other_filter_gradients_run_only_on_small_bfloat16_maps():
+    assert filter_gradient_method(4, tf.bfloat16) == "matmul"
+    assert filter_gradient_method(8, "bfloat16") == "matmul"
+    assert filter_gradient_method(14, tf.bfloat16) == "conv"
+    assert filter_gradient_method(16, tf.bfloat16) == "conv"
+    assert filter_gradient_method(32, tf.bfloat16) == "tf"
+    assert filter_gradient_method(8, tf.float32) == "tf"
+    assert filter_gradient_method(16, tf.float16) == "tf"
 
 
 def _kernel_op_types(layer, x, wrt_input=False):
@@ -138,13 +144,17 @@ def _pair(policy, reference_cls, cls, x_shape, **kwargs):
 
 
 @pytest.mark.parametrize(
-    ("reference_cls", "cls", "x_shape", "filters"),
+    ("reference_cls", "cls", "x_shape", "filters", "method"),
     [
-        (keras.layers.Conv2D, StridedConv2D, (4, 16, 16, 8), 16),
-        (keras.layers.Conv2DTranspose, StridedConv2DTranspose, (4, 8, 8, 16), 8),
+        (keras.layers.Conv2D, StridedConv2D, (4, 16, 16, 8), 16, "conv"),
+        (keras.layers.Conv2DTranspose, StridedConv2DTranspose, (4, 8, 8, 16), 8, "conv"),
+        (keras.layers.Conv2D, StridedConv2D, (4, 8, 8, 8), 16, "matmul"),
+        (keras.layers.Conv2DTranspose, StridedConv2DTranspose, (4, 4, 4, 16), 8, "matmul"),
     ],
 )
-def test_layers_agree_with_keras_in_bfloat16(reference_cls, cls, x_shape, filters, float32_policy):
+def test_layers_agree_with_keras_in_bfloat16(
+    reference_cls, cls, x_shape, filters, method, float32_policy
+):
     kwargs = dict(filters=filters, kernel_size=4, strides=2, padding="same", use_bias=True)
     reference, layer = _pair("mixed_bfloat16", reference_cls, cls, x_shape, **kwargs)
     x = tf.cast(_normal(x_shape, 20), tf.bfloat16)
@@ -155,14 +165,16 @@ def test_layers_agree_with_keras_in_bfloat16(reference_cls, cls, x_shape, filter
             tape.watch(x)
             y = tf.cast(each(x), tf.float32)
             loss = tf.reduce_sum(y * weight)
-        grads = tape.gradient(loss, [x, *each.trainable_variables])
+        # Not the bias: Keras's sums in bfloat16 (see test_bias_gradients_sum_in_float32...)
+        grads = tape.gradient(loss, [x, each.kernel])
         results.append([y, *(tf.cast(g, tf.float32) for g in grads)])
     for a, b in zip(*results, strict=True):
         scale = float(tf.reduce_max(tf.abs(a)))
         np.testing.assert_allclose(a, b, atol=0.02 * scale)  # bfloat16 rounding
-    # The fast path really ran: the kernel's gradient is a MatMul, not TF's kernel.
+    # The fast path really ran: the kernel's gradient is not TF's kernel.
     types = _kernel_op_types(layer, x)
-    assert "MatMul" in types and "Conv2DBackpropFilter" not in types
+    assert "Conv2DBackpropFilter" not in types
+    assert ("MatMul" in types) == (method == "matmul")
     assert "Conv2DBackpropFilter" in _kernel_op_types(reference, x)
 
 
@@ -215,6 +227,48 @@ def test_image_layers_agree_with_keras_in_float32(
         }
     assert "DepthToSpace" in types and "Conv2DBackpropInput" not in types
     assert "Conv2DBackpropInput" in reference_types
+
+
+@pytest.mark.parametrize(
+    ("cls", "x_shape", "filters"),
+    [
+        (StridedConv2D, (16, 64, 64, 3), 8),  # D's first conv: 16 x 32 x 32 terms per bias
+        (StridedConv2DTranspose, (16, 32, 32, 8), 3),  # G's image: 16 x 64 x 64 terms
+        (StridedConv2DTranspose, (4, 9, 9, 8), 3),  # an odd map side
+    ],
+)
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_bias_gradients_sum_in_float32_under_mixed_policies(
+    cls, x_shape, filters, policy, float32_policy
+):
+    keras.mixed_precision.set_dtype_policy(policy)
+    layer = cls(filters, 4, strides=2, padding="same")
+    dtype = layer.compute_dtype
+    x = tf.cast(_normal(x_shape, 40), dtype)
+    weight = _normal(layer.compute_output_shape(x_shape), 41) + 0.05  # upstream gradient
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.cast(layer(x), tf.float32) * weight)
+    got = tape.gradient(loss, layer.bias)
+    # The bias sees the upstream gradient rounded to the compute dtype; sum that exactly.
+    rounded = tf.cast(tf.cast(weight, dtype), tf.float64)
+    expected = tf.reduce_sum(rounded, axis=[0, 1, 2])
+    scale = float(tf.reduce_max(tf.abs(expected)))
+    # Summed in bfloat16 or float16 (BiasAddGrad, Sum), errors reach tens of percent.
+    np.testing.assert_allclose(got, expected, atol=0.01 * scale)
+
+
+def test_bias_add_equals_tensorflows_in_float32():
+    x, bias = _normal([2, 5, 3, 6], 50), _normal([6], 51)
+    weight = _normal([2, 5, 3, 6], 52)
+    results = []
+    for fn in (tf.nn.bias_add, bias_add):
+        with tf.GradientTape() as tape:
+            tape.watch([x, bias])
+            y = fn(x, bias)
+            loss = tf.reduce_sum(y * weight)
+        results.append([y, *tape.gradient(loss, [x, bias])])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_serialization_round_trip():

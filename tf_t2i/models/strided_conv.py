@@ -4,13 +4,20 @@ Every block of G and D is a 4x4 stride-2 "same" convolution (D) or transposed
 convolution (G). TensorFlow's CPU kernels run their forward and input-gradient passes
 near the machine's matmul peak, but in bfloat16 the filter-gradient kernel falls to
 30-60% of it on the small maps (16x16 and 8x8 inputs; bench/bench_conv_layers.py).
+Two other ways to compute it are faster there (`filter_gradient_method` picks one):
 
-The filter gradient is a matrix product once the input is laid out as patches:
+"matmul" (8x8 inputs and smaller). The filter gradient is a matrix product once the
+input is laid out as patches:
 dK[i, j, c, o] = sum over (b, h, w) of x_pad[b, 2h+i, 2w+j, c] * dy[b, h, w, o]. Space to
 depth with block 2 turns the 4x4 stride-2 window into a 2x2 stride-1 window over
 s = space_to_depth(x_pad) [B, Ho+1, Wo+1, 4C]: kernel row i = 2a + di reads s at row
 h + a, sub-row di. So the patches are four shifted slices of s, and dK is one matmul
 of [B*Ho*Wo, 16C]^T by [B*Ho*Wo, O].
+
+"conv" (up to 16x16 inputs). The same sum is a forward convolution with the roles
+swapped: x's channels as the batch, x's batch as the channels, and dy as a filter
+[Ho, Wo, B, O] dilated by 2 (the stride), over x_pad [C, H+2, W+2, B] -> [C, 4, 4, O].
+oneDNN's forward kernel does the patch layout itself, and needs no patches in memory.
 
 The image layers (G's last transposed conv to 1 or 3 channels, and the input gradient
 of D's first conv, the same operation) run at 12-15% of the peak in TensorFlow's
@@ -18,9 +25,14 @@ kernel. The same space-to-depth view makes them a stride-1 conv: the transposed 
 output in space-to-depth form is a 2x2 "valid" conv of the input padded by 1, with
 4 x channels outputs, which is about twice as fast (`transposed_conv_by_space_to_depth`).
 
+Their biases add with `bias_add`, whose gradient accumulates in float32. TensorFlow's
+BiasAddGrad, and the oneDNN filter-gradient kernel that grappler fuses it into, sum a
+bfloat16 gradient in bfloat16: for G's image layer (64x64x3, batch 64, 262,144 terms per
+channel) the bias gradient was off by 67% (relative norm) against float32's.
+
 These layers keep Keras's weights, config and checkpoint layout. Everything else is
 TensorFlow's kernels, and each replacement is used only where it was measured to pay
-(`matmul_filter_gradient_pays`, `IMAGE_CHANNELS`).
+(`filter_gradient_method`, `IMAGE_CHANNELS`).
 """
 
 from __future__ import annotations
@@ -28,20 +40,29 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-# The largest map side (the conv's input, the transposed conv's output) on which the
-# matmul filter gradient beat TensorFlow's kernel in bfloat16 on this project's CPU
-# (AMD EPYC Zen 5, batch 64; bench/results/conv_layers_bfloat16.md). In float32 the
-# kernel was as fast or faster at every size.
-MATMUL_MAX_SIDE = 16
+# The largest map sides (the conv's input, the transposed conv's output) on which each
+# filter gradient was the fastest in bfloat16 on this project's CPU (AMD EPYC Zen 5,
+# batch 64; bench/results/conv_layers_bfloat16.md): at 8x8, matmul 70% of the peak, conv
+# 64%, TensorFlow 25%; at 16x16, conv 72%, matmul 60%, TensorFlow 47%; at 32x32
+# TensorFlow's 57% beat both. In float32 TensorFlow's was as fast or faster everywhere.
+MATMUL_MAX_SIDE = 8
+CONV_MAX_SIDE = 16
 # Transposed convs to at most this many channels (images) run by space to depth: 1.9 ms
 # against 3.5 in bfloat16, 2.6 against 5.5 in float32 (32x32x64 -> 64x64x3, batch 64).
 IMAGE_CHANNELS = 4
 _STRIDES = [1, 2, 2, 1]
 
 
-def matmul_filter_gradient_pays(side: int, dtype) -> bool:
-    """Whether the matmul filter gradient is used for maps of `side` in `dtype`."""
-    return tf.as_dtype(dtype) == tf.bfloat16 and side <= MATMUL_MAX_SIDE
+def filter_gradient_method(side: int, dtype) -> str:
+    """How to compute the filter gradient on maps of `side` in `dtype`.
+
+    Returns:
+        "matmul" (`filter_gradient`), "conv" (`filter_gradient_by_conv`) or "tf"
+        (TensorFlow's Conv2DBackpropFilter).
+    """
+    if tf.as_dtype(dtype) != tf.bfloat16 or side > CONV_MAX_SIDE:
+        return "tf"
+    return "matmul" if side <= MATMUL_MAX_SIDE else "conv"
 
 
 def filter_gradient(x, dy):
@@ -66,6 +87,17 @@ def filter_gradient(x, dy):
     grad = tf.reshape(grad, [2, 2, 2, 2, channels, out_channels])  # (a, b, di, dj, c, o)
     grad = tf.transpose(grad, [0, 2, 1, 3, 4, 5])  # (a, di, b, dj): i = 2a + di, j = 2b + dj
     return tf.reshape(grad, [4, 4, channels, out_channels])
+
+
+def filter_gradient_by_conv(x, dy):
+    """`filter_gradient` (same arguments and result) as one dilated forward conv."""
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])  # "same": 1 on each side
+    # dK[i, j, c, o] = sum over (h, w, b) of x_pad[b, 2h+i, 2w+j, c] * dy[b, h, w, o]:
+    # a conv of x_pad as [C, H+2, W+2, B] with the filter dy as [Ho, Wo, B, O], dilation 2
+    grad = tf.nn.conv2d(
+        tf.transpose(padded, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]), 1, "VALID", dilations=2
+    )  # (C, 4, 4, O)
+    return tf.transpose(grad, [1, 2, 0, 3])
 
 
 def transposed_conv_by_space_to_depth(x, kernel):
@@ -102,25 +134,27 @@ def _transposed_conv(x, kernel, output_shape):
     )
 
 
-def _filter_gradient(x, dy, kernel_shape, matmul: bool):
-    """dK of y = conv2d(x, K, stride 2, "same"): `filter_gradient`, or TF's kernel."""
-    if matmul:
+def _filter_gradient(x, dy, kernel_shape, method: str):
+    """dK of y = conv2d(x, K, stride 2, "same") by `method` (see filter_gradient_method)."""
+    if method == "matmul":
         return filter_gradient(x, dy)
+    if method == "conv":
+        return filter_gradient_by_conv(x, dy)
     return tf.raw_ops.Conv2DBackpropFilter(
         input=x, filter_sizes=kernel_shape, out_backprop=dy, strides=_STRIDES, padding="SAME"
     )
 
 
-def conv_down(x, kernel, matmul_filter_gradient: bool = True):
+def conv_down(x, kernel, filter_method: str = "matmul"):
     """y = conv2d(x, kernel, stride 2, "same") with the faster gradients.
 
     The input gradient (a transposed conv) goes by space to depth when x is an image
-    (C <= IMAGE_CHANNELS); the filter gradient by `filter_gradient` if asked.
+    (C <= IMAGE_CHANNELS); the filter gradient by `filter_method`.
 
     Args:
         x: [B, H, W, C], H and W even.
         kernel: [4, 4, C, O] in x's dtype.
-        matmul_filter_gradient: whether to use `filter_gradient` over TF's kernel.
+        filter_method: "matmul", "conv" or "tf" (see filter_gradient_method).
 
     Returns:
         [B, H/2, W/2, O].
@@ -130,24 +164,24 @@ def conv_down(x, kernel, matmul_filter_gradient: bool = True):
     def conv(x, kernel):
         def grad(dy):
             dx = _transposed_conv(dy, kernel, tf.shape(x))
-            return dx, _filter_gradient(x, dy, tf.shape(kernel), matmul_filter_gradient)
+            return dx, _filter_gradient(x, dy, tf.shape(kernel), filter_method)
 
         return tf.nn.conv2d(x, kernel, _STRIDES, "SAME"), grad
 
     return conv(x, kernel)
 
 
-def conv_up(x, kernel, matmul_filter_gradient: bool = True):
+def conv_up(x, kernel, filter_method: str = "matmul"):
     """y = conv2d_transpose(x, kernel, stride 2, "same") with the faster kernels.
 
     The forward pass goes by space to depth for images (O <= IMAGE_CHANNELS). A
     transposed conv is the input gradient of the conv that maps y to x, so its filter
-    gradient is that conv's: filter_gradient(dy, x), if asked.
+    gradient is that conv's, with dy as that conv's input, by `filter_method`.
 
     Args:
         x: [B, H, W, C].
         kernel: [4, 4, O, C] in x's dtype (Keras's transposed-conv layout).
-        matmul_filter_gradient: whether to use `filter_gradient` over TF's kernel.
+        filter_method: "matmul", "conv" or "tf" (see filter_gradient_method).
 
     Returns:
         [B, 2H, 2W, O].
@@ -157,12 +191,47 @@ def conv_up(x, kernel, matmul_filter_gradient: bool = True):
     def conv_transpose(x, kernel):
         def grad(dy):
             dx = tf.nn.conv2d(dy, kernel, _STRIDES, "SAME")
-            return dx, _filter_gradient(dy, x, tf.shape(kernel), matmul_filter_gradient)
+            return dx, _filter_gradient(dy, x, tf.shape(kernel), filter_method)
 
         shape = tf.stack([tf.shape(x)[0], 2 * x.shape[1], 2 * x.shape[2], kernel.shape[2]])
         return _transposed_conv(x, kernel, shape), grad
 
     return conv_transpose(x, kernel)
+
+
+def bias_add(x, bias):
+    """x + bias along the last axis; the bias gradient is summed in float32.
+
+    Args:
+        x: [..., C], any float dtype.
+        bias: [C], any float dtype (a variable, which a mixed policy may autocast).
+
+    Returns:
+        x + bias in x's dtype; the gradient for `bias` comes in bias's dtype.
+    """
+    bias = tf.convert_to_tensor(bias)
+
+    @tf.custom_gradient
+    def add(x, bias):
+        def grad(dy):
+            return dy, tf.cast(_sum_all_but_last(dy), bias.dtype)
+
+        return tf.nn.bias_add(x, tf.cast(bias, x.dtype)), grad
+
+    return add(x, bias)
+
+
+def _sum_all_but_last(dy):
+    """dy summed over every axis but the last, accumulated in float32, in dy's dtype.
+
+    TensorFlow's Sum accumulates bfloat16 in float32 (measured: within bfloat16's rounding
+    of the exact sum over 262,144 terms) but float16 in float16 (74% off there), so
+    float16 is cast first. BiasAddGrad is the other way round.
+    """
+    axes = list(range(len(dy.shape) - 1))
+    if dy.dtype == tf.float16:
+        return tf.cast(tf.reduce_sum(tf.cast(dy, tf.float32), axes), dy.dtype)
+    return tf.reduce_sum(dy, axes)
 
 
 def _is_reed_block(layer, inputs) -> bool:
@@ -183,36 +252,56 @@ def _is_reed_block(layer, inputs) -> bool:
 class StridedConv2D(keras.layers.Conv2D):
     """keras.layers.Conv2D whose 4x4 stride-2 "same" case trains with `conv_down`.
 
-    It does so on images (the input gradient) and where the matmul filter gradient pays;
-    other configurations and maps run the parent's op.
+    It does so on images (the input gradient) and where another filter gradient pays;
+    other configurations and maps run the parent's op. The bias adds by `bias_add`.
     """
+
+    def call(self, inputs):
+        if self.data_format != "channels_last":
+            return super().call(inputs)
+        outputs = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            outputs = bias_add(outputs, self.bias)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
 
     def convolution_op(self, inputs, kernel):
         rows, cols, channels = inputs.shape[1:] if len(inputs.shape) == 4 else (None,) * 3
         even = _is_reed_block(self, inputs) and rows % 2 == 0 == cols % 2  # pads 1 each side
-        matmul = even and matmul_filter_gradient_pays(max(rows, cols), inputs.dtype)
-        if not (even and (matmul or channels <= IMAGE_CHANNELS)):
+        method = filter_gradient_method(max(rows, cols), inputs.dtype) if even else "tf"
+        if not (even and (method != "tf" or channels <= IMAGE_CHANNELS)):
             return super().convolution_op(inputs, kernel)
-        return conv_down(inputs, tf.cast(kernel, inputs.dtype), matmul)
+        return conv_down(inputs, tf.cast(kernel, inputs.dtype), method)
 
 
 @keras.saving.register_keras_serializable(package="tf_t2i")
 class StridedConv2DTranspose(keras.layers.Conv2DTranspose):
     """keras.layers.Conv2DTranspose whose 4x4 stride-2 "same" case runs `conv_up`.
 
-    It does so for images (the forward pass) and where the matmul filter gradient pays;
-    other configurations and maps run the parent's op.
+    It does so for images (the forward pass) and where another filter gradient pays;
+    other configurations and maps run the parent's op. The bias adds by `bias_add`.
     """
 
     def call(self, inputs):
-        reed = _is_reed_block(self, inputs) and self.output_padding is None
-        side = 2 * max(inputs.shape[1:3]) if reed else 0
-        matmul = reed and matmul_filter_gradient_pays(side, inputs.dtype)
-        if not (reed and (matmul or self.filters <= IMAGE_CHANNELS)):
+        if self.data_format != "channels_last":
             return super().call(inputs)
-        outputs = conv_up(inputs, tf.cast(self.kernel, inputs.dtype), matmul)
+        reed = _is_reed_block(self, inputs) and self.output_padding is None
+        method = filter_gradient_method(2 * max(inputs.shape[1:3]), inputs.dtype) if reed else "tf"
+        if reed and (method != "tf" or self.filters <= IMAGE_CHANNELS):
+            outputs = conv_up(inputs, tf.cast(self.kernel, inputs.dtype), method)
+        else:
+            outputs = keras.ops.conv_transpose(
+                inputs,
+                self.kernel,
+                strides=list(self.strides),
+                padding=self.padding,
+                output_padding=self.output_padding,
+                data_format=self.data_format,
+                dilation_rate=self.dilation_rate,
+            )
         if self.use_bias:
-            outputs = tf.nn.bias_add(outputs, tf.cast(self.bias, outputs.dtype))
+            outputs = bias_add(outputs, self.bias)
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs
