@@ -8,10 +8,10 @@ measured in the same run. The FLOP-weighted mean over the step's kernels is the 
 that the whole step can reach with these kernels, whatever the Python around them does.
 `--dtype bfloat16` times the kernels that mixed_bfloat16 runs.
 
-Each layer also gets two more rows: the filter gradient as one matmul over patches
-(tf_t2i.models.strided_conv.filter_gradient) and as one dilated forward conv
-(filter_gradient_by_conv). The networks use the one `filter_gradient_method` picks
-(marked "used"). The second ceiling counts the kernels the library actually runs.
+Each layer also gets a fourth row: the filter gradient as one dilated forward conv
+(tf_t2i.models.strided_conv.filter_gradient). The networks use it where
+`filter_gradient_method` says so (marked "used"). The second ceiling counts the kernels
+the library actually runs.
 
     python -m bench.bench_conv_layers [--batch-size 64] [--repeats 8] [--dtype bfloat16]
 
@@ -86,8 +86,7 @@ def conv_kernels(batch, side, c_in, c_out, transposed, dtype="float32"):
         ("forward", forward),
         ("input gradient", input_gradient),
         ("filter gradient", filter_gradient),
-        ("filter gradient (matmul)", run(lambda: strided_conv.filter_gradient(x, dy)[None])),
-        ("filter gradient (conv)", run(lambda: strided_conv.filter_gradient_by_conv(x, dy)[None])),
+        ("filter gradient (conv)", run(lambda: strided_conv.filter_gradient(x, dy)[None])),
     ]
     method = strided_conv.filter_gradient_method(side, dtype)
     return kernels, flops, "filter gradient" + ("" if method == "tf" else f" ({method})")

@@ -20,8 +20,9 @@ step executes, per image of the batch:
     total:    6 f_G + 9 f_T + 12 f_H
 (Without the shared trunk it would be 6 f_G + 12 (f_T + f_H): the sharing removes work
 rather than speeding it up, so it raises images/s but not the fraction of peak.)
-The machine's peak is the FLOP/s of a 2048x2048 matmul in each precision, measured in the
-same run (best of several), before and after the steps.
+The machine's peak is the FLOP/s of two independent 2048x2048 matmuls in each precision
+(two, so that both cores work under any --intra-op), measured in the same run (best of
+several) right before each round's steps.
 
     .venv/bin/python -m bench.bench_train_step
 
@@ -74,7 +75,13 @@ def step_flops_per_image(gan) -> int:
 
 
 def make_matmul(dtype, size=2048):
-    """A compiled size x size matmul in `dtype` and its FLOPs."""
+    """Two independent compiled size x size matmuls in `dtype`, and their FLOPs.
+
+    Two, so that the peak is the machine's under any threading: with one intra-op thread
+    a single matmul runs on one core, two run side by side on two. With TensorFlow's
+    default threading two give the same FLOP/s as one (measured here: 399 against 406
+    GFLOP/s in bfloat16).
+    """
     import tensorflow as tf
 
     a = tf.cast(tf.random.normal([size, size]), dtype)
@@ -82,10 +89,12 @@ def make_matmul(dtype, size=2048):
 
     @tf.function
     def matmul():
-        return tf.reduce_sum(tf.cast(tf.matmul(a, b)[0, :1], tf.float32))
+        return tf.cast(tf.matmul(a, b)[0, 0], tf.float32) + tf.cast(
+            tf.matmul(b, a)[0, 0], tf.float32
+        )
 
     matmul().numpy()
-    return matmul, 2 * size**3
+    return matmul, 2 * 2 * size**3
 
 
 def matmul_peak(matmul, flops, repeats=6):
@@ -142,12 +151,17 @@ def main():
     parser.add_argument(
         "--inter-op", type=int, default=0, help="TF inter-op threads (0: TensorFlow's default)"
     )
+    parser.add_argument(
+        "--intra-op", type=int, default=0, help="TF intra-op threads (0: TensorFlow's default)"
+    )
     args = parser.parse_args()
 
     import tensorflow as tf
 
     if args.inter_op:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
+    if args.intra_op:
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
 
     load_before = os.getloadavg()
     dtypes = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16}
@@ -199,8 +213,8 @@ def main():
   step = 6 f_G + 9 f_T + 12 f_H = {flops / 1e9:.2f} GFLOP/image executed (analytic count,
   see the script; 6 f_G + 12 (f_T + f_H) = {(6 * f_g + 12 * (f_t + f_h)) / 1e9:.2f} without the
   trunk shared between the right and wrong pairs)
-- peak: best of 6 2048x2048 matmuls (float32 for float32, bfloat16 for mixed_bfloat16)
-  measured right before each round's steps, so that both see the same load. "of peak
+- peak: best of 6 runs of two independent 2048x2048 matmuls (float32 for float32,
+  bfloat16 for mixed_bfloat16) measured right before each round's steps, so that both see the same load. "of peak
   (wall)" divides the step's FLOP/s by the matmul's, both by wall clock; "of peak (CPU)"
   divides FLOP per second of process CPU time, which discounts the time the other jobs
   held the cores (the fairer figure on a shared machine). Medians over the rounds.

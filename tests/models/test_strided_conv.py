@@ -12,7 +12,6 @@ from tf_t2i.models.strided_conv import (
     conv_down,
     conv_up,
     filter_gradient,
-    filter_gradient_by_conv,
     filter_gradient_method,
     transposed_conv_by_space_to_depth,
 )
@@ -27,8 +26,7 @@ def _normal(shape, seed, dtype=tf.float32):
 @pytest.mark.parametrize(
     "shape", [(3, 8, 8, 5, 6), (2, 4, 6, 3, 4), (1, 16, 16, 2, 3), (2, 14, 14, 3, 2)]
 )
-@pytest.mark.parametrize("method", [filter_gradient, filter_gradient_by_conv])
-def test_filter_gradients_equal_tensorflows(shape, method):
+def test_filter_gradient_equals_tensorflows(shape):
     batch, rows, cols, channels, out_channels = shape
     x = _normal([batch, rows, cols, channels], 1)
     dy = _normal([batch, rows // 2, cols // 2, out_channels], 2)
@@ -39,7 +37,7 @@ def test_filter_gradients_equal_tensorflows(shape, method):
         strides=STRIDES,
         padding="SAME",
     )
-    np.testing.assert_allclose(method(x, dy), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(filter_gradient(x, dy), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(2, 4, 4, 5, 3), (1, 3, 5, 2, 1), (2, 7, 7, 4, 3)])
@@ -61,7 +59,7 @@ def _grads(fn, x, kernel, weight):
     return (y, *tape.gradient(loss, [x, kernel]))
 
 
-@pytest.mark.parametrize("method", ["matmul", "conv", "tf"])
+@pytest.mark.parametrize("method", ["conv", "tf"])
 @pytest.mark.parametrize(("map_shape", "channels"), [((8, 8), 3), ((14, 14), 6), ((6, 10), 1)])
 def test_conv_down_forward_and_gradients_equal_tensorflows(map_shape, channels, method):
     rows, cols = map_shape
@@ -73,7 +71,7 @@ def test_conv_down_forward_and_gradients_equal_tensorflows(map_shape, channels, 
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["matmul", "conv", "tf"])
+@pytest.mark.parametrize("method", ["conv", "tf"])
 @pytest.mark.parametrize(("map_shape", "out"), [((4, 4), 3), ((7, 7), 6), ((3, 5), 1)])
 def test_conv_up_forward_and_gradients_equal_tensorflows(map_shape, out, method):
     rows, cols = map_shape
@@ -88,8 +86,7 @@ def test_conv_up_forward_and_gradients_equal_tensorflows(map_shape, out, method)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["matmul", "conv"])
-def test_an_unknown_batch_size_traces(method):
+def test_an_unknown_batch_size_traces():
     spec = tf.TensorSpec([None, 8, 8, 3], tf.float32)
     kernel = _normal([4, 4, 3, 5], 4)
 
@@ -97,7 +94,7 @@ def test_an_unknown_batch_size_traces(method):
     def grads(x):
         with tf.GradientTape() as tape:
             tape.watch([x, kernel])
-            loss = tf.reduce_sum(conv_up(conv_down(x, kernel, method), kernel, method) ** 2)
+            loss = tf.reduce_sum(conv_up(conv_down(x, kernel), kernel) ** 2)
         return tape.gradient(loss, [x, kernel])
 
     x = _normal([3, 8, 8, 3], 6)
@@ -110,8 +107,8 @@ def test_an_unknown_batch_size_traces(method):
 
 
 def test_the_other_filter_gradients_run_only_on_small_bfloat16_maps():
-    assert filter_gradient_method(4, tf.bfloat16) == "matmul"
-    assert filter_gradient_method(8, "bfloat16") == "matmul"
+    assert filter_gradient_method(4, tf.bfloat16) == "conv"
+    assert filter_gradient_method(8, "bfloat16") == "conv"
     assert filter_gradient_method(14, tf.bfloat16) == "conv"
     assert filter_gradient_method(16, tf.bfloat16) == "conv"
     assert filter_gradient_method(32, tf.bfloat16) == "tf"
@@ -144,17 +141,13 @@ def _pair(policy, reference_cls, cls, x_shape, **kwargs):
 
 
 @pytest.mark.parametrize(
-    ("reference_cls", "cls", "x_shape", "filters", "method"),
+    ("reference_cls", "cls", "x_shape", "filters"),
     [
-        (keras.layers.Conv2D, StridedConv2D, (4, 16, 16, 8), 16, "conv"),
-        (keras.layers.Conv2DTranspose, StridedConv2DTranspose, (4, 8, 8, 16), 8, "conv"),
-        (keras.layers.Conv2D, StridedConv2D, (4, 8, 8, 8), 16, "matmul"),
-        (keras.layers.Conv2DTranspose, StridedConv2DTranspose, (4, 4, 4, 16), 8, "matmul"),
+        (keras.layers.Conv2D, StridedConv2D, (4, 16, 16, 8), 16),
+        (keras.layers.Conv2DTranspose, StridedConv2DTranspose, (4, 8, 8, 16), 8),
     ],
 )
-def test_layers_agree_with_keras_in_bfloat16(
-    reference_cls, cls, x_shape, filters, method, float32_policy
-):
+def test_layers_agree_with_keras_in_bfloat16(reference_cls, cls, x_shape, filters, float32_policy):
     kwargs = dict(filters=filters, kernel_size=4, strides=2, padding="same", use_bias=True)
     reference, layer = _pair("mixed_bfloat16", reference_cls, cls, x_shape, **kwargs)
     x = tf.cast(_normal(x_shape, 20), tf.bfloat16)
@@ -171,10 +164,9 @@ def test_layers_agree_with_keras_in_bfloat16(
     for a, b in zip(*results, strict=True):
         scale = float(tf.reduce_max(tf.abs(a)))
         np.testing.assert_allclose(a, b, atol=0.02 * scale)  # bfloat16 rounding
-    # The fast path really ran: the kernel's gradient is not TF's kernel.
+    # The fast path really ran: the kernel's gradient is a forward conv, not TF's kernel.
     types = _kernel_op_types(layer, x)
     assert "Conv2DBackpropFilter" not in types
-    assert ("MatMul" in types) == (method == "matmul")
     assert "Conv2DBackpropFilter" in _kernel_op_types(reference, x)
 
 
@@ -187,7 +179,7 @@ def test_float32_and_large_maps_keep_tensorflows_kernel(float32_policy):
     assert "Conv2DBackpropFilter" in _kernel_op_types(large, x)
     other = StridedConv2D(4, 3, strides=1, padding="same")  # not a Reed block
     x = tf.cast(_normal([2, 8, 8, 3], 1), tf.bfloat16)
-    assert "MatMul" not in _kernel_op_types(other, x)
+    assert "Conv2DBackpropFilter" in _kernel_op_types(other, x)
 
 
 @pytest.mark.parametrize(

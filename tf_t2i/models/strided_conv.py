@@ -4,26 +4,20 @@ Every block of G and D is a 4x4 stride-2 "same" convolution (D) or transposed
 convolution (G). TensorFlow's CPU kernels run their forward and input-gradient passes
 near the machine's matmul peak, but in bfloat16 the filter-gradient kernel falls to
 30-60% of it on the small maps (16x16 and 8x8 inputs; bench/bench_conv_layers.py).
-Two other ways to compute it are faster there (`filter_gradient_method` picks one):
-
-"matmul" (8x8 inputs and smaller). The filter gradient is a matrix product once the
-input is laid out as patches:
-dK[i, j, c, o] = sum over (b, h, w) of x_pad[b, 2h+i, 2w+j, c] * dy[b, h, w, o]. Space to
-depth with block 2 turns the 4x4 stride-2 window into a 2x2 stride-1 window over
-s = space_to_depth(x_pad) [B, Ho+1, Wo+1, 4C]: kernel row i = 2a + di reads s at row
-h + a, sub-row di. So the patches are four shifted slices of s, and dK is one matmul
-of [B*Ho*Wo, 16C]^T by [B*Ho*Wo, O].
-
-"conv" (up to 16x16 inputs). The same sum is a forward convolution with the roles
-swapped: x's channels as the batch, x's batch as the channels, and dy as a filter
-[Ho, Wo, B, O] dilated by 2 (the stride), over x_pad [C, H+2, W+2, B] -> [C, 4, 4, O].
-oneDNN's forward kernel does the patch layout itself, and needs no patches in memory.
+Computed as a forward convolution instead, it runs at 65-72% there (`filter_gradient`):
+dK[i, j, c, o] = sum over (b, h, w) of x_pad[b, 2h+i, 2w+j, c] * dy[b, h, w, o] is a
+convolution with the roles swapped: x's channels as the batch, x's batch as the
+channels, and dy as a filter [Ho, Wo, B, O] dilated by 2 (the stride), over
+x [C, H, W, B] padded by 1 -> [C, 4, 4, O]. oneDNN's forward kernel lays out the
+patches itself. (One matmul over explicit patches, the previous version, was 12-25%
+slower: building the patches costs more than the matmul saves.)
 
 The image layers (G's last transposed conv to 1 or 3 channels, and the input gradient
 of D's first conv, the same operation) run at 12-15% of the peak in TensorFlow's
-kernel. The same space-to-depth view makes them a stride-1 conv: the transposed conv's
-output in space-to-depth form is a 2x2 "valid" conv of the input padded by 1, with
-4 x channels outputs, which is about twice as fast (`transposed_conv_by_space_to_depth`).
+kernel. Space to depth with block 2 makes them a stride-1 conv: it turns the 4x4
+stride-2 window into a 2x2 stride-1 one, so the transposed conv's output in
+space-to-depth form is a 2x2 "valid" conv of the input padded by 1, with 4 x channels
+outputs, which is about twice as fast (`transposed_conv_by_space_to_depth`).
 
 Their biases add with `bias_add`, whose gradient accumulates in float32. TensorFlow's
 BiasAddGrad, and the oneDNN filter-gradient kernel that grappler fuses it into, sum a
@@ -40,12 +34,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-# The largest map sides (the conv's input, the transposed conv's output) on which each
-# filter gradient was the fastest in bfloat16 on this project's CPU (AMD EPYC Zen 5,
-# batch 64; bench/results/conv_layers_bfloat16.md): at 8x8, matmul 70% of the peak, conv
-# 64%, TensorFlow 25%; at 16x16, conv 72%, matmul 60%, TensorFlow 47%; at 32x32
-# TensorFlow's 57% beat both. In float32 TensorFlow's was as fast or faster everywhere.
-MATMUL_MAX_SIDE = 8
+# The largest map side (the conv's input, the transposed conv's output) on which the
+# conv filter gradient beat TensorFlow's kernel in bfloat16 on this project's CPU (AMD
+# EPYC Zen 5, batch 64; bench/results/conv_layers_bfloat16.md): 70% of the peak against
+# 22% at 8x8, 67-70% against 42% at 16x16; at 32x32 TensorFlow's 58% beat its 50%. In
+# float32 TensorFlow's kernel was as fast or faster at every size.
 CONV_MAX_SIDE = 16
 # Transposed convs to at most this many channels (images) run by space to depth: 1.9 ms
 # against 3.5 in bfloat16, 2.6 against 5.5 in float32 (32x32x64 -> 64x64x3, batch 64).
@@ -57,16 +50,15 @@ def filter_gradient_method(side: int, dtype) -> str:
     """How to compute the filter gradient on maps of `side` in `dtype`.
 
     Returns:
-        "matmul" (`filter_gradient`), "conv" (`filter_gradient_by_conv`) or "tf"
-        (TensorFlow's Conv2DBackpropFilter).
+        "conv" (`filter_gradient`) or "tf" (TensorFlow's Conv2DBackpropFilter).
     """
-    if tf.as_dtype(dtype) != tf.bfloat16 or side > CONV_MAX_SIDE:
-        return "tf"
-    return "matmul" if side <= MATMUL_MAX_SIDE else "conv"
+    if tf.as_dtype(dtype) == tf.bfloat16 and side <= CONV_MAX_SIDE:
+        return "conv"
+    return "tf"
 
 
 def filter_gradient(x, dy):
-    """The filter gradient of a 4x4 stride-2 "same" conv, by one matmul over patches.
+    """The filter gradient of a 4x4 stride-2 "same" conv, as one dilated forward conv.
 
     Args:
         x: the conv's input [B, H, W, C], H and W even.
@@ -75,28 +67,13 @@ def filter_gradient(x, dy):
     Returns:
         dK [4, 4, C, O], equal to tf.raw_ops.Conv2DBackpropFilter's up to rounding.
     """
-    channels, out_channels = x.shape[-1], dy.shape[-1]
-    rows, cols = x.shape[1] // 2, x.shape[2] // 2  # dy's map
-    # "same" pads a 4x4 stride-2 window over an even side by 1 on each side.
-    s = tf.nn.space_to_depth(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 2)
-    # (B, Ho+1, Wo+1, 4C), channels ordered (di, dj, c)
-    taps = [s[:, a : a + rows, b : b + cols, :] for a in (0, 1) for b in (0, 1)]
-    patches = tf.reshape(tf.concat(taps, axis=-1), [-1, 16 * channels])
-    # (B*Ho*Wo, 16C), columns ordered (a, b, di, dj, c)
-    grad = tf.matmul(patches, tf.reshape(dy, [-1, out_channels]), transpose_a=True)
-    grad = tf.reshape(grad, [2, 2, 2, 2, channels, out_channels])  # (a, b, di, dj, c, o)
-    grad = tf.transpose(grad, [0, 2, 1, 3, 4, 5])  # (a, di, b, dj): i = 2a + di, j = 2b + dj
-    return tf.reshape(grad, [4, 4, channels, out_channels])
-
-
-def filter_gradient_by_conv(x, dy):
-    """`filter_gradient` (same arguments and result) as one dilated forward conv."""
-    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])  # "same": 1 on each side
     # dK[i, j, c, o] = sum over (h, w, b) of x_pad[b, 2h+i, 2w+j, c] * dy[b, h, w, o]:
-    # a conv of x_pad as [C, H+2, W+2, B] with the filter dy as [Ho, Wo, B, O], dilation 2
-    grad = tf.nn.conv2d(
-        tf.transpose(padded, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]), 1, "VALID", dilations=2
-    )  # (C, 4, 4, O)
+    # a conv of x as [C, H, W, B], padded by 1 ("same"), with the filter dy as
+    # [Ho, Wo, B, O] dilated by 2. The conv pads (5% faster than a tf.pad before it).
+    inputs = tf.transpose(x, [3, 1, 2, 0])  # (C, H, W, B)
+    filters = tf.transpose(dy, [1, 2, 0, 3])  # (Ho, Wo, B, O)
+    padding = [[0, 0], [1, 1], [1, 1], [0, 0]]
+    grad = tf.nn.conv2d(inputs, filters, 1, padding, dilations=2)  # (C, 4, 4, O)
     return tf.transpose(grad, [1, 2, 0, 3])
 
 
@@ -136,16 +113,14 @@ def _transposed_conv(x, kernel, output_shape):
 
 def _filter_gradient(x, dy, kernel_shape, method: str):
     """dK of y = conv2d(x, K, stride 2, "same") by `method` (see filter_gradient_method)."""
-    if method == "matmul":
-        return filter_gradient(x, dy)
     if method == "conv":
-        return filter_gradient_by_conv(x, dy)
+        return filter_gradient(x, dy)
     return tf.raw_ops.Conv2DBackpropFilter(
         input=x, filter_sizes=kernel_shape, out_backprop=dy, strides=_STRIDES, padding="SAME"
     )
 
 
-def conv_down(x, kernel, filter_method: str = "matmul"):
+def conv_down(x, kernel, filter_method: str = "conv"):
     """y = conv2d(x, kernel, stride 2, "same") with the faster gradients.
 
     The input gradient (a transposed conv) goes by space to depth when x is an image
@@ -154,7 +129,7 @@ def conv_down(x, kernel, filter_method: str = "matmul"):
     Args:
         x: [B, H, W, C], H and W even.
         kernel: [4, 4, C, O] in x's dtype.
-        filter_method: "matmul", "conv" or "tf" (see filter_gradient_method).
+        filter_method: "conv" or "tf" (see filter_gradient_method).
 
     Returns:
         [B, H/2, W/2, O].
@@ -171,7 +146,7 @@ def conv_down(x, kernel, filter_method: str = "matmul"):
     return conv(x, kernel)
 
 
-def conv_up(x, kernel, filter_method: str = "matmul"):
+def conv_up(x, kernel, filter_method: str = "conv"):
     """y = conv2d_transpose(x, kernel, stride 2, "same") with the faster kernels.
 
     The forward pass goes by space to depth for images (O <= IMAGE_CHANNELS). A
@@ -181,7 +156,7 @@ def conv_up(x, kernel, filter_method: str = "matmul"):
     Args:
         x: [B, H, W, C].
         kernel: [4, 4, O, C] in x's dtype (Keras's transposed-conv layout).
-        filter_method: "matmul", "conv" or "tf" (see filter_gradient_method).
+        filter_method: "conv" or "tf" (see filter_gradient_method).
 
     Returns:
         [B, 2H, 2W, O].
