@@ -3,8 +3,8 @@
 Every block of G and D is a 4x4 stride-2 "same" convolution (D) or transposed
 convolution (G). TensorFlow's CPU kernels run their forward and input-gradient passes
 near the machine's matmul peak, but in bfloat16 the filter-gradient kernel falls to
-30-60% of it on the small maps (16x16 and 8x8 inputs; bench/bench_conv_layers.py).
-Computed as a forward convolution instead, it runs at 65-72% there (`filter_gradient`):
+20-55% of it on the small maps (16x16 and 8x8 inputs; bench/bench_conv_layers.py).
+Computed as a forward convolution instead, it runs at 70-83% there (`filter_gradient`):
 dK[i, j, c, o] = sum over (b, h, w) of x_pad[b, 2h+i, 2w+j, c] * dy[b, h, w, o] is a
 convolution with the roles swapped: x's channels as the batch, x's batch as the
 channels, and dy as a filter [Ho, Wo, B, O] dilated by 2 (the stride), over
@@ -36,9 +36,9 @@ import tensorflow as tf
 
 # The largest map side (the conv's input, the transposed conv's output) on which the
 # conv filter gradient beat TensorFlow's kernel in bfloat16 on this project's CPU (AMD
-# EPYC Zen 5, batch 64; bench/results/conv_layers_bfloat16.md): 70% of the peak against
-# 22% at 8x8, 67-70% against 42% at 16x16; at 32x32 TensorFlow's 58% beat its 50%. In
-# float32 TensorFlow's kernel was as fast or faster at every size.
+# EPYC Zen 5, batch 64; bench/results/conv_layers_bfloat16.md): 70-83% of the peak
+# against 23-30% at 8x8, 78-79% against 42-53% at 16x16; at 32x32 TensorFlow's 54-65%
+# beat its 46-55%. In float32 TensorFlow's kernel was as fast or faster at every size.
 CONV_MAX_SIDE = 16
 # Transposed convs to at most this many channels (images) run by space to depth: 1.9 ms
 # against 3.5 in bfloat16, 2.6 against 5.5 in float32 (32x32x64 -> 64x64x3, batch 64).
