@@ -22,9 +22,9 @@ def _captions(source: str) -> tuple[list[str], list[str]]:
     """(templates, class names) of a built-in templated source."""
     if source != "digits":
         raise SystemExit(f"per_caption: only the digits source has templates, not {source!r}")
-    from tf_t2i.data.sources.digits import _TEMPLATES, NAMES
+    from tf_t2i.data.sources.digits import NAMES, TEMPLATES
 
-    return list(_TEMPLATES), list(NAMES)
+    return list(TEMPLATES), list(NAMES)
 
 
 def table(run_dir, data_dir, samples: int) -> list[str]:

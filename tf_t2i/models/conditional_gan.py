@@ -226,14 +226,14 @@ class ConditionalGAN(keras.Model):
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
 
         self._update(d_tape, scaled_d_loss, self.d_variables, self.d_optimizer)
+        g_variables = self.generator.trainable_variables
         if config.d_steps == 1:
-            g_variables = self.generator.trainable_variables
             self._update(g_tape, scaled_g_loss, g_variables, self.g_optimizer)
             self._update_generator_ema()
         else:
-            g_grads = g_tape.gradient(scaled_g_loss, self.generator.trainable_variables)
+            g_grads = g_tape.gradient(scaled_g_loss, g_variables)
             if self.step % config.d_steps == config.d_steps - 1:  # autograph: a tf.cond
-                self._apply(g_grads, self.generator.trainable_variables, self.g_optimizer)
+                self._apply(g_grads, g_variables, self.g_optimizer)
                 self._update_generator_ema()
         self.step.assign_add(1)
 

@@ -19,7 +19,7 @@ from tf_t2i.data.sources.base import Source, SourceInfo
 from tf_t2i.errors import T2IError
 
 NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-_TEMPLATES = (
+TEMPLATES = (
     "a handwritten {name}",
     "the digit {digit}",
     "a hand-written number {name}",
@@ -56,7 +56,7 @@ class DigitsSource(Source):
             name=self.name,
             splits=["train", "test"],
             class_names=list(NAMES),
-            captions_per_image=len(_TEMPLATES),
+            captions_per_image=len(TEMPLATES),
             options={"image_size": self.image_size},
         )
 
@@ -77,7 +77,7 @@ class DigitsSource(Source):
                 image=np.asarray(image),  # uint8 [S, S]
                 image_id=f"digits/{index:04d}",
                 split=split,
-                captions=[t.format(name=NAMES[digit], digit=digit) for t in _TEMPLATES],
+                captions=[t.format(name=NAMES[digit], digit=digit) for t in TEMPLATES],
                 label=digit,
                 label_text=NAMES[digit],
                 source_file=f"sklearn.datasets.load_digits()[{index}]",
