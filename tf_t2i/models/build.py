@@ -10,7 +10,7 @@ from tf_t2i.models.optimizers import FusedAdam
 
 
 def _adam(learning_rate: float, config: ModelConfig, name: str) -> keras.optimizers.Optimizer:
-    """Adam (fused update) with Reed's beta_1, the optional step decay, and loss scaling under float16."""
+    """FusedAdam with Reed's beta_1, the optional step decay, and loss scaling under float16."""
     if config.lr_decay_steps > 0:
         # Reed halves the learning rate at fixed intervals: a staircase exponential decay.
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
