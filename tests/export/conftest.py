@@ -19,8 +19,9 @@ def tiny_run(tmp_path_factory):
 
     data_dir = write_manifest(tmp_path_factory.mktemp("data"), load_encoder("use-m3").fingerprint)
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    # G_ema on: export and `t2i generate` must both draw with it (perturbed apart from G)
-    config = ModelConfig(conditions=["text"], ema_decay=0.99, **TINY)
+    # G_ema on: export and `t2i generate` must both draw with it (perturbed apart from G);
+    # a style encoder, as the default recipe trains: export serves style_transfer
+    config = ModelConfig(conditions=["text"], ema_decay=0.99, style_encoder=True, **TINY)
     write_run(run_dir, config, data_dir=data_dir)
     (run_dir / "metrics.jsonl").write_text(
         '{"step": 4, "d_loss": 1.5, "g_loss": 0.5}\n'

@@ -40,7 +40,12 @@ def test_export_writes_tf_serving_layout_and_model_card(exported, tiny_run):
     assert card["dataset"]["class_names"] == ["circle", "square"]
     assert card["metrics"]["last_training"] == {"step": 5, "d_loss": 1.25, "g_loss": 0.75}
     assert card["metrics"]["evaluation"] == [{"event": "evaluate", "step": 5, "fid": 321.0}]
-    assert sorted(card["signatures"]) == ["from_embedding", "interpolate", "serving_default"]
+    assert sorted(card["signatures"]) == [
+        "from_embedding",
+        "interpolate",
+        "serving_default",
+        "style_transfer",
+    ]
     default = card["signatures"]["serving_default"]
     assert default["inputs"]["noise"] == {"dtype": "float32", "shape": [-1, 16]}
     assert default["outputs"]["images"] == {"dtype": "uint8", "shape": [-1, 32, 32, 3]}
@@ -195,3 +200,30 @@ def test_graph_uses_only_core_and_tensorflow_text_ops(exported, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     unknown = set(proc.stdout.split())
     assert unknown == {"SentencepieceOp", "SentencepieceTokenizeOp"}
+
+
+def test_style_transfer_agrees_across_run_dir_export_and_server(
+    exported, tiny_run, server, tmp_path, runner
+):
+    styles = []
+    for name, value in (("dark", 20), ("light", 235)):
+        path = tmp_path / f"{name}.png"
+        pixels = np.full((40, 40, 3), value, np.uint8)
+        pixels[10:30, 10:30] = 255 - value  # a square on the style's background
+        Image.fromarray(pixels).save(path)
+        styles += ["--style-from", str(path)]
+    captions = ["a red circle", "a blue square in the center"]
+    grids = []
+    for source in ([str(tiny_run)], [str(exported / "tiny")], ["--server", f"{server.url}/tiny"]):
+        out = tmp_path / f"styled-{len(grids)}.png"
+        result = runner.invoke(
+            cli, ["generate", *source, *styles, *captions, "--grid", "-o", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        grids.append(np.asarray(Image.open(out)))
+    assert grids[0].shape == (2 * 32, 2 * 32, 3)  # a row per style image, a column per caption
+    np.testing.assert_array_equal(grids[0], grids[1])
+    np.testing.assert_array_equal(grids[1], grids[2])
+    dark, light = grids[0][:32].astype(int), grids[0][32:].astype(int)
+    assert np.abs(dark - light).mean() > 1.0  # the style image changes the drawing
+    assert not np.array_equal(dark[:, :32], dark[:, 32:])  # and so does the caption

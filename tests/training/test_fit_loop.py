@@ -192,6 +192,56 @@ def test_style_encoder_phase_runs_after_the_gan_and_resumes(tmp_path):
     assert (more.start_step, more.step) == (4, 5)
 
 
+def test_fit_writes_style_transfer_and_interpolation_grids(tmp_path):
+    from PIL import Image
+
+    from tf_t2i.training import samples
+
+    captions = ["a large red circle in the center", "a small blue square", "a green star"]
+    config = tiny_config(
+        "model.style_encoder=true", "train.steps=2", "train.style_steps=2",
+        f"train.sample_captions=[{', '.join(captions)}]",
+    )  # fmt: skip
+    fit(config, tmp_path / "run", log=quiet)
+    tile = 64 + 2  # 32 px images enlarged to 64, 2 px apart
+    style = Image.open(tmp_path / "run" / "samples" / "style_transfer.png")
+    assert style.width == (1 + len(captions)) * tile + 2  # the style image, then each caption
+    assert style.height > samples.STYLE_ROWS * tile  # caption labels on top
+    strip = Image.open(tmp_path / "run" / "samples" / "interpolation.png")
+    assert strip.width == samples.INTERPOLATION_STEPS * tile + 2
+    assert strip.height > samples.INTERPOLATION_ROWS * tile
+
+    run = load_run(tmp_path / "run")
+    images, rows, cols, labels = samples.style_transfer_images(
+        run.config, run.gan, run.manifest, run.config.data.dir
+    )
+    assert (rows, cols, labels) == (
+        samples.STYLE_ROWS,
+        1 + len(captions),
+        ["style image", *captions],
+    )
+    grid = images.reshape(rows, cols, 32, 32, 3)
+    embeddings = samples.encode_captions(captions, run.manifest)
+    expected = run.gan.transfer_style(
+        np.repeat(grid[:, 0], len(captions), axis=0), {"embeddings": np.tile(embeddings, (rows, 1))}
+    )
+    np.testing.assert_allclose(
+        grid[:, 1:].reshape(expected.shape), expected.numpy(), rtol=1e-5, atol=1e-5
+    )
+    strips, rows, steps, _ = samples.interpolation_images(run.config, run.gan, run.manifest)
+    strips = strips.reshape(rows, steps, 32, 32, 3)
+    ends = run.gan.generate({"embeddings": embeddings[[0, 2]]}, noise=_interpolation_noise(run))
+    np.testing.assert_allclose(strips[0, [0, -1]], ends.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def _interpolation_noise(run):
+    """The first row's z of samples.interpolation_images, twice."""
+    z = np.random.default_rng(run.config.train.seed + 1).standard_normal(
+        (1, run.model_config.z_dim)
+    )
+    return np.repeat(z, 2, axis=0).astype(np.float32)
+
+
 def test_resume_under_mirrored_strategy_continues_with_the_right_batches(tmp_path):
     # 2 replicas fed by one input pipeline: a resumed epoch must skip 2 batches per step
     import subprocess

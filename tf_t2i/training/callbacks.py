@@ -52,9 +52,14 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 
 def image_grid(
-    images: np.ndarray, rows: int, cols: int, labels: Sequence[str] = (), label_width: int = 190
+    images: np.ndarray,
+    rows: int,
+    cols: int,
+    labels: Sequence[str] = (),
+    label_width: int = 190,
+    column_labels: Sequence[str] = (),
 ):
-    """Tiles images row by row into one PIL image, each row labelled on the left.
+    """Tiles images row by row into one PIL image, rows labelled on the left, columns on top.
 
     Args:
         images: float32 [rows*cols, H, W, C] in [-1, 1]; row r holds images
@@ -62,6 +67,7 @@ def image_grid(
         rows, cols: grid layout.
         labels: one caption per row (drawn in a left margin), or none.
         label_width: margin width in pixels when labels are given.
+        column_labels: one caption per column (drawn in a top margin), or none.
 
     Returns:
         A PIL.Image (RGB). Images smaller than 64 px are enlarged for viewing.
@@ -74,19 +80,27 @@ def image_grid(
     height, width = height * scale, width * scale
     pad = 2
     margin = label_width if labels else 0
+    font = ImageFont.load_default(size=11)
+    chars = max(6, width // 6)  # characters per line of a column label
+    top = 0
+    if column_labels:
+        top = 13 * max(_wrap(text, chars).count("\n") + 1 for text in column_labels) + 4
     grid = Image.new(
-        "RGB", (margin + cols * (width + pad) + pad, rows * (height + pad) + pad), "white"
+        "RGB", (margin + cols * (width + pad) + pad, top + rows * (height + pad) + pad), "white"
     )
     for index, tile in enumerate(tiles[: rows * cols]):
         row, col = divmod(index, cols)
         picture = Image.fromarray(tile).resize((width, height), Image.NEAREST)
-        grid.paste(picture, (margin + pad + col * (width + pad), pad + row * (height + pad)))
-    if labels:
-        draw = ImageDraw.Draw(grid)
-        font = ImageFont.load_default(size=11)
-        for row, label in enumerate(labels[:rows]):
-            text = _wrap(label, 30)
-            draw.multiline_text((4, pad + row * (height + pad) + 2), text, fill="black", font=font)
+        grid.paste(picture, (margin + pad + col * (width + pad), top + pad + row * (height + pad)))
+    draw = ImageDraw.Draw(grid)
+    for row, label in enumerate(labels[:rows]):
+        text = _wrap(label, 30)
+        draw.multiline_text(
+            (4, top + pad + row * (height + pad) + 2), text, fill="black", font=font
+        )
+    for col, label in enumerate(column_labels[:cols]):
+        text = _wrap(label, chars)
+        draw.multiline_text((margin + pad + col * (width + pad), 2), text, fill="black", font=font)
     return grid
 
 

@@ -23,12 +23,11 @@ import sys
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from tf_t2i.config import Config
 from tf_t2i.errors import T2IError
 from tf_t2i.training.callbacks import NonFiniteLossError
 from tf_t2i.training.run_dir import RunPaths
+from tf_t2i.training.samples import held_out_split, sample_conditions, write_final_grids
 
 # Log keys whose values are strings or bookkeeping, not losses.
 _RESERVED_LOG_KEYS = ("images_per_sec", "eta_sec", "epoch")
@@ -280,6 +279,9 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
         ) from None
     for callback in callbacks:
         callback.on_train_end({"step": step})
+    if is_chief and step > start_step:
+        for path in write_final_grids(config, gan, manifest, data_dir, paths.samples):
+            log(f"grid: {path}")
     seconds = time.monotonic() - begin
     trained = step - start_step
     sample = next((c.last_path for c in callbacks if hasattr(c, "last_path")), None)
@@ -529,14 +531,6 @@ def _make_callbacks(
     return callbacks
 
 
-def held_out_split(config: Config, manifest) -> str:
-    """data.sample_split if the data set has it (non-empty), else the training split."""
-    split = config.data.sample_split
-    if split not in manifest.splits or manifest.num_examples(split) == 0:
-        return config.data.split
-    return split
-
-
 def _evaluate_fn(config: Config, gan, data_dir, manifest):
     """() -> figures of `t2i evaluate`'s protocol for the GAN being trained."""
     from tf_t2i.evaluation.evaluate import evaluate_gan
@@ -566,69 +560,3 @@ def _finish_stopped(callbacks) -> None:
             callback.on_train_end()
         if isinstance(callback, cb.SampleGrids) and callback.gif_path is not None:
             cb.write_gif(sorted(callback.samples_dir.glob("step_*.png")), callback.gif_path)
-
-
-def sample_conditions(config: Config, gan, manifest, data_dir):
-    """The fixed conditions and noise of the sample grids.
-
-    Rows are `train.sample_captions` (text models, encoded with the data set's
-    encoder) or the first examples of `data.sample_split`; other conditions
-    (attributes, labels, masks) come from those examples. Columns are fixed
-    noise vectors from `train.seed`.
-
-    Returns:
-        (sample_fn, rows, cols, labels): sample_fn() -> float32
-        [rows*cols, H, W, C] in [-1, 1].
-    """
-    from tf_t2i.data.input import make_dataset
-
-    train, model = config.train, config.model
-    split = held_out_split(config, manifest)
-    captions = list(train.sample_captions) if "text" in model.conditions else []
-    rows = len(captions) or min(train.sample_rows, manifest.num_examples(split))
-    dataset = make_dataset(
-        data_dir,
-        split,
-        rows,
-        image_size=model.image_size,
-        training=False,
-        seed=train.seed,
-        repeat=True,
-        drop_remainder=True,
-    )
-    batch = next(iter(dataset))
-    conditions = {key: batch[key].numpy() for key in model.condition_keys}
-    labels = [text.decode("utf-8") for text in batch["captions"].numpy()]
-    if captions:
-        conditions["embeddings"] = encode_captions(captions, manifest)
-        labels = captions
-    if not model.conditions:
-        labels = []
-    cols = train.samples_per_caption
-    repeated = {key: np.repeat(value, cols, axis=0) for key, value in conditions.items()}
-    noise = np.random.default_rng(train.seed).standard_normal((cols, model.z_dim))
-    noise = np.tile(noise, (rows, 1)).astype(np.float32)  # the same noise in every row
-
-    def sample_fn():
-        return np.asarray(gan.generate(repeated, noise=noise, num_images=rows * cols))
-
-    return sample_fn, rows, cols, labels
-
-
-def encode_captions(captions: list[str], manifest) -> np.ndarray:
-    """Encodes captions with the encoder that made the data set's embeddings.
-
-    Raises:
-        T2IError: the encoder loaded now is not the one recorded in the manifest.
-    """
-    from tf_t2i.text.encoder import load_encoder
-
-    spec = manifest.encoder["spec"]
-    encoder = load_encoder(spec)
-    expected = manifest.encoder.get("fingerprint")
-    if expected and encoder.fingerprint != expected:
-        raise T2IError(
-            f"text encoder {spec!r} has fingerprint {encoder.fingerprint}, but the data set's "
-            f"embeddings were made by fingerprint {expected}: reconvert the data"
-        )
-    return np.asarray(encoder.encode(captions), dtype=np.float32)
