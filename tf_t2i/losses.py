@@ -132,6 +132,20 @@ def style_encoder_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.Tenso
     return tf.reduce_sum(tf.square(diff), axis=-1)
 
 
+def reconstruction_loss(images: tf.Tensor, redrawn: tf.Tensor) -> tf.Tensor:
+    """Mean absolute pixel difference per image, for the style encoder on real images.
+
+    Args:
+        images: the real images x, [B, H, W, C] in [-1, 1].
+        redrawn: G(S(x), c_x), same shape.
+
+    Returns:
+        float32 [B].
+    """
+    difference = tf.cast(images, tf.float32) - tf.cast(redrawn, tf.float32)
+    return tf.reduce_mean(tf.abs(difference), axis=[1, 2, 3])
+
+
 def auxiliary_class_loss(class_logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """Cross-entropy of an auxiliary classifier (AC-GAN, TAC-GAN), 0 where label < 0.
 

@@ -77,7 +77,8 @@ def test_default_fit_through_cli_runner(runner, tmp_path):
     assert config["model"]["embedding_dim"] == 512  # from the data set's encoder
 
     samples = sorted(p.name for p in (run_dir / "samples").iterdir())
-    assert samples == ["step_000000.png", "step_000002.png", "step_000004.png"]
+    # the GAN-INT grid at the end (the style-transfer grid needs model.style_encoder)
+    assert samples == ["interpolation.png", "step_000000.png", "step_000002.png", "step_000004.png"]
     from PIL import Image
 
     grid = Image.open(run_dir / "samples" / "step_000004.png")

@@ -437,10 +437,17 @@ class ConditionalGAN(keras.Model):
         noise = self._noise(batch)  # z
         # S inverts the generator that transfer_style draws with (G_ema when it is on).
         generator = self.inference_generator
-        fake = generator({"noise": noise, **self._conditions(batch)}, training=False)
+        conditions = self._conditions(batch)
+        fake = generator({"noise": noise, **conditions}, training=False)
+        weight = self.model_config.style_reconstruction
         with tf.GradientTape() as tape:
             predicted = self.style_encoder(fake, training=True)  # S(G(z, c))
             per_example = losses.style_encoder_loss(noise, predicted)
+            if weight > 0:  # G(S(x), c_x) should redraw the real x
+                images = batch["images"]
+                style = self.style_encoder(images, training=True)
+                redrawn = generator({"noise": style, **conditions}, training=False)
+                per_example += weight * losses.reconstruction_loss(images, redrawn)
             scaled_loss = self.s_optimizer.scale_loss(self._average(per_example))
         variables = self.style_encoder.trainable_variables
         self._update(tape, scaled_loss, variables, self.s_optimizer)

@@ -84,6 +84,9 @@ class ModelConfig:
     # --- style encoder (Reed sec. 4.4) ---
     style_encoder: bool = False
     s_lr: float = 2e-4
+    # S also learns to redraw real images: + weight * mean |G(S(x), c_x) - x| (G frozen), so
+    # that S(x) carries the real image's style and not only G's own (0 = Reed's loss alone)
+    style_reconstruction: float = 0.0
 
     def to_dict(self) -> dict:
         """Returns a JSON-serialisable dict of every field."""
@@ -209,6 +212,7 @@ class ModelConfig:
             "mode_seeking",
             "r1_gamma",
             "aux_classifier",
+            "style_reconstruction",
         ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
