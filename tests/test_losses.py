@@ -72,6 +72,14 @@ def test_style_encoder_loss_is_squared_distance():
     np.testing.assert_allclose(losses.style_encoder_loss(z, z_hat).numpy(), [5.0, 0.0])
 
 
+def test_reconstruction_loss_is_mean_absolute_pixel_difference():
+    images = tf.constant(np.zeros((2, 2, 2, 1), np.float32))
+    redrawn = tf.constant(
+        np.array([[1.0, -1.0, 0.5, 0.5], [0, 0, 0, 0]], np.float32).reshape(2, 2, 2, 1)
+    )
+    np.testing.assert_allclose(losses.reconstruction_loss(images, redrawn).numpy(), [0.75, 0.0])
+
+
 def test_mode_seeking_loss_is_inverse_distance_ratio():
     images_1 = tf.zeros([2, 2, 2, 1])
     images_2 = tf.constant([0.5, 0.0])[:, None, None, None] * tf.ones([2, 2, 2, 1])

@@ -244,6 +244,27 @@ def test_style_encoder_learns_the_noise_with_g_frozen():
     assert transferred.shape == (8, 28, 28, 1)
 
 
+def test_style_reconstruction_adds_the_real_images_redrawn_term():
+    config = tiny_config(conditions=["text"], style_encoder=True, style_reconstruction=2.0)
+    gan = build_gan(config, seed=0)
+    batch = make_batch(config, batch_size=4, with_noise=True)
+    style = gan.style_encoder
+    z_term = losses.style_encoder_loss(
+        batch["noise"],
+        style(
+            gan.generate({"embeddings": batch["embeddings"]}, noise=batch["noise"]), training=True
+        ),
+    )
+    redrawn = gan.generate(
+        {"embeddings": batch["embeddings"]}, noise=style(batch["images"], training=True)
+    )
+    expected = z_term + 2.0 * losses.reconstruction_loss(batch["images"], redrawn)
+    g_before = _values(gan.generator.weights)
+    logs = gan.train_style_encoder_step(batch)
+    np.testing.assert_allclose(float(logs["s_loss"]), float(tf.reduce_mean(expected)), rtol=1e-3)
+    assert not any(_changed(g_before, gan.generator.weights))  # G frozen
+
+
 def test_style_encoder_off_is_a_named_error():
     gan = build_gan(tiny_config())
     assert gan.style_encoder is None
