@@ -387,8 +387,10 @@ def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
         raise T2IError(f"{where}: split {split!r} is empty")
     updates: dict = {}
     if "text" in model.conditions:
+        from tf_t2i.text.precomputed import spec_matches
+
         spec = manifest.encoder.get("spec")
-        if spec != config.data.encoder:
+        if not spec_matches(config.data.encoder, spec):
             raise T2IError(
                 f"{where}: caption embeddings come from encoder {spec!r} but the config asks "
                 f"for data.encoder={config.data.encoder!r}; reconvert or set data.encoder"
@@ -581,10 +583,13 @@ def sample_conditions(config: Config, gan, manifest, data_dir):
         [rows*cols, H, W, C] in [-1, 1].
     """
     from tf_t2i.data.input import make_dataset
+    from tf_t2i.text.precomputed import is_precomputed
 
     train, model = config.train, config.model
     split = held_out_split(config, manifest)
     captions = list(train.sample_captions) if "text" in model.conditions else []
+    if is_precomputed(manifest.encoder.get("spec")):
+        captions = []  # no encoder for new text: the grids show the data's own captions
     rows = len(captions) or min(train.sample_rows, manifest.num_examples(split))
     dataset = make_dataset(
         data_dir,
