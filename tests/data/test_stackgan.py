@@ -121,3 +121,36 @@ def test_damsm_caption_count_must_match_the_file_names(tmp_path):
     dump_py2([train[:-1], test, ixtoword, wordtoix], root / "captions_DAMSM.pickle")
     with pytest.raises(T2IError, match="59 train captions, but .* lists 6 images x 10"):
         get_source("damsm", str(root))
+
+
+def test_flowers_keys_find_flat_images_and_class_folder_captions(tmp_path):
+    from legacy_layouts import _png
+
+    root = tmp_path / "flowers"
+    keys = ["jpg/image_00001", "jpg/image_00002"]
+    for split, key, cid in (("train", keys[0], 1), ("test", keys[1], 7)):
+        dump_py2([key], root / split / "filenames.pickle")
+        dump_py2([cid], root / split / "class_info.pickle")
+        dump_py2(np.ones((1, 10, 4), np.float32), root / split / "char-CNN-RNN-embeddings.pickle")
+        (root / f"{key}.jpg").parent.mkdir(parents=True, exist_ok=True)
+        (root / f"{key}.jpg").write_bytes(_png((9, 9, 9)))
+        text = root / "text_c10" / f"class_{cid:05d}" / f"{key[4:]}.txt"
+        text.parent.mkdir(parents=True, exist_ok=True)
+        text.write_text("".join(f"a flower, caption {i}\n" for i in range(10)))
+    source = get_source("stackgan", str(root))
+    assert source.info().class_names == ["class_00001", "class_00007"]
+    record = records(source, "test")[0]
+    assert (record.label, record.captions[9]) == (1, "a flower, caption 9")
+
+
+def test_cli_converts_with_the_published_embeddings_unless_told_otherwise(birds, tmp_path, runner):
+    from tf_t2i.cli.main import cli
+
+    result = runner.invoke(cli, ["convert", "stackgan", str(birds), "--out", str(tmp_path / "o"),
+                                 "--image-size", "16", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "o" / "dataset.json").read_text())
+    assert manifest["encoder"]["spec"] == "char-cnn-rnn (precomputed, 16-d)"
+    result = runner.invoke(cli, ["convert", "damsm", str(make_damsm(tmp_path / "dm")), "--out",
+                                 str(tmp_path / "d"), "--encoder", "precomputed", "--quiet"])  # fmt: skip
+    assert result.exit_code == 2 and "publishes no caption embeddings" in result.output

@@ -116,8 +116,10 @@ def convert(
     Args:
         source: a `tf_t2i.data.sources.base.Source`.
         out_dir: the data set directory to write.
-        encoder: a text encoder (`spec`, `dim`, `fingerprint`, `encode(texts)`)
-            or an encoder spec for `tf_t2i.text.encoder.load_encoder`.
+        encoder: a text encoder (`spec`, `dim`, `fingerprint`, `encode(texts)`),
+            an encoder spec for `tf_t2i.text.encoder.load_encoder`, or
+            "precomputed": the embeddings the source publishes with its
+            records (tf_t2i/text/precomputed.py).
         image_size: the side images are trained at (manifest `crop_size`).
         stored_size: the side images are stored at (manifest `image_size`);
             larger than `image_size` for Reed-style random crops (76 for 64).
