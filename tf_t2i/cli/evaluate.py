@@ -153,7 +153,7 @@ def evaluate(
     t2i evaluator train --data data/shapes        # once per data set
     t2i evaluate runs/shapes --data data/shapes
     t2i evaluate savedmodels/shapes/1 --data data/shapes --num-samples 500 --seed 1
-    t2i evaluate runs/cub --data data/cub --protocol dfgan-cub \
+    t2i evaluate runs/cub --data data/cub --protocol dfgan-cub \\
         --inception-graph classify_image_graph_def.pb --reference-stats bird_val256_FIDK0.npz
     """
     if published["protocol"] is not None:

@@ -20,6 +20,8 @@ from tf_t2i.data.sources.stackgan import StackGanSource
 from tf_t2i.errors import T2IError
 
 CAPTIONS_FILE = "captions_DAMSM.pickle"
+# the pickle's first two lists, in this order
+SPLITS_ORDER = ("train", "test")
 
 
 class DamsmSource(StackGanSource):
@@ -99,6 +101,3 @@ class DamsmSource(StackGanSource):
         except (KeyError, IndexError, TypeError, ValueError):
             return None
         return word.decode("utf-8", "replace") if isinstance(word, bytes) else str(word)
-
-
-SPLITS_ORDER = ("train", "test")
