@@ -37,6 +37,8 @@ setup(
         "matplotlib>=3.8,<4",
         # PredictionLog warm-up records and the gRPC client for TF Serving
         "tensorflow-serving-api>=2.21,<2.22",
+        # Reed et al.'s icml2016 .t7 embedding files (the reed-t7 source; imported lazily)
+        "torchfile>=0.1,<0.2",
     ],
     extras_require={
         "dev": [

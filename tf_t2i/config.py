@@ -93,6 +93,9 @@ class TrainConfig:
         batch_size: global batch size (split across replicas).
         steps: number of generator steps; 0 means use `epochs`.
         epochs: number of passes over the split when `steps` is 0.
+        lr_decay_epochs: multiply the learning rates by model.lr_decay_rate every
+            this many epochs; fit() sets model.lr_decay_steps from the split's
+            size and the batch size (0: keep model.lr_decay_steps).
         precision: auto | float32 | mixed_float16 | mixed_bfloat16.
         strategy: auto | default | mirrored | multi-worker | tpu.
         seed: seeds weights, noise and data order.
@@ -117,6 +120,7 @@ class TrainConfig:
     batch_size: int = 64
     steps: int = 0
     epochs: int = 1
+    lr_decay_epochs: int = 0
     precision: str = "auto"
     strategy: str = "auto"
     seed: int = 0
@@ -264,6 +268,8 @@ class Config:
             )
         if train.steps < 0 or train.epochs < 0 or (train.steps == 0 and train.epochs == 0):
             raise T2IError("train.steps or train.epochs must be positive")
+        if train.lr_decay_epochs < 0:
+            raise T2IError(f"train.lr_decay_epochs must be >= 0, got {train.lr_decay_epochs}")
         for condition in self.model.conditions:
             if condition not in CONDITIONS:
                 raise T2IError(

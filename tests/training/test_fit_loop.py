@@ -149,7 +149,9 @@ def test_data_mismatches_are_refused_before_work(tmp_path, shapes_dir, override,
 
 def test_missing_converted_data_names_the_convert_command(tmp_path):
     config = load_config("cub", [f"data.dir={tmp_path / 'cub'}"])
-    with pytest.raises(T2IError, match=r"no dataset.json there; make it with: t2i convert reed"):
+    with pytest.raises(
+        T2IError, match=r"no dataset.json there; make it with: t2i convert stackgan data/birds"
+    ):
         fit(config, tmp_path / "run", log=quiet)
 
 

@@ -111,9 +111,10 @@ def _check_source_options(name, options):
 )
 @click.option(
     "--encoder",
-    default="use-m3",
-    show_default=True,
-    help="Text encoder spec: use-m3, a TF Hub handle or a SavedModel directory.",
+    default=None,
+    help="Text encoder spec: use-m3, a TF Hub handle, a SavedModel directory, or "
+    "precomputed (the source's published embeddings).  [default: precomputed for "
+    "stackgan and reed-t7, else use-m3]",
 )
 @click.option(
     "--batch-size",
@@ -151,7 +152,7 @@ def convert(source, path, out_dir, image_size, stored_size, resize, image_format
     """Converts SOURCE (at PATH) into TFRecord shards with caption embeddings.
 
     SOURCE is one of shapes, digits (built in, no PATH), reed, celeba, sun,
-    folder (need PATH) or tfds:NAME. Rerun after an interruption to resume;
+    folder, stackgan, reed-t7, damsm (need PATH) or tfds:NAME. Rerun after an interruption to resume;
     bad inputs are listed in OUT/skipped.jsonl.
 
     \b
@@ -161,6 +162,8 @@ def convert(source, path, out_dir, image_size, stored_size, resize, image_format
       t2i convert reed data/CUB_200_2011 --out data/cub --stored-size 76 --workers 2
       t2i convert folder my_images/ --out data/mine --strict
       t2i convert tfds:oxford_flowers102 --out data/flowers --limit 1000
+      t2i convert stackgan data/birds --out data/cub --stored-size 76   # char-CNN-RNN
+      t2i convert stackgan data/birds --out data/cub-use --encoder use-m3
     """
     from tf_t2i.data.convert import builtin_source
     from tf_t2i.data.convert import convert as run_convert
@@ -178,6 +181,10 @@ def convert(source, path, out_dir, image_size, stored_size, resize, image_format
         if not (err.name or "").startswith("tf_t2i.data.sources."):
             raise
         raise T2IError(f"source {source!r} is not available in this version of tf_t2i") from None
+    if encoder is None:
+        from tf_t2i.text.precomputed import default_encoder
+
+        encoder = default_encoder(src)
     manifest = run_convert(
         src, out_dir, encoder=encoder, image_size=image_size, stored_size=stored_size,
         resize=resize, image_format=image_format, channels=int(channels),

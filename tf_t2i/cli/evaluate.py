@@ -4,6 +4,7 @@ and condition fidelity (see tf_t2i/evaluation/evaluate.py)."""
 import click
 
 from tf_t2i.cli.errors import user_errors
+from tf_t2i.cli.published_fid import published_fid_options, run_published
 
 FEATURES = click.Choice(["evaluator", "inception"])
 
@@ -126,6 +127,7 @@ def train(data_dir, out, epochs, batch_size, seed):
     is_flag=True,
     help="For a run with model.ema_decay: draw with G's own weights, not their moving average.",
 )
+@published_fid_options
 @user_errors
 def evaluate(
     source,
@@ -138,6 +140,7 @@ def evaluate(
     features,
     inception_weights,
     raw_generator,
+    **published,
 ):
     """Evaluates SOURCE (a run directory or a SavedModel) on DATA's held-out captions.
 
@@ -150,7 +153,11 @@ def evaluate(
     t2i evaluator train --data data/shapes        # once per data set
     t2i evaluate runs/shapes --data data/shapes
     t2i evaluate savedmodels/shapes/1 --data data/shapes --num-samples 500 --seed 1
+    t2i evaluate runs/cub --data data/cub --protocol dfgan-cub \\
+        --inception-graph classify_image_graph_def.pb --reference-stats bird_val256_FIDK0.npz
     """
+    if published["protocol"] is not None:
+        return run_published(source, data_dir, split, seed, out, raw_generator, **published)
     from tf_t2i.evaluation.evaluate import evaluate_source
 
     results = evaluate_source(

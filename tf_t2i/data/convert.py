@@ -71,6 +71,7 @@ class _Plan:
     strict: bool
     batch_size: int
     progress: bool
+    precomputed_dim: int = 0  # D of the records' own embeddings (0: embed the captions)
 
 
 @dataclasses.dataclass
@@ -81,6 +82,13 @@ class _Prepared:
     mask: bytes | None
     record: Record
     captions: list[str]
+    embeddings: np.ndarray | None = None  # float32 [len(captions), D], precomputed only
+
+
+def _is_precomputed(encoder) -> bool:
+    from tf_t2i.text.precomputed import PrecomputedEmbeddings
+
+    return isinstance(encoder, PrecomputedEmbeddings)
 
 
 def convert(
@@ -108,8 +116,10 @@ def convert(
     Args:
         source: a `tf_t2i.data.sources.base.Source`.
         out_dir: the data set directory to write.
-        encoder: a text encoder (`spec`, `dim`, `fingerprint`, `encode(texts)`)
-            or an encoder spec for `tf_t2i.text.encoder.load_encoder`.
+        encoder: a text encoder (`spec`, `dim`, `fingerprint`, `encode(texts)`),
+            an encoder spec for `tf_t2i.text.encoder.load_encoder`, or
+            "precomputed": the embeddings the source publishes with its
+            records (tf_t2i/text/precomputed.py).
         image_size: the side images are trained at (manifest `crop_size`).
         stored_size: the side images are stored at (manifest `image_size`);
             larger than `image_size` for Reed-style random crops (76 for 64).
@@ -155,9 +165,14 @@ def convert(
             f"it has {', '.join(info.splits)}"
         )
     if isinstance(encoder, str):
-        from tf_t2i.text.encoder import load_encoder
+        from tf_t2i.text import precomputed
 
-        encoder = load_encoder(encoder)
+        if precomputed.is_precomputed(encoder):  # the source's published embeddings
+            encoder = precomputed.source_embeddings(source)
+        else:
+            from tf_t2i.text.encoder import load_encoder
+
+            encoder = load_encoder(encoder)
     image_options = ImageOptions(stored_size, resize, image_format, channels)
     conversion = {
         "image_size": image_size,
@@ -189,6 +204,7 @@ def convert(
         strict=strict,
         batch_size=batch_size,
         progress=progress,
+        precomputed_dim=int(encoder.dim) if _is_precomputed(encoder) else 0,
     )
     executor = _executor(workers)
     try:
@@ -318,7 +334,16 @@ def _prepare_record(record: Record, plan: _Plan) -> _Prepared | Skipped:
     def skip(reason, detail):
         return Skipped(reason, file, detail, record.split)
 
-    captions = [c.strip() for c in record.captions if isinstance(c, str) and c.strip()]
+    embeddings = None
+    if plan.precomputed_dim:
+        from tf_t2i.text.precomputed import aligned
+
+        paired = aligned(list(record.captions), record.embeddings, plan.precomputed_dim)
+        if isinstance(paired[0], str):  # (reason, detail)
+            return skip(*paired)
+        captions, embeddings = paired
+    else:
+        captions = [c.strip() for c in record.captions if isinstance(c, str) and c.strip()]
     if not captions:
         return skip("no_captions", "no caption for this image")
     if record.attributes is not None and len(record.attributes) != num_attributes:
@@ -349,7 +374,7 @@ def _prepare_record(record: Record, plan: _Plan) -> _Prepared | Skipped:
     image = _resize(image.convert(mode), options)
     encoded = _encode(image, options.image_format)
     mask_bytes = _encode(_resize(mask, options), "png") if mask is not None else None
-    return _Prepared(encoded, mask_bytes, record, captions)
+    return _Prepared(encoded, mask_bytes, record, captions, embeddings)
 
 
 def _open_image(data):
@@ -410,14 +435,18 @@ def _encode(image, image_format: str) -> bytes:
 
 def _examples(prepared: list[_Prepared], encoder, plan: _Plan) -> list[bytes]:
     """Embeds every caption of the chunk in batches and serializes the examples."""
-    texts = [c for p in prepared for c in p.captions]
-    # templated sources repeat captions a lot: embed each distinct text once
-    unique = list(dict.fromkeys(texts))
-    row = {text: i for i, text in enumerate(unique)}
-    table = np.asarray(encoder.encode(unique, batch_size=plan.batch_size), np.float32).reshape(
-        len(unique), int(encoder.dim)
-    )  # [U, D]
-    embeddings = table[[row[t] for t in texts]]  # [T, D]
+    if plan.precomputed_dim:  # stored as published, row for row
+        embeddings = np.zeros((0, plan.precomputed_dim), np.float32)
+        embeddings = np.concatenate([embeddings] + [p.embeddings for p in prepared])  # [T, D]
+    else:
+        texts = [c for p in prepared for c in p.captions]
+        # templated sources repeat captions a lot: embed each distinct text once
+        unique = list(dict.fromkeys(texts))
+        row = {text: i for i, text in enumerate(unique)}
+        table = np.asarray(encoder.encode(unique, batch_size=plan.batch_size), np.float32).reshape(
+            len(unique), int(encoder.dim)
+        )  # [U, D]
+        embeddings = table[[row[t] for t in texts]]  # [T, D]
     examples, start = [], 0
     for p in prepared:
         end = start + len(p.captions)

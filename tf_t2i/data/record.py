@@ -42,6 +42,9 @@ class Record:
         mask: encoded single-channel PNG bytes or a uint8 array [H, W]
             (0 = background, 255 = object), or None.
         source_file: the file the image came from, for error messages.
+        embeddings: float32 [len(captions), D] caption embeddings published
+            with the data (StackGAN's char-CNN-RNN), row i for captions[i],
+            or None. Used when converting with `--encoder precomputed`.
     """
 
     image: bytes | np.ndarray
@@ -53,6 +56,7 @@ class Record:
     attributes: Sequence[float] | np.ndarray | None = None
     mask: bytes | np.ndarray | None = None
     source_file: str = ""
+    embeddings: np.ndarray | None = None
 
 
 @dataclasses.dataclass

@@ -362,6 +362,12 @@ def evaluate_source(
             f"SOURCE {source} is neither a run directory (config.json + checkpoints/) "
             f"nor a SavedModel (saved_model.pb)"
         )
+    return record_results(source, data_dir, results, out)
+
+
+def record_results(source: pathlib.Path, data_dir, results: dict, out=None) -> dict:
+    """Adds source, data and time to the figures, writes them to `out` (JSON) and,
+    for a run directory, appends them to its metrics.jsonl. Returns them."""
     results = {
         "source": str(source),
         "data": str(data_dir),

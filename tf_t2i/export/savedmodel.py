@@ -57,11 +57,15 @@ def load_run_for_serving(run_dir):
     import tensorflow_text  # noqa: F401  (SentencePiece ops used by the encoder)
 
     from tf_t2i.export.serving_module import ServingModule
+    from tf_t2i.text.precomputed import is_precomputed
+    from tf_t2i.text.precomputed import refusal as text_refusal
     from tf_t2i.training.run_dir import load_run
 
     run = load_run(run_dir)
-    encoder = None
-    if "text" in run.model_config.conditions:
+    encoder = refusal = None
+    if "text" in run.model_config.conditions and is_precomputed(run.encoder_spec):
+        refusal = text_refusal(run.encoder_spec)  # no encoder exists for these embeddings
+    elif "text" in run.model_config.conditions:
         from tf_t2i.text.encoder import load_encoder
 
         encoder = load_encoder(run.encoder_spec)
@@ -77,6 +81,7 @@ def load_run_for_serving(run_dir):
         run.model_config,
         text_encoder=encoder.module if encoder else None,
         style_encoder=getattr(run.gan, "style_encoder", None),
+        text_refusal=refusal,
     )
     return run, encoder, module
 
@@ -112,8 +117,9 @@ def write_savedmodel(module, out_root, name, version=None, card=None):
     try:
         tf.saved_model.save(module, str(temp), signatures=module.signatures)
         specs = signature_specs(module)
+        warm = getattr(module, "warmup_signatures", list(specs))
         examples = example_inputs(
-            {sig: inputs for sig, (inputs, _) in specs.items()},
+            {sig: inputs for sig, (inputs, _) in specs.items() if sig in warm},
             image_size=module.image_size,
             channels=module.channels,
         )

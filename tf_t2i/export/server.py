@@ -269,6 +269,10 @@ def short_tf_message(err):
     message (e.g. "seed: give one seed per row") is what a client needs.
     """
     text = getattr(err, "message", None) or str(err)
+    # in process, the Python stack of the failing op comes before the assertion
+    assertion = re.search(r"assertion failed: \[(.*?)\]", text)
+    if assertion:
+        return assertion.group(1)
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith(_NOISE_LINES):

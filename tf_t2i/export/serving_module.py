@@ -90,21 +90,27 @@ class ServingModule(tf.Module):
             module), required when the model is conditioned on text.
         style_encoder: keras.Model images float32 [N, H, W, C] in [-1, 1] ->
             noise float32 [N, Z], or None.
+        text_refusal: for a text model trained on precomputed embeddings (no
+            text encoder exists): the error `serving_default` answers raw text
+            with; only `from_embedding` generates, and there is no
+            `interpolate` or `style_transfer`.
     """
 
-    def __init__(self, generator, model_config, text_encoder=None, style_encoder=None):
+    def __init__(self, generator, model_config, text_encoder=None, style_encoder=None,
+                 text_refusal=None):  # fmt: skip
         super().__init__(name="t2i_serving")
         self.generator = generator
         self.text_encoder = text_encoder
         self.style_encoder = style_encoder
+        self.text_refusal = text_refusal
         self._conditions = list(model_config.conditions)
         self.z_dim = int(model_config.z_dim)
         self.image_size = int(model_config.image_size)
         self.channels = int(model_config.channels)
         self._embedding_dim = int(model_config.embedding_dim)
         self._num_attributes = int(model_config.num_attributes)
-        if "text" in self._conditions and text_encoder is None:
-            raise ValueError("a text-conditioned model needs a text encoder")
+        if "text" in self._conditions and text_encoder is None and text_refusal is None:
+            raise ValueError("a text-conditioned model needs a text encoder (or a text_refusal)")
         self.endpoint_names = self._add_endpoints()
         # The TF1/C++ session loader (TF Serving, saved_model_cli run) finds
         # variables only through tracked tf.Variables, not through the Keras
@@ -114,6 +120,12 @@ class ServingModule(tf.Module):
             for variable in getattr(self, name).get_concrete_function().variables:
                 captured.setdefault(id(variable), variable)
         self.raw_variables = list(captured.values())
+
+    @property
+    def warmup_signatures(self):
+        """The signatures TF Serving's warm-up may call (a refusing one would fail the load)."""
+        refusing = {"serving_default"} if self.text_encoder is None and self.text_refusal else set()
+        return [name for name in self.endpoint_names if name not in refusing]
 
     @property
     def signatures(self):
@@ -134,9 +146,11 @@ class ServingModule(tf.Module):
         names = ["serving_default"]
         self.serving_default = _endpoint(self._serve, condition_specs + optional, defaults)
         if self._conditions == ["text"]:
-            names += ["from_embedding", "interpolate"]
+            names += ["from_embedding"]
             embedding_spec = tf.TensorSpec([None, self._embedding_dim], tf.float32, "embeddings")
             self.from_embedding = _endpoint(self._serve, [embedding_spec] + optional, defaults)
+        if self._conditions == ["text"] and self.text_encoder is not None:
+            names += ["interpolate"]
             self.interpolate = _endpoint(
                 self._interpolate,
                 [
@@ -206,6 +220,10 @@ class ServingModule(tf.Module):
 
     def _embed(self, text):
         """string [N] -> float32 [N, D] with the run's text encoder."""
+        if self.text_encoder is None:  # trained on precomputed embeddings: refuse, saying why
+            refuse = tf.debugging.assert_equal(tf.size(text), -1, message=self.text_refusal)
+            with tf.control_dependencies([refuse]):
+                return tf.zeros([tf.size(text), self._embedding_dim])
         return tf.cast(self.text_encoder(ops.checked_text(text)), tf.float32)
 
     def _generator_conditions(self, inputs):

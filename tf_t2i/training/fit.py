@@ -389,8 +389,10 @@ def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
         raise T2IError(f"{where}: split {split!r} is empty")
     updates: dict = {}
     if "text" in model.conditions:
+        from tf_t2i.text.precomputed import spec_matches
+
         spec = manifest.encoder.get("spec")
-        if spec != config.data.encoder:
+        if not spec_matches(config.data.encoder, spec):
             raise T2IError(
                 f"{where}: caption embeddings come from encoder {spec!r} but the config asks "
                 f"for data.encoder={config.data.encoder!r}; reconvert or set data.encoder"
@@ -425,6 +427,9 @@ def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
         updates[field] = count
     if "mask" in model.conditions and not manifest.has_masks:
         raise T2IError(f"{where}: the 'mask' condition needs masks in the data")
+    if config.train.lr_decay_epochs:  # Reed et al.: halve the rates every 100 epochs
+        per_epoch = max(1, manifest.num_examples(split) // config.train.batch_size)
+        updates["lr_decay_steps"] = config.train.lr_decay_epochs * per_epoch
     model = dataclasses.replace(model, **updates)
     model.validate()
     data = dataclasses.replace(config.data, dir=str(data_dir))

@@ -65,6 +65,8 @@ def sample_conditions(config: Config, gan, manifest, data_dir):
     train, model = config.train, config.model
     split = held_out_split(config, manifest)
     captions = list(train.sample_captions) if "text" in model.conditions else []
+    if not has_text_encoder(manifest):
+        captions = []  # no encoder for new text: the grids show the data's own captions
     rows = len(captions) or min(train.sample_rows, manifest.num_examples(split))
     batch = _first_batch(config, manifest, data_dir, rows)
     conditions = {key: batch[key] for key in model.condition_keys}
@@ -152,6 +154,8 @@ def write_final_grids(config: Config, gan, manifest, data_dir, samples_dir) -> l
     written = []
     model = config.model
     jobs = []
+    if not has_text_encoder(manifest):  # precomputed embeddings: no new captions to draw
+        return written
     if model.style_encoder and "text" in model.conditions and config.train.sample_captions:
         jobs.append(
             ("style_transfer.png", lambda: style_transfer_images(config, gan, manifest, data_dir))
@@ -166,6 +170,13 @@ def write_final_grids(config: Config, gan, manifest, data_dir, samples_dir) -> l
         atomic_write_bytes(samples_dir / name, buffer.getvalue())
         written.append(samples_dir / name)
     return written
+
+
+def has_text_encoder(manifest) -> bool:
+    """False when the data set's embeddings were precomputed (no encoder for new text)."""
+    from tf_t2i.text.precomputed import is_precomputed
+
+    return not is_precomputed(manifest.encoder.get("spec"))
 
 
 def encode_captions(captions: list[str], manifest) -> np.ndarray:

@@ -19,6 +19,9 @@ SOURCES = {
     "sun": "tf_t2i.data.sources.sun:SunSource",
     "tfds": "tf_t2i.data.sources.tfds:TfdsSource",
     "folder": "tf_t2i.data.sources.folder:FolderSource",
+    "stackgan": "tf_t2i.data.sources.stackgan:StackGanSource",
+    "reed-t7": "tf_t2i.data.sources.reed_t7:ReedT7Source",
+    "damsm": "tf_t2i.data.sources.damsm:DamsmSource",
 }
 
 # sources that need no PATH argument
