@@ -44,7 +44,7 @@ def test_serve_subprocess_answers_predict_and_stops_on_ctrl_c(tmp_path):
                 break
         assert lines and lines[-1].startswith("serving on "), "".join(lines) + proc.stderr.read()
         assert lines[0].startswith("gRPC PredictionService on 127.0.0.1:")
-        assert lines[1].startswith("toy: versions [1] at http://127.0.0.1:")
+        assert lines[1].startswith("toy: versions [1] loaded at http://127.0.0.1:")
         url = lines[-1].split()[2]
         grpc_client = GrpcClient(lines[0].split()[-1], "toy")
         by_grpc = grpc_client.predict({"text": ["a red circle"], "seed": [1]})["images"]

@@ -90,10 +90,18 @@ class ServingModule(tf.Module):
             module), required when the model is conditioned on text.
         style_encoder: keras.Model images float32 [N, H, W, C] in [-1, 1] ->
             noise float32 [N, Z], or None.
+        caption_limits: tf_t2i.text.limits.CaptionLimits checked on every
+            text input (default: its defaults); a longer caption is an
+            InvalidArgument naming the limit, which TF Serving answers with 400.
     """
 
-    def __init__(self, generator, model_config, text_encoder=None, style_encoder=None):
+    def __init__(
+        self, generator, model_config, text_encoder=None, style_encoder=None, caption_limits=None
+    ):
+        from tf_t2i.text.limits import CaptionLimits
+
         super().__init__(name="t2i_serving")
+        self.caption_limits = caption_limits or CaptionLimits()
         self.generator = generator
         self.text_encoder = text_encoder
         self.style_encoder = style_encoder
@@ -206,7 +214,7 @@ class ServingModule(tf.Module):
 
     def _embed(self, text):
         """string [N] -> float32 [N, D] with the run's text encoder."""
-        return tf.cast(self.text_encoder(ops.checked_text(text)), tf.float32)
+        return tf.cast(self.text_encoder(ops.checked_text(text, self.caption_limits)), tf.float32)
 
     def _generator_conditions(self, inputs):
         """Signature inputs -> the generator's condition dict."""
