@@ -178,6 +178,8 @@ def main():
 |---|---|
 {rows}
 
+`dropped`: the server closed the connection without an answer the client could read (a 413 is sent before the 17 MB body is read, so the sender sees a broken pipe; slow and truncated requests are cut at the 2 s timeout).
+
 Goal (RSS within {GOAL_GROWTH:.0%} of its post-warm-up level, server still answering): {verdict}. Before the encoder computed in blocks, one 1 MiB word took the server from 1.1 to 6.3 GB (issue 20).
 """
     RESULT.write_text(text)
