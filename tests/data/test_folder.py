@@ -54,6 +54,24 @@ def test_bad_json_line_is_bad_annotation_naming_the_line(tmp_path):
     ]
 
 
+def test_image_of_a_broken_line_is_not_listed_again_as_no_captions(tmp_path):
+    root = copy_fixture("folder", tmp_path)
+    for name in ("cut.png", "typed.png", "latin1.png"):
+        (root / "images" / name).write_bytes((root / "images/cat_1.png").read_bytes())
+    append_lines(
+        root,
+        '{"file": "images/cut.png", "captions": ["a cat',  # cut off: not JSON
+        json.dumps({"file": "images/typed.png", "captions": [1, 2]}),
+        b'{"file": "images/latin1.png", "captions": ["caf\xe9"]}',
+    )
+    bad = skipped(get_source("folder", str(root)))
+    assert [(b.reason, b.file.rsplit("/", 1)[-1]) for b in bad] == [
+        ("bad_annotation", "captions.jsonl:5"),
+        ("bad_annotation", "captions.jsonl:6"),
+        ("bad_caption_encoding", "captions.jsonl:7"),
+    ]
+
+
 def test_wrong_attribute_count_is_bad_annotation(tmp_path):
     root = copy_fixture("folder", tmp_path)
     (root / "images/extra.png").write_bytes((root / "images/cat_1.png").read_bytes())

@@ -112,6 +112,7 @@ def test_fresh_process_reproduces_t2i_generate_from_the_run_dir(
     exported, tiny_run, tmp_path, runner
 ):
     out = tmp_path / "gen" / "out.png"
+    out.parent.mkdir()  # generate -o creates no folders
     result = runner.invoke(
         cli,
         [

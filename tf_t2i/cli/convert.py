@@ -3,6 +3,7 @@
 import click
 
 from tf_t2i.cli.errors import user_errors
+from tf_t2i.cli.limits import caption_limit_options
 
 
 def _parse_options(pairs):
@@ -145,10 +146,11 @@ def _check_source_options(name, options):
     help="Replace a data set in --out that was converted with other options.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@caption_limit_options
 @user_errors
 def convert(source, path, out_dir, image_size, stored_size, resize, image_format, channels,
             shard_size, shards, workers, encoder, batch_size, limit, splits, options, strict,
-            overwrite, quiet):  # fmt: skip
+            overwrite, quiet, max_caption_bytes, max_caption_tokens):  # fmt: skip
     """Converts SOURCE (at PATH) into TFRecord shards with caption embeddings.
 
     SOURCE is one of shapes, digits (built in, no PATH), reed, celeba, sun,
@@ -169,6 +171,7 @@ def convert(source, path, out_dir, image_size, stored_size, resize, image_format
     from tf_t2i.data.convert import convert as run_convert
     from tf_t2i.data.sources import BUILT_IN, get_source
     from tf_t2i.errors import T2IError
+    from tf_t2i.text.limits import CaptionLimits
 
     source_options = _parse_options(options)
     _check_source_options(source, source_options)
@@ -190,7 +193,7 @@ def convert(source, path, out_dir, image_size, stored_size, resize, image_format
         resize=resize, image_format=image_format, channels=int(channels),
         shard_size=shard_size, num_shards=shards, workers=workers, splits=splits or None,
         limit=limit, strict=strict, overwrite=overwrite, batch_size=batch_size,
-        progress=not quiet,
+        progress=not quiet, caption_limits=CaptionLimits(max_caption_bytes, max_caption_tokens),
     )  # fmt: skip
     for split, info in manifest.splits.items():
         click.echo(f"{split}: {info['num_examples']} examples in {len(info['shards'])} shard(s)")

@@ -5,6 +5,8 @@ import re
 import click
 
 from tf_t2i.cli.errors import user_errors
+from tf_t2i.cli.limits import caption_limit_options
+from tf_t2i.text.limits import CaptionLimits
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,8 +20,9 @@ from tf_t2i.cli.errors import user_errors
     type=click.Path(file_okay=False),
     help="Export root: the model goes to OUT/NAME/VERSION/.",
 )
+@caption_limit_options
 @user_errors
-def export(run_dir, name, version, out):
+def export(run_dir, name, version, out, max_caption_bytes, max_caption_tokens):
     """Exports a run's latest checkpoint as a SavedModel for TF Serving.
 
     The SavedModel takes raw text (the text encoder is inside its graph) and
@@ -37,6 +40,7 @@ def export(run_dir, name, version, out):
 
     if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise T2IError(f"--name {name!r}: use letters, digits, '_', '.', '-' (it is a URL part)")
-    result = export_run(run_dir, out_root=out, name=name, version=version)
+    limits = CaptionLimits(max_caption_bytes, max_caption_tokens)
+    result = export_run(run_dir, out_root=out, name=name, version=version, caption_limits=limits)
     click.echo(f"wrote {result.path}  (model {result.name!r}, version {result.version})")
     click.echo(f"signatures: {', '.join(result.signatures)}")

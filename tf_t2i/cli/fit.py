@@ -125,6 +125,13 @@ def fit(
             config = config.with_value("data.options.image_size", image_size, where="option")
         config = config.with_overrides(overrides).validate()
     run_dir = run_dir or pathlib.Path("runs") / config.name
+    if resume and recipe is None and not RunPaths(run_dir).config.is_file():
+        from tf_t2i.errors import T2IError
+
+        raise T2IError(
+            f"--resume: {RunPaths(run_dir).config} is missing, so the recipe {run_dir} was "
+            "trained with is unknown; restore it, or give --config RECIPE to resume with that"
+        )
     if dry_run:
         click.echo(f"# run dir: {run_dir}")
         click.echo(config.to_json(), nl=False)

@@ -28,6 +28,7 @@ from tf_t2i.cli.errors import user_errors
     help="Output PNG; several images without --grid go to OUT-<i>.png.",
 )
 @click.option("--grid", is_flag=True, help="Write one grid (a row per condition).")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option(
     "--interpolate",
     nargs=2,
@@ -49,7 +50,7 @@ from tf_t2i.cli.errors import user_errors
     help="Draw the captions in the style of this image (repeatable).",
 )
 @user_errors
-def generate(args, server, num, seed, out, grid, interpolate, steps, style_from):
+def generate(args, server, num, seed, out, grid, interpolate, steps, style_from, overwrite):
     """Generates images from captions (or the model's other conditions).
 
     ARGS is SOURCE then CAPTION...; with --server, only CAPTION.... SOURCE is a
@@ -64,6 +65,7 @@ def generate(args, server, num, seed, out, grid, interpolate, steps, style_from)
     t2i generate runs/shapes --interpolate "a red circle" "a blue square" --steps 8 -n 2
     t2i generate runs/shapes --style-from photo.png "a green triangle"
     """
+    import os
     import random
 
     import numpy as np
@@ -80,6 +82,9 @@ def generate(args, server, num, seed, out, grid, interpolate, steps, style_from)
     if seed is None:
         seed = random.randrange(2**31)
         click.echo(f"seed: {seed}", err=True)
+    out_dir = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(out_dir):
+        raise T2IError(f"-o {out}: the folder {out_dir} does not exist")
     backend = open_backend(source, server)
 
     if interpolate:
@@ -106,7 +111,7 @@ def generate(args, server, num, seed, out, grid, interpolate, steps, style_from)
         rows = len(next(iter(inputs.values()))) if inputs else num
         inputs["seed"] = np.full([rows], seed, np.int64)
         images, columns = backend.run("serving_default", inputs)["images"], num
-    paths = save_images(images, out, grid=grid, columns=columns)
+    paths = save_images(images, out, grid=grid, columns=columns, overwrite=overwrite)
     shown = paths[0] if len(paths) == 1 else f"{paths[0]} ... {paths[-1]}"
     click.echo(f"wrote {len(images)} image(s) to {shown}")
 

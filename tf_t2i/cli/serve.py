@@ -3,6 +3,7 @@
 import click
 
 from tf_t2i.cli.errors import user_errors
+from tf_t2i.cli.limits import caption_limit_options
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,14 +42,44 @@ from tf_t2i.cli.errors import user_errors
     type=click.IntRange(1),
     help="Requests computing at once (more wait).",
 )
+@caption_limit_options
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a connection may take to send a request, or stay idle, before it is dropped.",
+)
+@click.option(
+    "--versions",
+    "policy",
+    type=click.Choice(["latest", "all"]),
+    default="latest",
+    show_default=True,
+    help="Load the newest version that loads, or every version.",
+)
 @click.option("--verbose", is_flag=True, help="Log every request.")
 @user_errors
-def serve(root, host, port, grpc_port, max_batch, max_request_mb, max_concurrent, verbose):
+def serve(
+    root,
+    host,
+    port,
+    grpc_port,
+    max_batch,
+    max_request_mb,
+    max_concurrent,
+    max_caption_bytes,
+    max_caption_tokens,
+    timeout,
+    policy,
+    verbose,
+):
     """Serves exported models over TF Serving's REST API.
 
     ROOT holds NAME/VERSION/ SavedModels (as written by `t2i export`) or is one
-    model directory. The latest version of each model is loaded; others load
-    on first use.
+    model directory. The newest version of each model that loads is served
+    (--versions all: every version); a broken version is reported and
+    skipped. Other versions load on first use.
 
     \b
     t2i serve savedmodels/ --port 8501
@@ -58,35 +89,49 @@ def serve(root, host, port, grpc_port, max_batch, max_request_mb, max_concurrent
          localhost:8501/v1/models/shapes:predict
     """
     from tf_t2i.errors import T2IError
-    from tf_t2i.export.server import make_server
+    from tf_t2i.export.registry import ModelRegistry
+    from tf_t2i.export.server import ServingServer
+    from tf_t2i.text.limits import CaptionLimits
 
+    registry = ModelRegistry(root, policy=policy)  # T2IError if a model has no loadable version
+    if not registry.models:
+        raise T2IError(f"{root}: no exported models (expected NAME/VERSION/saved_model.pb)")
+    for name in registry.models:
+        if registry.failures(name):
+            click.echo(f"warning: {name}: skipped {registry.failures(name)}", err=True)
+    limits = CaptionLimits(max_caption_bytes, max_caption_tokens)
     try:
-        server = make_server(
-            root,
-            host=host,
-            port=port,
+        server = ServingServer(
+            (host, port),
+            registry,
             max_batch=max_batch,
             max_bytes=int(max_request_mb * (1 << 20)),
             max_concurrent=max_concurrent,
             verbose=verbose,
+            caption_limits=limits,
+            request_timeout=timeout,
         )
     except OSError as err:
-        raise T2IError(f"--port {port}: cannot listen on {host} ({err.strerror})") from None
-    if not server.registry.models:
-        raise T2IError(f"{root}: no exported models (expected NAME/VERSION/saved_model.pb)")
+        raise T2IError(f"--port {port}: cannot listen on {host} ({err.strerror or err})") from None
     grpc_server = None
     if grpc_port is not None:
         from tf_t2i.export.grpc_server import make_grpc_server
 
         try:
             grpc_server, bound = make_grpc_server(
-                server.registry, host, grpc_port, max_batch, max_workers=max_concurrent
+                server.registry,
+                host,
+                grpc_port,
+                max_batch,
+                max_workers=max_concurrent,
+                caption_limits=limits,
             )
         except (OSError, RuntimeError) as err:
             raise T2IError(f"--grpc-port {grpc_port}: cannot listen on {host} ({err})") from None
         click.echo(f"gRPC PredictionService on {host}:{bound}")
-    for name, found in server.registry.models.items():
-        click.echo(f"{name}: versions {sorted(found)} at {server.url}/v1/models/{name}")
+    for name in registry.models:
+        shown = registry.loaded_versions(name)
+        click.echo(f"{name}: versions {shown} loaded at {server.url}/v1/models/{name}")
     click.echo(f"serving on {server.url} (Ctrl-C stops)", nl=True)
     _stop_on_signals()
     try:

@@ -34,6 +34,7 @@ from tf_t2i.data import schema
 from tf_t2i.data.record import Record, Skipped
 from tf_t2i.data.writer import STATE_FILE, ShardedWriter
 from tf_t2i.errors import T2IError
+from tf_t2i.text.limits import CaptionLimits
 
 RESIZE_POLICIES = ("center-crop", "stretch", "pad")
 IMAGE_FORMATS = ("png", "jpeg")
@@ -72,6 +73,7 @@ class _Plan:
     batch_size: int
     progress: bool
     precomputed_dim: int = 0  # D of the records' own embeddings (0: embed the captions)
+    caption_limits: CaptionLimits = CaptionLimits()
 
 
 @dataclasses.dataclass
@@ -83,6 +85,7 @@ class _Prepared:
     record: Record
     captions: list[str]
     embeddings: np.ndarray | None = None  # float32 [len(captions), D], precomputed only
+    too_long: list[str] = dataclasses.field(default_factory=list)  # why captions were dropped
 
 
 def _is_precomputed(encoder) -> bool:
@@ -110,6 +113,7 @@ def convert(
     overwrite: bool = False,
     batch_size: int = 256,
     progress: bool = True,
+    caption_limits: CaptionLimits | None = None,
 ) -> schema.Manifest:
     """Converts a source into a data set directory.
 
@@ -137,6 +141,9 @@ def convert(
         overwrite: replace a data set converted with other options in `out_dir`.
         batch_size: captions per text encoder call.
         progress: show a progress bar with images/s on stderr.
+        caption_limits: captions over these limits are dropped (skip reason
+            caption_too_long, one line each in skipped.jsonl); an image left
+            without captions is skipped. Default: CaptionLimits().
 
     Returns:
         The manifest written to `out_dir/dataset.json`.
@@ -185,6 +192,9 @@ def convert(
         "splits": splits,
         "limit": limit,
     }
+    caption_limits = caption_limits or CaptionLimits()
+    if caption_limits != CaptionLimits():  # the defaults keep existing data sets' keys
+        conversion["caption_limits"] = dataclasses.asdict(caption_limits)
     encoder_info = {
         "spec": encoder.spec,
         "dim": int(encoder.dim),
@@ -205,6 +215,7 @@ def convert(
         batch_size=batch_size,
         progress=progress,
         precomputed_dim=int(encoder.dim) if _is_precomputed(encoder) else 0,
+        caption_limits=caption_limits,
     )
     executor = _executor(workers)
     try:
@@ -323,6 +334,11 @@ def _prepare_chunk(chunk, split, plan: _Plan, executor):
             )
         else:
             prepared.append(result)
+            for detail in result.too_long:
+                skipped.append(
+                    {"reason": "caption_too_long", "file": result.record.source_file
+                     or result.record.image_id, "detail": detail, "split": split}
+                )  # fmt: skip
     return prepared, skipped
 
 
@@ -346,6 +362,18 @@ def _prepare_record(record: Record, plan: _Plan) -> _Prepared | Skipped:
         captions = [c.strip() for c in record.captions if isinstance(c, str) and c.strip()]
     if not captions:
         return skip("no_captions", "no caption for this image")
+    too_long = []
+    for i, caption in enumerate(captions):
+        problem = plan.caption_limits.problem(caption)
+        if problem:
+            too_long.append(f"caption {i} has {problem}")
+    if len(too_long) == len(captions):
+        return skip("caption_too_long", "; ".join(too_long))
+    if too_long:
+        kept = [i for i, c in enumerate(captions) if plan.caption_limits.problem(c) is None]
+        captions = [captions[i] for i in kept]
+        if embeddings is not None:
+            embeddings = embeddings[kept]
     if record.attributes is not None and len(record.attributes) != num_attributes:
         return skip(
             "bad_annotation",
@@ -374,7 +402,7 @@ def _prepare_record(record: Record, plan: _Plan) -> _Prepared | Skipped:
     image = _resize(image.convert(mode), options)
     encoded = _encode(image, options.image_format)
     mask_bytes = _encode(_resize(mask, options), "png") if mask is not None else None
-    return _Prepared(encoded, mask_bytes, record, captions, embeddings)
+    return _Prepared(encoded, mask_bytes, record, captions, embeddings, too_long)
 
 
 def _open_image(data):

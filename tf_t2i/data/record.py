@@ -21,6 +21,7 @@ SKIP_REASONS = (
     "mask_size_mismatch",  # mask whose size differs from its image
     "missing_annotation",  # an annotation file or entry the source requires
     "bad_annotation",  # an annotation line that cannot be parsed
+    "caption_too_long",  # a caption over the caption limits (tf_t2i.text.limits)
 )
 
 

@@ -236,7 +236,10 @@ def make_example(
     if mask is not None:
         features[MASK] = _bytes([mask])
     example = tf.train.Example(features=tf.train.Features(feature=features))
-    return example.SerializeToString()
+    # `features` is a protobuf map: without deterministic=True its keys are
+    # written in an order that changes from process to process, and so would
+    # every shard's sha256 (and the data set's fingerprint).
+    return example.SerializeToString(deterministic=True)
 
 
 def feature_spec() -> dict:

@@ -128,7 +128,7 @@ def open_backend(source=None, server=None) -> Backend:
     return SavedModelBackend(path)
 
 
-def save_images(images, out, grid=False, columns=None):
+def save_images(images, out, grid=False, columns=None, overwrite=False):
     """Writes uint8 images as PNG files.
 
     Args:
@@ -136,6 +136,7 @@ def save_images(images, out, grid=False, columns=None):
         out: output path; with several images and no grid, OUT-<i>.png.
         grid: one grid image instead of one file per image.
         columns: grid width (default: N, one row).
+        overwrite: replace existing files (otherwise T2IError, nothing written).
 
     Returns:
         list of pathlib.Path written.
@@ -144,7 +145,8 @@ def save_images(images, out, grid=False, columns=None):
 
     images = np.asarray(images, np.uint8)
     out = pathlib.Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.parent.is_dir():
+        raise T2IError(f"{out}: the folder {out.parent} does not exist")
     if grid:
         columns = columns or len(images)
         rows = -(-len(images) // columns)
@@ -158,6 +160,10 @@ def save_images(images, out, grid=False, columns=None):
         paths = [out]
     else:
         paths = [out.with_name(f"{out.stem}-{i}{out.suffix or '.png'}") for i in range(len(images))]
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        shown = ", ".join(existing[:3]) + (" ..." if len(existing) > 3 else "")
+        raise T2IError(f"{shown}: exists already; pass --overwrite to replace it")
     for image, path in zip(images, paths, strict=True):
         Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path, format="PNG")
     return paths

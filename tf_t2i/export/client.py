@@ -12,6 +12,7 @@ standard library and numpy; the gRPC client imports tensorflow-serving-api.
 """
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -68,6 +69,7 @@ class RestClient:
         self.model = model
         self.version = version
         self.timeout = timeout
+        self.max_batch = None  # the server's batch limit, once it told us
         self._output_dtypes = {}
 
     @property
@@ -98,7 +100,36 @@ class RestClient:
 
         Returns:
             dict output name -> np.ndarray (strings as object arrays of bytes).
+
+        A batch larger than the server's limit (learnt from its first "batch
+        of N exceeds the limit of M" answer) is sent in parts of M rows. The
+        serving signatures number rows per request when they draw noise from
+        seeds, so rows past the first part get other noise than one big
+        request would give them.
         """
+        n = _batch_size(inputs)
+        if self.max_batch and n > self.max_batch:
+            return self._predict_in_parts(inputs, signature, columnar, n)
+        try:
+            return self._predict_once(inputs, signature, columnar)
+        except ServingError as err:
+            limit = re.search(r"batch of \d+ exceeds the limit of (\d+)", str(err))
+            if err.status != 400 or not limit or int(limit.group(1)) >= n:
+                raise
+            self.max_batch = int(limit.group(1))
+            return self._predict_in_parts(inputs, signature, columnar, n)
+
+    def _predict_in_parts(self, inputs, signature, columnar, n):
+        parts = []
+        for start in range(0, n, self.max_batch):
+            part = {
+                name: value[start : start + self.max_batch] if _rows(value) == n else value
+                for name, value in inputs.items()
+            }
+            parts.append(self._predict_once(part, signature, columnar))
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    def _predict_once(self, inputs, signature, columnar):
         body = request_body(inputs, signature, columnar)
         answer = self._call("POST", self.model_url + ":predict", body)
         dtypes = self._dtypes(signature)
@@ -138,6 +169,19 @@ class RestClient:
             raise ServingError(f"{url}: HTTP {err.code}: {message}", err.code) from None
         except urllib.error.URLError as err:
             raise ServingError(f"{url}: cannot reach the server ({err.reason})") from None
+
+
+def _rows(value):
+    """The first dimension of a list or array input, or 0 for scalars and strings."""
+    if isinstance(value, (str, bytes)):
+        return 0
+    if isinstance(value, np.ndarray):
+        return value.shape[0] if value.ndim else 0
+    return len(value) if isinstance(value, (list, tuple)) else 0
+
+
+def _batch_size(inputs):
+    return max((_rows(v) for v in inputs.values()), default=0)
 
 
 def request_body(inputs, signature="serving_default", columnar=True):

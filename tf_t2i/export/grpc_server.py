@@ -11,15 +11,19 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from tf_t2i.export import rest_json
 from tf_t2i.export.server import HttpError, run_signature
+from tf_t2i.text.limits import CaptionLimits
 
 
-def make_grpc_server(registry, host="127.0.0.1", port=8500, max_batch=64, max_workers=4):
+def make_grpc_server(
+    registry, host="127.0.0.1", port=8500, max_batch=64, max_workers=4, caption_limits=None
+):
     """Starts a gRPC server answering PredictionService.Predict.
 
     Args:
         registry: the REST server's ModelRegistry.
         host, port: where to listen (port 0 = any free port).
         max_batch: largest batch accepted per request.
+        caption_limits: CaptionLimits for text inputs (None: the defaults).
         max_workers: requests handled at once.
 
     Returns:
@@ -28,7 +32,7 @@ def make_grpc_server(registry, host="127.0.0.1", port=8500, max_batch=64, max_wo
     import grpc
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
-    service = _PredictionService(registry, max_batch)
+    service = _PredictionService(registry, max_batch, caption_limits or CaptionLimits())
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(service, server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
@@ -40,9 +44,10 @@ def make_grpc_server(registry, host="127.0.0.1", port=8500, max_batch=64, max_wo
 class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict of tensorflow.serving.PredictionService (the other methods: UNIMPLEMENTED)."""
 
-    def __init__(self, registry, max_batch):
+    def __init__(self, registry, max_batch, caption_limits):
         self.registry = registry
         self.max_batch = max_batch
+        self.caption_limits = caption_limits
 
     def Predict(self, request, context):  # noqa: N802  (the gRPC method name)
         import grpc
@@ -63,7 +68,7 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 )
             raw = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
             arrays, _ = rest_json.decode_inputs(
-                {"inputs": raw}, loaded.specs[signature], self.max_batch
+                {"inputs": raw}, loaded.specs[signature], self.max_batch, self.caption_limits
             )
             outputs = run_signature(loaded, signature, arrays)
         except rest_json.BadRequest as err:

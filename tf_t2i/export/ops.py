@@ -79,11 +79,12 @@ def decode_images(encoded, size, channels):
     )
 
 
-def checked_text(text):
-    """Validates a text batch inside the graph: non-empty and valid UTF-8.
+def checked_text(text, limits=None):
+    """Validates a text batch inside the graph: non-empty, valid UTF-8, within limits.
 
     Args:
         text: string [N].
+        limits: tf_t2i.text.limits.CaptionLimits, or None for no length limit.
 
     Returns:
         string [N], the same strings, once the checks passed (InvalidArgument
@@ -92,6 +93,26 @@ def checked_text(text):
     non_empty = tf.debugging.assert_greater(
         tf.size(text), 0, message="text: the batch is empty; give at least one caption"
     )
-    with tf.control_dependencies([non_empty]):
+    checks = [non_empty]
+    if limits is not None:
+        # bytes first: a caption over the byte limit is never split into words
+        with tf.control_dependencies(checks):
+            checks = [
+                tf.debugging.assert_less_equal(
+                    tf.strings.length(text),
+                    limits.max_bytes,
+                    message=f"text: a caption is over the limit of {limits.max_bytes} bytes",
+                )
+            ]
+        with tf.control_dependencies(checks):
+            words = tf.strings.split(text).row_lengths()
+            checks.append(
+                tf.debugging.assert_less_equal(
+                    words,
+                    tf.cast(limits.max_tokens, words.dtype),
+                    message=f"text: a caption is over the limit of {limits.max_tokens} tokens",
+                )
+            )
+    with tf.control_dependencies(checks):
         # errors="strict" raises InvalidArgument on bytes that are not UTF-8.
         return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="strict")

@@ -68,20 +68,22 @@ def parse_body(body):
     """bytes -> JSON object, or BadRequest."""
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except ValueError as err:  # also UnicodeDecodeError and ints over 4,300 digits
         raise BadRequest(f"JSON Parse error: {err}") from None
     if not isinstance(payload, dict):
         raise BadRequest("JSON Value: the request body must be an object")
     return payload
 
 
-def decode_inputs(payload, specs, max_batch):
+def decode_inputs(payload, specs, max_batch, caption_limits=None):
     """A predict request body -> named numpy arrays, checked against the signature.
 
     Args:
         payload: the parsed JSON object.
         specs: dict input name -> InputSpec.
         max_batch: the largest batch (first dimension) accepted.
+        caption_limits: tf_t2i.text.limits.CaptionLimits for the text inputs,
+            or None for no limit.
 
     Returns:
         (dict name -> np.ndarray, columnar: bool).
@@ -110,7 +112,7 @@ def decode_inputs(payload, specs, max_batch):
     missing = [name for name in required if name not in raw]
     if missing:
         raise BadRequest(f"missing input(s) {missing}; this signature takes {sorted(specs)}")
-    arrays = {name: _to_array(value, specs[name]) for name, value in raw.items()}
+    arrays = {name: _to_array(value, specs[name], caption_limits) for name, value in raw.items()}
     _check_batch(arrays, specs, max_batch)
     return arrays, has_columns
 
@@ -136,10 +138,10 @@ def _columns_from_rows(instances, required):
     return {name: [row[name] for row in instances] for name in keys}
 
 
-def _to_array(value, spec):
+def _to_array(value, spec, caption_limits=None):
     """A JSON value -> np.ndarray of the spec's dtype and rank."""
     if spec.dtype is object:
-        array = _strings(value, spec)
+        array = _strings(value, spec, caption_limits)
     else:
         try:
             array = np.array(value)
@@ -147,6 +149,8 @@ def _to_array(value, spec):
             raise BadRequest(f"input {spec.name!r}: ragged nested lists") from None
         kind = array.dtype.kind
         wanted = np.dtype(spec.dtype).kind
+        if wanted in "iu":
+            _check_int_range(array, spec)
         ok = kind in "iu" or (kind == "f" and wanted == "f") or (kind == "b" and wanted == "b")
         if array.size and not ok:
             raise BadRequest(
@@ -168,8 +172,22 @@ def _to_array(value, spec):
     return array
 
 
-def _strings(value, spec):
+def _check_int_range(array, spec):
+    """BadRequest unless every (integer) value fits the spec's integer dtype."""
+    info = np.iinfo(spec.dtype)
+    values = array.ravel().tolist() if array.dtype.kind in "iuO" else []
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool) and not info.min <= v <= info.max:
+            shown = str(v) if len(str(v)) <= 30 else f"a {len(str(v))}-digit number"
+            raise BadRequest(
+                f"input {spec.name!r}: {shown} is outside {np.dtype(spec.dtype).name} "
+                f"([{info.min}, {info.max}])"
+            )
+
+
+def _strings(value, spec, caption_limits=None):
     """Nested JSON strings / {"b64": ...} -> object array of bytes."""
+    count = [0]
 
     def convert(item):
         if isinstance(item, np.ndarray):  # typed tensors (gRPC) instead of JSON
@@ -184,7 +202,13 @@ def _strings(value, spec):
             except binascii.Error:
                 raise BadRequest(f"input {spec.name!r}: invalid base64") from None
         elif isinstance(item, str):
-            data = item.encode("utf-8")
+            try:
+                data = item.encode("utf-8")
+            except UnicodeEncodeError as err:  # a lone surrogate such as "\ud800"
+                raise BadRequest(
+                    f"input {spec.name!r}: text is not valid Unicode ({err.reason} at "
+                    f"character {err.start})"
+                ) from None
         else:
             raise BadRequest(
                 f'input {spec.name!r}: expected strings (or {{"b64": ...}}), got {type(item).__name__}'
@@ -194,6 +218,10 @@ def _strings(value, spec):
                 data.decode("utf-8")
             except UnicodeDecodeError:
                 raise BadRequest(f"input {spec.name!r}: text is not valid UTF-8") from None
+            problem = caption_limits.problem(data) if caption_limits else None
+            if problem:
+                raise BadRequest(f"input {spec.name!r}: caption {count[0]} has {problem}")
+            count[0] += 1
         return data
 
     converted = convert(value)

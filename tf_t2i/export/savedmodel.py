@@ -45,7 +45,7 @@ def signature_specs(module):
     return specs
 
 
-def load_run_for_serving(run_dir):
+def load_run_for_serving(run_dir, caption_limits=None):
     """Loads a run and its text encoder and wraps them in a ServingModule.
 
     Returns:
@@ -82,6 +82,7 @@ def load_run_for_serving(run_dir):
         text_encoder=encoder.module if encoder else None,
         style_encoder=getattr(run.gan, "style_encoder", None),
         text_refusal=refusal,
+        caption_limits=caption_limits,
     )
     return run, encoder, module
 
@@ -105,7 +106,13 @@ def write_savedmodel(module, out_root, name, version=None, card=None):
     import tensorflow as tf
 
     model_dir = pathlib.Path(out_root, name)
-    model_dir.mkdir(parents=True, exist_ok=True)
+    created = [p for p in (model_dir, *model_dir.parents) if not p.exists()]
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise T2IError(
+            f"{model_dir}: cannot create the export directory ({_reason(err)})"
+        ) from None
     version = layout.next_version(model_dir) if version is None else int(version)
     if version < 1:
         raise T2IError(f"--version: must be a positive integer, got {version}")
@@ -129,13 +136,26 @@ def write_savedmodel(module, out_root, name, version=None, card=None):
         if final.exists():  # another export took the version meanwhile
             raise T2IError(f"{final}: version {version} appeared during the export")
         os.rename(temp, final)
+    except (OSError, tf.errors.OpError) as err:  # a full or read-only disk, a lost mount
+        raise T2IError(
+            f"{final}: cannot write the export ({_reason(err)}); nothing was left behind"
+        ) from None
     finally:
         if temp.exists():
             shutil.rmtree(temp, ignore_errors=True)
+        for path in created:  # directories this export made and left empty
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
     return ExportResult(final, name, version, list(module.signatures))
 
 
-def export_run(run_dir, out_root="savedmodels", name=None, version=None):
+def _reason(err):
+    """The short cause of an OSError or a TensorFlow error, e.g. 'No space left on device'."""
+    text = getattr(err, "strerror", None) or getattr(err, "message", None) or str(err)
+    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
+
+
+def export_run(run_dir, out_root="savedmodels", name=None, version=None, caption_limits=None):
     """Exports a training run's latest checkpoint for TF Serving.
 
     Args:
@@ -143,6 +163,7 @@ def export_run(run_dir, out_root="savedmodels", name=None, version=None):
         out_root: export root; the model goes to out_root/name/<version>/.
         name: model name (default: the run directory's name).
         version: int or None (next free version).
+        caption_limits: CaptionLimits the signatures enforce (None: defaults).
 
     Returns:
         ExportResult.
@@ -154,7 +175,7 @@ def export_run(run_dir, out_root="savedmodels", name=None, version=None):
         raise T2IError(
             f"{pathlib.Path(out_root, name, str(version))}: version {version} exists already"
         )
-    run, encoder, module = load_run_for_serving(run_dir)
+    run, encoder, module = load_run_for_serving(run_dir, caption_limits)
 
     def card(version, specs):
         return build_model_card(

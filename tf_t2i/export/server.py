@@ -10,158 +10,28 @@ version of each model (other versions on first use) and answers
 with TF Serving's JSON, so a client written against it works unchanged
 against TF Serving. Requests run concurrently (one thread each, at most
 `max_concurrent` inside TensorFlow at once); bodies above `max_bytes` and
-batches above `max_batch` are refused. Bad input gets 400 and
-`{"error": "..."}`; the server keeps serving.
+batches above `max_batch` are refused, and so are captions over the
+caption limits (tf_t2i.text.limits). A connection that does not deliver a
+whole request within `request_timeout` seconds (idle, or trickling its
+headers) is dropped. Bad input gets 400 and `{"error": "..."}`; the server
+keeps serving. Which versions load, and what happens to a broken one, is
+registry.py's business.
 """
 
 import http.server
-import inspect
 import json
-import pathlib
 import re
+import socket
 import threading
 
-from tf_t2i.export import layout, rest_json
+from tf_t2i.export import rest_json
+from tf_t2i.export.registry import HttpError, ModelRegistry
+from tf_t2i.text.limits import CaptionLimits
 
 _ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
     r"(?:(?P<metadata>/metadata)|:(?P<verb>predict))?/?$"
 )
-
-
-class HttpError(Exception):
-    """An error answered as `{"error": message}` with an HTTP status."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-
-
-class LoadedVersion:
-    """One SavedModel version, loaded, with its signatures' input specs.
-
-    Args:
-        name, version: model name and version number.
-        path: the SavedModel directory.
-    """
-
-    def __init__(self, name, version, path):
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401  (ops the text encoder needs)
-
-        self.name, self.version, self.path = name, version, pathlib.Path(path)
-        self.model = tf.saved_model.load(str(path))
-        self.signature_defs = _signature_defs(self.path)
-        self.specs = {sig: self._input_specs(sig) for sig in self.signature_defs}
-
-    def _input_specs(self, signature):
-        """dict input name -> rest_json.InputSpec; optional = has a default."""
-        fn = getattr(self.model, signature, None)
-        optional = set()
-        if fn is not None and hasattr(fn, "function_type"):
-            optional = {
-                p.name
-                for p in fn.function_type.parameters.values()
-                if p.default is not inspect.Parameter.empty
-            }
-        specs = {}
-        for name, info in self.signature_defs[signature]["inputs"].items():
-            dims = info.get("tensor_shape", {}).get("dim", [])
-            shape = tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in dims)
-            dtype = rest_json.numpy_dtype(info["dtype"])
-            specs[name] = rest_json.InputSpec(name, dtype, shape, required=name not in optional)
-        return specs
-
-    def predict(self, signature, arrays):
-        """Runs a signature; missing optional inputs take their defaults.
-
-        Returns:
-            dict output name -> np.ndarray.
-        """
-        import tensorflow as tf
-
-        tensors = {name: tf.constant(value) for name, value in arrays.items()}
-        fn = getattr(self.model, signature, None)
-        if fn is None or not hasattr(fn, "function_type"):
-            fn = self.model.signatures[signature]  # takes every input
-        outputs = fn(**tensors)
-        return {name: value.numpy() for name, value in outputs.items()}
-
-
-def _signature_defs(path):
-    """The serving SignatureDefs of a SavedModel as TF Serving's JSON dicts."""
-    from google.protobuf import json_format
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
-    for meta_graph in saved.meta_graphs:
-        if "serve" in meta_graph.meta_info_def.tags:
-            return {
-                key: json_format.MessageToDict(value, preserving_proto_field_name=True)
-                for key, value in meta_graph.signature_def.items()
-                if not key.startswith("__")
-            }
-    raise ValueError(f"{path}: no MetaGraph tagged 'serve'")
-
-
-class ModelRegistry:
-    """The models under an export root; loads each version once, on demand.
-
-    Args:
-        root: the export root (NAME/<version>/ below it) or one model dir.
-        preload: load every model's latest version now (as TF Serving does).
-    """
-
-    def __init__(self, root, preload=True):
-        self.models = layout.discover_models(root)
-        self._loaded = {}
-        self._lock = threading.Lock()
-        if preload:
-            for name, found in self.models.items():
-                self.get(name, max(found))
-
-    def get(self, name, version=None):
-        """The LoadedVersion for NAME (latest if version is None), or HttpError 404."""
-        found = self.models.get(name)
-        if not found:
-            raise HttpError(404, f"Servable not found for request: Latest({name})")
-        version = max(found) if version is None else int(version)
-        if version not in found:
-            raise HttpError(404, f"Servable not found for request: Specific({name}, {version})")
-        with self._lock:  # one load per version even under concurrent requests
-            if (name, version) not in self._loaded:
-                self._loaded[(name, version)] = LoadedVersion(name, version, found[version])
-            return self._loaded[(name, version)]
-
-    def status(self, name, version=None):
-        """TF Serving's GetModelStatus JSON."""
-        found = self.models.get(name)
-        if not found or (version is not None and int(version) not in found):
-            self.get(name, version)  # raises the 404
-        shown = sorted(found, reverse=True) if version is None else [int(version)]
-        return {
-            "model_version_status": [
-                {
-                    "version": str(v),
-                    "state": "AVAILABLE",
-                    "status": {"error_code": "OK", "error_message": ""},
-                }
-                for v in shown
-            ]
-        }
-
-    def metadata(self, name, version=None):
-        """TF Serving's GetModelMetadata JSON (the SignatureDef map)."""
-        loaded = self.get(name, version)
-        return {
-            "model_spec": {"name": name, "signature_name": "", "version": str(loaded.version)},
-            "metadata": {
-                "signature_def": {
-                    "signature_def": loaded.signature_defs,
-                    "@type": "type.googleapis.com/tensorflow.serving.SignatureDefMap",
-                }
-            },
-        }
 
 
 class ServingHandler(http.server.BaseHTTPRequestHandler):
@@ -170,7 +40,31 @@ class ServingHandler(http.server.BaseHTTPRequestHandler):
     server_version = "tf_t2i-serve"
     protocol_version = "HTTP/1.1"
 
+    def handle_one_request(self):
+        """One request; a connection that has not sent a whole request (headers
+        and body) within the server's `request_timeout` seconds, idle or
+        trickling bytes, is dropped."""
+        self._deadline = threading.Timer(self.server.request_timeout, self._drop)
+        self._deadline.daemon = True
+        self._deadline.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self._deadline.cancel()
+
+    def setup(self):
+        self.timeout = self.server.request_timeout  # each socket read, as a backstop
+        super().setup()
+
+    def _drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def do_GET(self):
+        self._deadline.cancel()  # the request is in
         self._answer(self._get)
 
     def do_POST(self):
@@ -211,7 +105,7 @@ class ServingHandler(http.server.BaseHTTPRequestHandler):
                 f"this model has {sorted(loaded.specs)}"
             )
         arrays, columnar = rest_json.decode_inputs(
-            payload, loaded.specs[signature], self.server.max_batch
+            payload, loaded.specs[signature], self.server.max_batch, self.server.caption_limits
         )
         with self.server.compute_slots:
             outputs = run_signature(loaded, signature, arrays)
@@ -227,7 +121,15 @@ class ServingHandler(http.server.BaseHTTPRequestHandler):
             raise HttpError(
                 413, f"request body of {length} bytes exceeds the limit of {self.server.max_bytes}"
             )
-        return self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except OSError:  # timed out, or dropped by the deadline
+            body = b""
+        if len(body) < length:
+            self.close_connection = True
+            raise HttpError(408, f"the body ended after {len(body)} of {length} bytes")
+        self._deadline.cancel()  # the request is in
+        return body
 
     def _answer(self, route):
         try:
@@ -238,15 +140,19 @@ class ServingHandler(http.server.BaseHTTPRequestHandler):
             status, payload = err.status, {"error": str(err)}
         except Exception as err:  # the server must survive anything a request triggers
             status, payload = 500, {"error": f"{type(err).__name__}: {err}"}
+        self._deadline.cancel()
         data = json.dumps(payload).encode("utf-8")
         if status >= 400 and self.command == "POST":
             # the body may be unread (bad path, too large): do not reuse the connection
             self.close_connection = True
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client is gone (or was dropped): nothing to answer
+            self.close_connection = True
 
 
 def run_signature(loaded, signature, arrays):
@@ -296,15 +202,28 @@ class ServingServer(http.server.ThreadingHTTPServer):
         max_bytes: largest request body accepted.
         max_concurrent: requests computing inside TensorFlow at once.
         verbose: log each request to stderr.
+        caption_limits: CaptionLimits for text inputs (None: the defaults).
+        request_timeout: seconds a connection may take to send one whole
+            request, or stay idle between requests, before it is dropped.
     """
 
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(
-        self, address, registry, max_batch=64, max_bytes=16 << 20, max_concurrent=4, verbose=False
+        self,
+        address,
+        registry,
+        max_batch=64,
+        max_bytes=16 << 20,
+        max_concurrent=4,
+        verbose=False,
+        caption_limits=None,
+        request_timeout=30.0,
     ):
         super().__init__(address, ServingHandler)
+        self.caption_limits = caption_limits or CaptionLimits()
+        self.request_timeout = request_timeout
         self.registry = registry
         self.max_batch = max_batch
         self.max_bytes = max_bytes
@@ -317,9 +236,13 @@ class ServingServer(http.server.ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
 
-def make_server(root, host="127.0.0.1", port=8501, **limits):
+def make_server(root, host="127.0.0.1", port=8501, policy="latest", **limits):
     """Loads the models under `root` and returns a ServingServer (not yet serving).
 
     Call `serve_forever()` on it (or run that in a thread).
+
+    Raises:
+        T2IError: no version of some model loads (naming each failure).
+        OSError: the address cannot be bound.
     """
-    return ServingServer((host, port), ModelRegistry(root), **limits)
+    return ServingServer((host, port), ModelRegistry(root, policy=policy), **limits)

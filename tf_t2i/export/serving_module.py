@@ -94,11 +94,24 @@ class ServingModule(tf.Module):
             text encoder exists): the error `serving_default` answers raw text
             with; only `from_embedding` generates, and there is no
             `interpolate` or `style_transfer`.
+        caption_limits: tf_t2i.text.limits.CaptionLimits checked on every
+            text input (default: its defaults); a longer caption is an
+            InvalidArgument naming the limit, which TF Serving answers with 400.
     """
 
-    def __init__(self, generator, model_config, text_encoder=None, style_encoder=None,
-                 text_refusal=None):  # fmt: skip
+    def __init__(
+        self,
+        generator,
+        model_config,
+        text_encoder=None,
+        style_encoder=None,
+        text_refusal=None,
+        caption_limits=None,
+    ):
+        from tf_t2i.text.limits import CaptionLimits
+
         super().__init__(name="t2i_serving")
+        self.caption_limits = caption_limits or CaptionLimits()
         self.generator = generator
         self.text_encoder = text_encoder
         self.style_encoder = style_encoder
@@ -224,7 +237,7 @@ class ServingModule(tf.Module):
             refuse = tf.debugging.assert_equal(tf.size(text), -1, message=self.text_refusal)
             with tf.control_dependencies([refuse]):
                 return tf.zeros([tf.size(text), self._embedding_dim])
-        return tf.cast(self.text_encoder(ops.checked_text(text)), tf.float32)
+        return tf.cast(self.text_encoder(ops.checked_text(text, self.caption_limits)), tf.float32)
 
     def _generator_conditions(self, inputs):
         """Signature inputs -> the generator's condition dict."""

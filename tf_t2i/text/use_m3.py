@@ -41,7 +41,7 @@ from tf_t2i.errors import T2IError
 
 # Bump when the graph or the variable layout written by `build` changes, so a
 # cached directory from an older tf_t2i is rebuilt instead of reused.
-FORMAT_REVISION = 5
+FORMAT_REVISION = 6
 EMBEDDING_DIM = 512
 
 _NUM_CHUNKS = 17  # rows r of the table are quantised with scale[r % 17], lo[r % 17]
@@ -51,6 +51,11 @@ _ORDERS = ((2, 0), (3, 1), (5, 2))
 # Zero rows between sentences on the flat token axis: no window (at most 2
 # tokens to either side) reaches from one sentence into the next.
 _GAP = max(max(left, n - 1 - left) for n, left in _ORDERS)
+# Positions of the flat token axis computed at once (bounds the memory of one
+# call), and the context a block reads on either side: a position's output
+# depends on tokens up to 2 * _GAP away (two stacked convolutions).
+_BLOCK = 4096
+_HALO = 2 * _GAP
 # Temporary build directories older than this are leftovers of a crashed build.
 _STALE_BUILD_SECONDS = 3600
 
@@ -235,41 +240,51 @@ class UseM3(tf.Module):
         return {"outputs": self._embed(self.tokenizer.tokenize(inputs))}
 
     def _embed(self, ids):
-        """ids: int32 ragged [N, (len)] with len >= 2 -> float32 [N, 512]."""
+        """ids: int32 ragged [N, (len)] with len >= 2 -> float32 [N, 512].
+
+        The flat token axis is computed in blocks of _BLOCK positions (a
+        tf.while_loop adding up each block's per-sentence sums), so memory
+        stays bounded whatever the length of a text: per position the encoder
+        keeps 1,280 floats and their temporaries, which for one unbroken
+        1 MiB word (500,000 tokens) came to gigabytes when all positions were
+        materialised at once.
+        """
         n = ids.nrows(out_type=tf.int32)
         lengths = tf.cast(ids.row_lengths(), tf.float32)  # [N]
         # Flat layout: GAP pad rows, then each sentence followed by GAP pad
         # rows (id -1).
         padded = tf.concat([ids, tf.fill([n, _GAP], -1)], 1)
         flat = tf.concat([tf.fill([_GAP], -1), padded.flat_values], 0)  # [R]
-        real = flat >= 0
-        # Sentence of each row, sorted (for segment_sum): the leading pads go
-        # with sentence 0 and a sentence's trailing pads with it; the layer
-        # norm gives pad rows zero weight.
+        # Sentence of each row: the leading pads go with sentence 0 and a
+        # sentence's trailing pads with it; the layer norm gives pads zero weight.
         segment = tf.concat(
             [tf.zeros([_GAP], tf.int32), tf.cast(padded.value_rowids(), tf.int32)], 0
         )
+        r = tf.size(flat)
+        blocks = (r + _BLOCK - 1) // _BLOCK
+        # _HALO pad rows before, and after the last block's end: a block reads
+        # its positions plus _HALO on either side.
+        tail = blocks * _BLOCK - r + _HALO
+        ext_ids = tf.pad(flat, [[_HALO, tail]], constant_values=-1)
+        ext_segment = tf.pad(segment, [[0, tail - _HALO]])
+        width = EMBEDDING_DIM + len(_ORDERS) * _CNN_DIM
 
-        # Up to the projection a row depends only on its token id, so compute
-        # it once per distinct id of the batch (captions share most words).
-        vocab_ids, index = tf.unique(tf.maximum(flat, 0))  # [U], [R]
-        u = tf.size(vocab_ids)
-        chunk = vocab_ids % _NUM_CHUNKS
-        emb = tf.cast(tf.gather(self.table, vocab_ids), tf.float32)
-        emb = emb * tf.gather(self.table_scale, chunk)[:, None]
-        emb = emb + tf.gather(self.table_offset, chunk)[:, None]  # [U, 512]
-        x = tf.matmul(emb, self.proj_w) + self.proj_b
-        x = self._layer_norm(x, self.proj_ln_g, self.proj_ln_b)  # [U, 3 * 256]
-        # Row U of both is the zero row that pads read (the masking of the inputs).
-        emb = tf.pad(emb, [[0, 1], [0, 0]])
-        x = tf.pad(x, [[0, 1], [0, 0]])
-        index = tf.where(real, index, u)  # [R] rows of emb / x, U on pads
+        def body(k, weighted, shift):
+            start = k * _BLOCK
+            block_ids = ext_ids[start : start + _BLOCK + 2 * _HALO]
+            block_weighted, block_shift = self._block_sums(
+                block_ids, ext_segment[start : start + _BLOCK], n
+            )
+            return k + 1, weighted + block_weighted, shift + block_shift
 
-        parts = [tf.gather(emb, index)]  # [R, 512]
-        for i, (width, left) in enumerate(_ORDERS):
-            branch = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]  # [U + 1, 256]
-            parts.append(self._ngram_branch(i, width, left, branch, index))  # [R, 256]
-        sums = self._summed_layer_norm(parts, real, segment, lengths)  # [N, 1280]
+        _, weighted, shift = tf.while_loop(
+            lambda k, *_: k < blocks,
+            body,
+            [tf.constant(0), tf.zeros([n, width]), tf.zeros([n])],
+            parallel_iterations=1,
+        )
+        # sum_t ((f_t - mu_t) r_t * g + b) = (sum_t r_t f_t - sum_t r_t mu_t) * g + len * b
+        sums = (weighted - shift[:, None]) * self.ln_g + lengths[:, None] * self.ln_b  # [N, 1280]
 
         # The token sum commutes with the (linear) output projection.
         mean = tf.matmul(sums, self.out_w) + lengths[:, None] * self.out_b
@@ -281,6 +296,54 @@ class UseM3(tf.Module):
         z = tf.tanh(tf.matmul(y1, self.p3) + tf.matmul(y2, self.d3))
         norm2 = tf.maximum(tf.reduce_sum(z * z, axis=1, keepdims=True), self.eps)
         return z * tf.math.rsqrt(norm2)  # float32 [N, 512]
+
+    def _block_sums(self, block_ids, segment, n):
+        """One block's share of the per-sentence layer-norm sums.
+
+        Args:
+            block_ids: int32 [_BLOCK + 2 * _HALO], token ids (-1 on pads) of
+                the block's positions and _HALO more on either side (context
+                only: their own outputs are not counted).
+            segment: int32 [_BLOCK], the sentence of each counted position.
+            n: number of sentences.
+
+        Returns:
+            (float32 [N, 1280] sum_t r_t f_t, float32 [N] sum_t r_t mu_t) over
+            the block's real positions, f_t the concatenated features and
+            r_t, mu_t their layer norm's inverse deviation and mean.
+        """
+        real = block_ids >= 0
+        # Up to the projection a row depends only on its token id, so compute
+        # it once per distinct id of the block (captions share most words).
+        vocab_ids, index = tf.unique(tf.maximum(block_ids, 0))  # [U], [B + 2H]
+        u = tf.size(vocab_ids)
+        chunk = vocab_ids % _NUM_CHUNKS
+        emb = tf.cast(tf.gather(self.table, vocab_ids), tf.float32)
+        emb = emb * tf.gather(self.table_scale, chunk)[:, None]
+        emb = emb + tf.gather(self.table_offset, chunk)[:, None]  # [U, 512]
+        x = tf.matmul(emb, self.proj_w) + self.proj_b
+        x = self._layer_norm(x, self.proj_ln_g, self.proj_ln_b)  # [U, 3 * 256]
+        # Row U of both is the zero row that pads read (the masking of the inputs).
+        emb = tf.pad(emb, [[0, 1], [0, 0]])
+        x = tf.pad(x, [[0, 1], [0, 0]])
+        index = tf.where(real, index, u)  # rows of emb / x, U on pads
+
+        parts = [tf.gather(emb, index)]  # [B + 2H, 512]
+        for i, (width, left) in enumerate(_ORDERS):
+            branch = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]  # [U + 1, 256]
+            parts.append(self._ngram_branch(i, width, left, branch, index))  # [B + 2H, 256]
+        parts = [p[_HALO : _HALO + _BLOCK] for p in parts]  # the counted positions
+        real = real[_HALO : _HALO + _BLOCK]
+
+        total = float(sum(p.shape[1] for p in parts))
+        mu = tf.add_n([tf.reduce_sum(p, 1) for p in parts]) / total  # [B]
+        mean_sq = tf.add_n([tf.reduce_sum(tf.square(p), 1) for p in parts]) / total
+        r = tf.math.rsqrt(tf.maximum(mean_sq - tf.square(mu), 0.0) + self.eps)  # [B]
+        r = tf.where(real, r, 0.0)  # pad rows count for nothing
+        # One spare segment: an empty batch still has its leading pads (segment 0).
+        weighted = [tf.math.unsorted_segment_sum(p * r[:, None], segment, n + 1) for p in parts]
+        shift = tf.math.unsorted_segment_sum(r * mu, segment, n + 1)  # [N + 1]
+        return tf.concat(weighted, 1)[:n], shift[:n]
 
     def _ngram_branch(self, i, width, left, x, index):
         """One residual n-gram CNN branch, computed once per distinct window.
@@ -357,35 +420,6 @@ class UseM3(tf.Module):
         """
         matrix = tf.reshape(tf.transpose(filters, [1, 0, 2]), [_CNN_DIM, width * _CNN_DIM])
         return tf.reshape(tf.matmul(x, matrix), [-1, _CNN_DIM])
-
-    def _summed_layer_norm(self, parts, real, segment, lengths):
-        """Per-sentence sums of the layer norm of [R, 1280] = concat(parts, 1).
-
-        Equal to `segment_sum(layer_norm(concat(parts)), segment)` over the
-        real (non-pad) rows, without materialising the concatenation or its
-        normalised copy:
-        sum_t ((f_t - mu_t) r_t * g + b) = (sum_t r_t f_t - sum_t r_t mu_t) * g + len * b.
-
-        Args:
-            parts: float32 [R, C_i] with sum C_i = 1280.
-            real: bool [R], False on pad rows (whatever their values).
-            segment: int32 [R], sorted, the sentence of each row (pads
-                included in a neighbouring sentence).
-            lengths: float32 [N], tokens per sentence.
-
-        Returns:
-            float32 [N, 1280].
-        """
-        n = tf.size(lengths)
-        width = float(sum(p.shape[1] for p in parts))
-        mu = tf.add_n([tf.reduce_sum(p, 1) for p in parts]) / width  # [R]
-        mean_sq = tf.add_n([tf.reduce_sum(tf.square(p), 1) for p in parts]) / width
-        r = tf.math.rsqrt(tf.maximum(mean_sq - tf.square(mu), 0.0) + self.eps)  # [R]
-        r = tf.where(real, r, 0.0)  # pad rows count for nothing
-        weighted = [tf.math.segment_sum(p * r[:, None], segment) for p in parts]
-        shift = tf.math.segment_sum(r * mu, segment)[:n]  # [N]
-        weighted = tf.concat(weighted, 1)[:n]  # [N, 1280]
-        return (weighted - shift[:, None]) * self.ln_g + lengths[:, None] * self.ln_b
 
     def _layer_norm(self, x, gamma, beta):
         """Layer norm over the last axis of [R, C], as usem3 computes it."""

@@ -143,7 +143,8 @@ class CheckpointSaver(keras.callbacks.Callback):
 
     CheckpointManager writes the tensor files first and then rewrites its
     `checkpoint` index file atomically, so an interrupted save leaves the
-    index pointing at the previous complete checkpoint.
+    index pointing at the previous complete checkpoint. Each saved checkpoint
+    is then hashed into ckpt-N.sha256.json (checkpoint_check.py).
     """
 
     def __init__(self, manager, every: int):
@@ -156,7 +157,11 @@ class CheckpointSaver(keras.callbacks.Callback):
         if step == self.last_saved:
             return None
         self.last_saved = step
-        return self.manager.save(checkpoint_number=step)
+        prefix = self.manager.save(checkpoint_number=step)
+        from tf_t2i.training.checkpoint_check import record
+
+        record(prefix)  # hashed as read back from disk; checked again before a restore
+        return prefix
 
     def on_train_batch_end(self, batch, logs=None):
         if batch % self.every == 0:

@@ -115,6 +115,9 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
     paths = RunPaths(run_dir, worker)
     data_dir, manifest = resolve_data(config)
     config = reconcile(config, data_dir, manifest)
+    from tf_t2i.training.checkpoint_check import fall_back
+
+    fall_back(paths.checkpoints, log)  # a damaged latest checkpoint: resume from the one before
     _check_resume(paths, config, resume)
     replicas = strategy.num_replicas_in_sync
     if train.batch_size % replicas:
@@ -154,9 +157,12 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
         try:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         except (ValueError, AssertionError, tf.errors.OpError) as err:
+            from tf_t2i.training.run_dir import missing_model_keys
+
             raise T2IError(
                 f"{manager.latest_checkpoint}: cannot resume, the checkpoint does not fit this "
-                f"model (written by another tf_t2i version?): {str(err).splitlines()[0]}"
+                f"model ({missing_model_keys(paths.root) or 'written by another tf_t2i version?'})"
+                f": {str(err).splitlines()[0]}"
             ) from None
     style_steps = train.style_steps if config.model.style_encoder else 0
     style_done = int(gan.s_optimizer.iterations.numpy()) if style_steps else 0

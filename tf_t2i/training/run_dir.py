@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import sys
 
 from tf_t2i.config import Config, read_recipe
 from tf_t2i.errors import T2IError
@@ -157,6 +158,25 @@ def read_config(run_dir: str | pathlib.Path) -> Config:
     return read_recipe(path)
 
 
+def missing_model_keys(run_dir: str | pathlib.Path) -> str:
+    """'config.json lacks model.ngf, model.z_dim (defaults were used)', or "" if none is missing.
+
+    A model built from defaults instead of the trained values does not fit
+    its checkpoint; this names the keys that caused it.
+    """
+    path = RunPaths(run_dir).config
+    try:
+        written = json.loads(path.read_text(encoding="utf-8")).get("model") or {}
+    except (OSError, ValueError, AttributeError):
+        return ""
+    expected = Config().model.to_dict()
+    missing = sorted(key for key in expected if key not in written)
+    if not missing:
+        return ""
+    keys = ", ".join(f"model.{key}" for key in missing)
+    return f"{path} lacks {keys}, so their defaults were used"
+
+
 @dataclasses.dataclass
 class LoadedRun:
     """A trained run, ready for export, generation or evaluation.
@@ -203,10 +223,21 @@ def load_run(run_dir: str | pathlib.Path, checkpoint: str | None = None) -> Load
 
     from tf_t2i.data.schema import read_manifest
     from tf_t2i.models.build import build_gan
+    from tf_t2i.training import checkpoint_check
 
     run_dir = pathlib.Path(run_dir)
     config = read_config(run_dir)
-    prefix = checkpoint or latest_checkpoint(run_dir)
+    prefix = checkpoint
+    if prefix is None:
+        prefix, damaged = checkpoint_check.newest_good(RunPaths(run_dir).checkpoints)
+        if damaged and prefix is None:
+            raise T2IError(f"{run_dir}: no intact checkpoint: {checkpoint_check.describe(damaged)}")
+        if damaged:
+            print(
+                f"warning: {checkpoint_check.describe(damaged)}; using {prefix}",
+                file=sys.stderr,
+                flush=True,
+            )
     if prefix is None:
         raise T2IError(
             f"{run_dir} has no checkpoint yet ({RunPaths(run_dir).checkpoints} is empty)"
@@ -217,9 +248,10 @@ def load_run(run_dir: str | pathlib.Path, checkpoint: str | None = None) -> Load
         # expect_partial: optimizer slots (and a loss scale) are not needed to generate
         make_checkpoint(gan).restore(prefix).expect_partial()
     except (ValueError, tf.errors.OpError) as err:
+        why = missing_model_keys(run_dir) or "written by another tf_t2i version?"
         raise T2IError(
             f"{prefix}: the checkpoint does not fit the model of {RunPaths(run_dir).config} "
-            f"(written by another tf_t2i version?): {str(err).splitlines()[0]}"
+            f"({why}): {str(err).splitlines()[0]}"
         ) from None
     manifest = None
     if config.data.dir and (pathlib.Path(config.data.dir) / "dataset.json").is_file():

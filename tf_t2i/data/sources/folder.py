@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -141,10 +142,13 @@ class FolderSource(Source):
                     problems.append(
                         Skipped("bad_caption_encoding", where, f"not UTF-8 ({err.reason})")
                     )
+                    listed.update(_mentioned_files(raw.decode("utf-8", "replace")))
                     continue
                 entry = _parse_line(text, where)
                 if isinstance(entry, Skipped):
                     problems.append(entry)
+                    # its image is reported by this line already, not again as unlisted
+                    listed.update(_mentioned_files(text))
                     continue
                 entries.append(entry)
                 listed.update(p for p in (entry.file, entry.mask) if p)
@@ -166,6 +170,28 @@ class FolderSource(Source):
             names = sorted(labels)
             return names, {name: i for i, name in enumerate(names)}
         raise T2IError(f"{self.annotation_file}: labels mix class names and indices")
+
+
+def _mentioned_files(text: str) -> list[str]:
+    """The "file" and "mask" paths a broken captions.jsonl line names, if any can be read.
+
+    A line that is not valid JSON still names its image in most cases (a
+    missing comma elsewhere, a cut-off caption): the first `"file": "..."`
+    string is taken then.
+    """
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError:
+        item = None
+    if isinstance(item, dict):
+        return [p for p in (item.get("file"), item.get("mask")) if isinstance(p, str) and p]
+    found = re.search(r'"file"\s*:\s*("(?:[^"\\]|\\.)*")', text)
+    if not found:
+        return []
+    try:
+        return [json.loads(found.group(1))]
+    except json.JSONDecodeError:
+        return []
 
 
 def _parse_line(text: str, where: str) -> _Entry | Skipped:

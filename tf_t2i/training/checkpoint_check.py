@@ -1,0 +1,180 @@
+"""Checkpoints that are verified when written and again before they are restored.
+
+Next to each `ckpt-N.index` / `ckpt-N.data-*` written by `t2i fit`, a small
+`ckpt-N.sha256.json` lists the sha256 and size of each of its files, hashed
+by reading them back from disk once the save returned. Before a restore,
+`verify` compares them again (a checkpoint from before these manifests is
+read tensor by tensor instead). `newest_good` walks the checkpoints from the
+newest and returns the first intact one with the damaged ones named, so a
+truncated or corrupt latest checkpoint costs the steps since the previous one,
+not the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import shutil
+
+from tf_t2i.errors import T2IError
+
+MANIFEST_SUFFIX = ".sha256.json"
+DAMAGED_DIR = "damaged"
+
+
+def _files(prefix: str) -> list[pathlib.Path]:
+    """The files of a checkpoint: PREFIX.index and PREFIX.data-*-of-*."""
+    prefix = pathlib.Path(prefix)
+    pattern = re.compile(re.escape(prefix.name) + r"\.(index|data-\d+-of-\d+)$")
+    if not prefix.parent.is_dir():
+        return []
+    return sorted(p for p in prefix.parent.iterdir() if pattern.match(p.name))
+
+
+def _sha256(path: pathlib.Path) -> str:
+    from tf_t2i.data.writer import file_sha256
+
+    return file_sha256(path)
+
+
+def record(prefix: str) -> pathlib.Path:
+    """Hashes a just-written checkpoint (read back from disk) into PREFIX.sha256.json.
+
+    Also removes the manifests of checkpoints that no longer exist (the
+    CheckpointManager deletes old ones).
+
+    Raises:
+        T2IError: the checkpoint's files cannot be read back whole.
+    """
+    from tf_t2i.training.callbacks import atomic_write_bytes
+
+    files = _files(prefix)
+    if not any(p.name.endswith(".index") for p in files):
+        raise T2IError(f"{prefix}: the checkpoint just written has no index file")
+    entries = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size} for p in files}
+    manifest = pathlib.Path(f"{prefix}{MANIFEST_SUFFIX}")
+    atomic_write_bytes(manifest, (json.dumps(entries, indent=1, sort_keys=True) + "\n").encode())
+    problem = verify(prefix)
+    if problem:
+        raise T2IError(f"{prefix}: the checkpoint just written does not read back: {problem}")
+    for other in manifest.parent.glob(f"*{MANIFEST_SUFFIX}"):
+        stem = other.name[: -len(MANIFEST_SUFFIX)]
+        if not (other.parent / f"{stem}.index").exists():
+            other.unlink(missing_ok=True)
+    return manifest
+
+
+def verify(prefix: str) -> str | None:
+    """Why the checkpoint at `prefix` cannot be restored, or None if it is intact."""
+    manifest = pathlib.Path(f"{prefix}{MANIFEST_SUFFIX}")
+    if manifest.is_file():
+        try:
+            entries = json.loads(manifest.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return f"{manifest.name} is not valid JSON"
+        for name, entry in sorted(entries.items()):
+            path = manifest.parent / name
+            if not path.is_file():
+                return f"{name} is missing"
+            size = path.stat().st_size
+            if size != entry["bytes"]:
+                return f"{name} has {size} bytes, {entry['bytes']} were written"
+            if _sha256(path) != entry["sha256"]:
+                return f"{name} does not match the sha256 recorded when it was written"
+        return None
+    return _read_every_tensor(prefix)
+
+
+def _read_every_tensor(prefix: str) -> str | None:
+    """Legacy checkpoints (no manifest): every tensor must read back."""
+    import tensorflow as tf
+
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as err:  # truncated data: IndexError, DataLossError, OutOfRange, ...
+        lines = str(err).strip().splitlines() or [type(err).__name__]
+        return f"{type(err).__name__}: {lines[0][:200]}"
+    return None
+
+
+def prefixes(directory) -> list[str]:
+    """The checkpoint prefixes in a directory, newest first."""
+    import tensorflow as tf
+
+    directory = pathlib.Path(directory)
+    if not directory.is_dir():
+        return []
+    state = tf.train.get_checkpoint_state(str(directory))
+    found = []
+    if state is not None:
+        for path in state.all_model_checkpoint_paths:
+            path = pathlib.Path(path)
+            found.append(str(path if path.is_absolute() else directory / path))
+    for index in directory.glob("ckpt-*.index"):  # also those the index file forgot
+        prefix = str(index.with_suffix(""))
+        if prefix not in found:
+            found.append(prefix)
+    return sorted(found, key=_step, reverse=True)
+
+
+def _step(prefix: str) -> int:
+    try:
+        return int(str(prefix).rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def newest_good(directory) -> tuple[str | None, list[tuple[str, str]]]:
+    """(the newest intact checkpoint prefix or None, [(damaged prefix, reason)] newer than it)."""
+    damaged = []
+    for prefix in prefixes(directory):
+        problem = verify(prefix)
+        if problem is None:
+            return prefix, damaged
+        damaged.append((prefix, problem))
+    return None, damaged
+
+
+def describe(damaged) -> str:
+    return "; ".join(f"{prefix} is damaged ({reason})" for prefix, reason in damaged)
+
+
+def fall_back(directory, log) -> str | None:
+    """Makes the newest intact checkpoint the latest one, for resuming training.
+
+    Damaged checkpoints newer than it move to DIRECTORY/damaged/ (kept for
+    inspection, out of the CheckpointManager's way) and the `checkpoint`
+    index file is rewritten; `log` says what happened.
+
+    Returns:
+        The prefix to resume from, or None if the directory has no checkpoint.
+
+    Raises:
+        T2IError: there are checkpoints, but none is intact.
+    """
+    import tensorflow as tf
+
+    good, damaged = newest_good(directory)
+    if not damaged:
+        return good
+    if good is None:
+        raise T2IError(f"no intact checkpoint to resume from: {describe(damaged)}")
+    directory = pathlib.Path(directory)
+    aside = directory / DAMAGED_DIR
+    aside.mkdir(exist_ok=True)
+    for prefix, _ in damaged:
+        for path in [*_files(prefix), pathlib.Path(f"{prefix}{MANIFEST_SUFFIX}")]:
+            if path.exists():
+                shutil.move(str(path), str(aside / path.name))
+    kept = sorted(prefixes(directory), key=_step)
+    tf.compat.v1.train.update_checkpoint_state(
+        str(directory),
+        os.path.basename(good),
+        all_model_checkpoint_paths=[os.path.basename(p) for p in kept],
+    )
+    log(f"warning: {describe(damaged)}; moved to {aside}; resuming from {good}")
+    return good
