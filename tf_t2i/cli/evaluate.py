@@ -143,7 +143,10 @@ def evaluate(
 
     Reports FID and KID against real images with the real-vs-real baseline
     for scale, an Inception-Score-style figure and conditional accuracy from
-    the evaluator, and within-caption diversity with a mode-collapse alarm.
+    the evaluator, and within-caption diversity with a mode-collapse alarm;
+    for data with style groups (shapes: background) their spread over seeds
+    and, with a style encoder, style transfer; with held-out classes
+    (shapes -o holdout=8), zero-shot accuracy.
     The figures go to --out and, for a run directory, to its metrics.jsonl.
 
     \b
@@ -152,6 +155,7 @@ def evaluate(
     t2i evaluate savedmodels/shapes/1 --data data/shapes --num-samples 500 --seed 1
     """
     from tf_t2i.evaluation.evaluate import evaluate_source
+    from tf_t2i.evaluation.style import summary_lines
 
     results = evaluate_source(
         source,
@@ -173,6 +177,8 @@ def evaluate(
     for key, label in SUMMARY:
         if results.get(key) is not None:
             click.echo(f"  {label:<30} {results[key]:.4f}")
+    for line in summary_lines(results):
+        click.echo(line)
     if results.get("mode_collapse"):
         click.echo(
             f"  WARNING: mode collapse: samples of one caption vary "

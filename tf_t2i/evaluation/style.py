@@ -253,3 +253,42 @@ def saved_model_transfer_fn(loaded) -> TransferFn | None:
         return out.astype(np.float32) / 127.5 - 1.0  # uint8 [0, 255] -> [-1, 1]
 
     return transfer
+
+
+# === What `t2i evaluate` prints ===
+
+
+def summary_lines(results: dict) -> list[str]:
+    """The style and zero-shot figures of a results dict as `t2i evaluate` prints them."""
+    rows, style = [], results.get("style", {})
+    for group, figures in style.get("spread", {}).items():
+        if "skipped" in figures:
+            rows.append(f"{group} spread: skipped, {figures['skipped']}")
+            continue
+        rows.append((f"{group} spread (of max)", figures["spread"]))
+        rows.append((f"{group} spread vs real", figures["spread_vs_real"]))
+    transfer = style.get("transfer", {})
+    if "skipped" in transfer:
+        rows.append(f"style transfer: skipped, {transfer['skipped']}")
+    for group, kept in transfer.get("keeps_style", {}).items():
+        rows.append((f"transfer keeps {group}", kept))
+        rows.append((f"  chance of keeping {group}", transfer["keeps_style_chance"][group]))
+    for key in ("class_accuracy", "captioned_attributes"):
+        if key in transfer:
+            rows.append((f"transfer {key.replace('_', ' ')}", transfer[key]))
+    zero_shot = results.get("zero_shot", {})
+    if "skipped" in zero_shot:
+        rows.append(f"zero-shot: skipped, {zero_shot['skipped']}")
+    elif zero_shot:
+        rows.append(
+            (f"zero-shot accuracy ({zero_shot['num_samples']} images)", zero_shot["class_accuracy"])
+        )
+        rows.append(("zero-shot, real images", zero_shot["class_accuracy_real"]))
+        rows.append(("seen classes, same measure", zero_shot["seen_class_accuracy"]))
+    return [
+        f"  {row}" if isinstance(row, str) else f"  {row[0]:<30} {_number(row[1])}" for row in rows
+    ]
+
+
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
