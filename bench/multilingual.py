@@ -212,7 +212,7 @@ def score(source, data_dir, batch: int = 256, log=print) -> dict:
     return results
 
 
-def report(results: dict, command: str, source, data_dir) -> str:
+def report(results: dict, command: str, source, data_dir, note: str = "") -> str:
     """The Markdown of bench/results/multilingual.md."""
     english = results["English"]["color_kind"]
     lines = [
@@ -223,6 +223,7 @@ def report(results: dict, command: str, source, data_dir) -> str:
         f"Model: `{source}`; data and evaluator: `{data_dir}`. One image per "
         f"colour x kind x size x position ({len(combinations())} captions per language), "
         "the same noise in every language, scored by the data set's evaluator.",
+        *(["", note] if note else []),
         "",
         "| language | colour x kind | colour | kind | colour x kind vs English (points) |",
         "|---|---|---|---|---|",
@@ -245,10 +246,11 @@ def main():
     parser.add_argument(
         "--out", type=pathlib.Path, default=pathlib.Path("bench/results/multilingual.md")
     )
+    parser.add_argument("--note", default="", help="a line about the model, for the report")
     args = parser.parse_args()
     results = score(args.source, args.data)
     command = " ".join([".venv/bin/python -m bench.multilingual", *sys.argv[1:]])
-    text = report(results, command, args.source, args.data)
+    text = report(results, command, args.source, args.data, args.note)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)
