@@ -51,8 +51,11 @@ def declared_style_groups(manifest) -> list[str]:
         from tf_t2i.data.sources import SOURCES, source_class
 
         name = str(manifest.source.get("name", "")).partition(":")[0]
-        if name in SOURCES:
-            declared = list(getattr(source_class(name), "style_groups", ()))
+        try:
+            cls = source_class(name) if name in SOURCES else None
+        except ImportError:  # a source's optional dependency: it declared none we could read
+            cls = None
+        declared = list(getattr(cls, "style_groups", ()))
     known = groups_lib.attribute_groups(manifest.attribute_names)
     return [g for g in declared if g in known and len(known[g]) > 1]
 
