@@ -1,6 +1,7 @@
 """Style metrics (spread, style transfer) with generators whose answers are known."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -170,3 +171,25 @@ def test_style_groups_come_from_the_manifest_or_the_source(shapes_dir):
     assert style.declared_style_groups(manifest) == []
     skipped = style.style_metrics(None, [], np.random.default_rng(0))
     assert "no style groups" in skipped["skipped"]
+
+
+def test_the_summary_prints_every_figure_and_says_what_was_skipped():
+    results = {
+        "style": {
+            "groups": ["background"],
+            "spread": {"background": {"spread": 0.5, "spread_vs_real": None}},
+            "transfer": {"skipped": "the model has no style encoder"},
+        },
+        "zero_shot": {
+            "num_samples": 9,
+            "class_accuracy": 0.25,
+            "class_accuracy_real": 1.0,
+            "seen_class_accuracy": 0.75,
+        },
+    }
+    text = "\n".join(style.summary_lines(results))
+    assert re.search(r"background spread \(of max\) +0\.5000", text)
+    assert re.search(r"background spread vs real +n/a", text)
+    assert "style transfer: skipped, the model has no style encoder" in text
+    assert re.search(r"zero-shot accuracy \(9 images\) +0\.2500", text)
+    assert style.summary_lines({}) == []
