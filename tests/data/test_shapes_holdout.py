@@ -63,6 +63,21 @@ def test_train_split_has_no_held_out_combination_and_test_keeps_them():
         assert record.captions == kept[record.image_id].captions
 
 
+def test_the_holdout_split_holds_the_train_images_of_held_out_classes():
+    source = get_source("shapes", None, num_images=200, image_size=16, holdout=8)
+    assert source.info().splits == ["train", "test", "holdout"]
+    held = set(source.held_out)
+    holdout = list(source.examples("holdout"))
+    train = list(source.examples("train"))
+    assert holdout and {r.label_text for r in holdout} <= held
+    assert len(holdout) + len(train) == 180
+    assert not {r.image_id for r in holdout} & {r.image_id for r in train}
+    plain = get_source("shapes", None, num_images=200, image_size=16)
+    assert plain.info().splits == ["train", "test"]
+    with pytest.raises(T2IError, match="not 'holdout'"):
+        next(plain.examples("holdout"))
+
+
 def test_with_several_shapes_no_train_image_shows_a_held_out_one():
     source = get_source("shapes", None, num_images=200, image_size=16, max_shapes=3, holdout=8)
     held = source.held_out

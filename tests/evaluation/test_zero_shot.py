@@ -51,6 +51,7 @@ def test_a_generator_drawing_the_real_images_scores_the_real_ceiling(
     assert figures["num_samples"] >= 6
     assert figures["class_accuracy"] == pytest.approx(figures["class_accuracy_real"])
     assert figures["class_accuracy_real"] > 0.2  # chance: 1 / 48 (the tiny evaluator is weak)
+    assert "warning" not in figures  # no holdout split: the evaluator learnt every class
     assert set(figures["group_accuracy"]) == {"color", "shape"}
 
 
@@ -71,3 +72,24 @@ def test_a_split_without_held_out_images_says_so(shapes_dir):
     real = {"labels": np.array([1, 2]), "attributes": np.zeros((2, len(manifest.attribute_names)))}
     figures = zero_shot.zero_shot_metrics(manifest, real, {}, {})
     assert figures["num_samples"] == 0 and "no image of a held-out class" in figures["skipped"]
+    assert "warning" not in figures
+    # a data set with a holdout split, and an evaluator that did not learn from it
+    manifest.splits = {**manifest.splits, "holdout": manifest.splits["train"]}
+    figures = zero_shot.zero_shot_metrics(manifest, real, {}, {}, {"train_splits": ["train"]})
+    assert "did not learn the held-out classes" in figures["warning"]
+
+
+def test_the_evaluator_learns_from_the_holdout_split(tmp_path, hash_encoder):
+    from tf_t2i.data.convert import convert
+    from tf_t2i.data.sources import get_source
+    from tf_t2i.evaluation.evaluator import train_evaluator
+
+    source = get_source("shapes", None, num_images=80, image_size=16, holdout=8)
+    convert(source, tmp_path / "d", encoder=hash_encoder, image_size=16, progress=False)
+    logged = []
+    path = train_evaluator(tmp_path / "d", epochs=1, log=logged.append)
+    info = json.loads(path.with_suffix(".json").read_text())
+    assert info["train_splits"] == ["train", "holdout"]
+    manifest = read_manifest(tmp_path / "d")
+    total = manifest.num_examples("train") + manifest.num_examples("holdout")
+    assert f"training the evaluator on {total} images of train + holdout" in logged[0]

@@ -194,7 +194,9 @@ def run_protocol(
     )
     results["style"] = style.style_metrics(style_inputs, style_groups, rng)
     if manifest.held_out_classes:
-        results["zero_shot"] = zero_shot.zero_shot_metrics(manifest, real, ev_real, ev_fake)
+        results["zero_shot"] = zero_shot.zero_shot_metrics(
+            manifest, real, ev_real, ev_fake, evaluator.info
+        )
     results.update(
         split=split,
         num_samples=n,

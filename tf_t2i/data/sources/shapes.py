@@ -74,6 +74,8 @@ class ShapesSource(Source):
         seed: the data set's seed.
         holdout: keep this many colour x kind combinations out of the train split
             (chosen by `holdout.held_out_classes`; every colour and kind stays seen).
+            Their train-range images form a "holdout" split, which the GAN does not
+            read and `t2i evaluator train` learns from, so the evaluator knows them.
         holdout_classes: or name them: "red circle,blue star" or a list.
     """
 
@@ -115,7 +117,8 @@ class ShapesSource(Source):
     def info(self) -> SourceInfo:
         return SourceInfo(
             name=self.name,
-            splits=["train", "test"],
+            # holdout: the train-range images of held-out classes, for the evaluator only
+            splits=["train", "test", *(["holdout"] if self.held_out else [])],
             class_names=[f"{c} {k}" for c in COLORS for k in SHAPES],
             attribute_names=attribute_names(),
             captions_per_image=len(_SHAPE_PHRASES),
@@ -136,11 +139,12 @@ class ShapesSource(Source):
 
     def examples(self, split: str) -> Iterator[Record]:
         num_train = self.num_images - self.num_test
-        indices = range(num_train) if split == "train" else range(num_train, self.num_images)
-        if split not in ("train", "test"):
-            raise T2IError(f"shapes has splits train and test, not {split!r}")
+        indices = range(num_train, self.num_images) if split == "test" else range(num_train)
+        if split not in self.info().splits:
+            raise T2IError(f"shapes has splits {', '.join(self.info().splits)}, not {split!r}")
         for i in indices:
-            if split == "train" and self.held_out and self._holds_out(i):
+            # train keeps what holdout leaves out, and holdout takes the rest
+            if self.held_out and split != "test" and self._holds_out(i) != (split == "holdout"):
                 continue
             yield self.make(i, split)
 
