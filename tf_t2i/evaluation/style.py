@@ -280,6 +280,8 @@ def summary_lines(results: dict) -> list[str]:
         if key in transfer:
             rows.append((f"transfer {key.replace('_', ' ')}", transfer[key]))
     zero_shot = results.get("zero_shot", {})
+    if "warning" in zero_shot:
+        rows.append(f"WARNING: zero-shot: {zero_shot['warning']}")
     if "skipped" in zero_shot:
         rows.append(f"zero-shot: skipped, {zero_shot['skipped']}")
     elif zero_shot:
