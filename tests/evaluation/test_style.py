@@ -171,6 +171,9 @@ def test_style_groups_come_from_the_manifest_or_the_source(shapes_dir):
     assert style.declared_style_groups(manifest) == []
     skipped = style.style_metrics(None, [], np.random.default_rng(0))
     assert "no style groups" in skipped["skipped"]
+    attributes_model = style.StyleInputs(*[None] * 3, {"attributes": None}, *[None] * 5)
+    skipped = style.style_metrics(attributes_model, ["background"], np.random.default_rng(0))
+    assert "conditioned on attributes" in skipped["skipped"]
 
 
 def test_the_summary_prints_every_figure_and_says_what_was_skipped():

@@ -120,6 +120,8 @@ def style_metrics(inputs: StyleInputs, style_groups: list[str], rng: np.random.G
     """
     if not style_groups:
         return {"skipped": "the data set declares no style groups (dataset.json style_groups)"}
+    if "attributes" in inputs.conditions:
+        return {"skipped": "the model is conditioned on attributes, which fix the style groups"}
     captions = [_text(c) for c in inputs.real["captions"]]
     spread = {group: _spread(inputs, group, captions, rng) for group in style_groups}
     if inputs.transfer_fn is None:
