@@ -115,6 +115,29 @@ HEADER = (
     "| run | steps | train min | class acc | real acc | FID | FID real-real | FID ratio "
     "| KID | diversity ratio | goal |\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
+STYLE_HEADER = (
+    "| run | spread of max (vs real) | transfer keeps style (chance) | transfer class acc "
+    "| zero-shot acc (real) |\n|---|---|---|---|---|"
+)
+
+
+def _style_row(name, f):
+    """The style and zero-shot figures of `t2i evaluate` (tf_t2i/evaluation/style.py)."""
+    style, zero_shot = f.get("style", {}), f.get("zero_shot", {})
+    spread = "; ".join(
+        f"{group} {_fmt(s.get('spread'), 2)} ({_fmt(s.get('spread_vs_real'), 2)})"
+        for group, s in style.get("spread", {}).items()
+    )
+    transfer = style.get("transfer", {})
+    keeps = "; ".join(
+        f"{group} {_fmt(kept, 2)} ({_fmt(transfer['keeps_style_chance'][group], 2)})"
+        for group, kept in transfer.get("keeps_style", {}).items()
+    )
+    return (
+        f"| {name} | {spread or '—'} | {keeps or transfer.get('skipped', '—')} "
+        f"| {_fmt(transfer.get('class_accuracy'))} | {_fmt(zero_shot.get('class_accuracy'))} "
+        f"({_fmt(zero_shot.get('class_accuracy_real'))}) |"
+    )
 
 
 def main():
@@ -191,6 +214,9 @@ def write_section(name, title, rows, figures, log, args):
         "",
         HEADER,
         *rows,
+        "",
+        STYLE_HEADER,
+        *[_style_row(f.get("source", "").rsplit("/", 1)[-1], f) for f in figures],
         "",
         *[f"Samples: `{f['grid']}`" for f in figures if f.get("grid")],
         "",

@@ -146,7 +146,10 @@ def evaluate(
 
     Reports FID and KID against real images with the real-vs-real baseline
     for scale, an Inception-Score-style figure and conditional accuracy from
-    the evaluator, and within-caption diversity with a mode-collapse alarm.
+    the evaluator, and within-caption diversity with a mode-collapse alarm;
+    for data with style groups (shapes: background) their spread over seeds
+    and, with a style encoder, style transfer; with held-out classes
+    (shapes -o holdout=8), zero-shot accuracy.
     The figures go to --out and, for a run directory, to its metrics.jsonl.
 
     \b
@@ -159,6 +162,7 @@ def evaluate(
     if published["protocol"] is not None:
         return run_published(source, data_dir, split, seed, out, raw_generator, **published)
     from tf_t2i.evaluation.evaluate import evaluate_source
+    from tf_t2i.evaluation.style import summary_lines
 
     results = evaluate_source(
         source,
@@ -180,6 +184,8 @@ def evaluate(
     for key, label in SUMMARY:
         if results.get(key) is not None:
             click.echo(f"  {label:<30} {results[key]:.4f}")
+    for line in summary_lines(results):
+        click.echo(line)
     if results.get("mode_collapse"):
         click.echo(
             f"  WARNING: mode collapse: samples of one caption vary "

@@ -246,6 +246,8 @@ def convert(
         has_masks=bool(info.has_masks),
         random_flip=bool(getattr(source, "flip_invariant", True)),
         conversion={**conversion, "tf_t2i_version": __version__},
+        style_groups=list(info.style_groups),
+        held_out_classes=list(info.held_out_classes),
     )
     return writer.finalize(manifest)
 

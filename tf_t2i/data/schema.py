@@ -79,6 +79,10 @@ class Manifest:
         skipped: reason -> number of inputs skipped for it.
         conversion: how the data was converted (resize policy, image format,
             shard size, `key`: a hash of everything that determines the output).
+        style_groups: attribute groups ("background") drawn independently of
+            the captions, which the style metrics of `t2i evaluate` measure.
+        held_out_classes: class names kept out of the train split, which
+            `t2i evaluate` scores separately as zero-shot classes.
     """
 
     schema_version: int
@@ -95,6 +99,8 @@ class Manifest:
     skipped: dict = dataclasses.field(default_factory=dict)
     crop_size: int = 0
     conversion: dict = dataclasses.field(default_factory=dict)
+    style_groups: list = dataclasses.field(default_factory=list)
+    held_out_classes: list = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
         if not self.crop_size:

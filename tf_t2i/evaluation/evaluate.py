@@ -18,6 +18,10 @@ For a generator and a converted data set:
 5. Diversity: S samples for each of the first G captions; their mean
    pairwise feature distance against the real images' within-class distance
    gives the mode-collapse alarm.
+6. Style ("style"): the spread of the data set's style groups over seeds and,
+   for a model with a style encoder, style transfer (style.py).
+7. Zero-shot ("zero_shot"), when the data set holds classes out of its train
+   split: accuracy on those classes (zero_shot.py).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tf_t2i.errors import T2IError
-from tf_t2i.evaluation import metrics
+from tf_t2i.evaluation import metrics, style, zero_shot
 from tf_t2i.evaluation.evaluator import Evaluator, default_path, real_batches, train_evaluator
 
 # model condition name -> the input-pipeline / generate() key that carries it
@@ -97,6 +101,7 @@ def run_protocol(
     num_samples: int = 1000,
     seed: int = 0,
     metric_names=metrics.DEFAULT_METRICS,
+    transfer_fn=None,
 ) -> dict:
     """Runs the protocol (module docstring) for any generator.
 
@@ -111,6 +116,7 @@ def run_protocol(
         num_samples: how many captions (and real images); at least 4.
         seed: seeds the noise and KID's subsets.
         metric_names: registered metrics to compute.
+        transfer_fn: the model's style transfer (`style.TransferFn`), None if it has none.
 
     Returns:
         A JSON-ready dict of figures plus the protocol's settings.
@@ -174,6 +180,23 @@ def run_protocol(
         k: None if isinstance(v, float) and np.isnan(v) else v
         for k, v in metrics.compute_metrics(metric_names, inputs).items()
     }
+    style_groups = style.declared_style_groups(manifest)
+    style_inputs = style.StyleInputs(
+        generate_all=lambda c, z: _generate_all(generate_fn, c, z),
+        transfer_fn=transfer_fn,
+        real=real,
+        conditions=conditions,
+        ev_real=ev_real,
+        evaluator=evaluator,
+        attribute_names=manifest.attribute_names,
+        z_dim=z_dim,
+        reference=style_groups and style.reference_pool(data_dir, split, real, ev_real, evaluator),
+    )
+    results["style"] = style.style_metrics(style_inputs, style_groups, rng)
+    if manifest.held_out_classes:
+        results["zero_shot"] = zero_shot.zero_shot_metrics(
+            manifest, real, ev_real, ev_fake, evaluator.info
+        )
     results.update(
         split=split,
         num_samples=n,
@@ -244,6 +267,7 @@ def _run_gan(gan, data_dir, evaluator, split, num_samples, seed, use_ema=True) -
         split,
         num_samples,
         seed,
+        transfer_fn=style.gan_transfer_fn(gan),
     )
     drew = "ema" if use_ema and gan.generator_ema is not None else "generator"
     return {"step": int(gan.step.numpy()), "generator": drew, **results}
@@ -351,12 +375,12 @@ def evaluate_source(
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (SentencePiece ops of the embedded encoder)
 
-        generate_fn, conditions, z_dim = _saved_model_generate_fn(
-            tf.saved_model.load(str(saved_model))
-        )
+        loaded = tf.saved_model.load(str(saved_model))
+        generate_fn, conditions, z_dim = _saved_model_generate_fn(loaded)
         results = run_protocol(
-            generate_fn, conditions, z_dim, data_dir, evaluator, split, num_samples, seed
-        )
+            generate_fn, conditions, z_dim, data_dir, evaluator, split, num_samples, seed,
+            transfer_fn=style.saved_model_transfer_fn(loaded),
+        )  # fmt: skip
     else:
         raise T2IError(
             f"SOURCE {source} is neither a run directory (config.json + checkpoints/) "

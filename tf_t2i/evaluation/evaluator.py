@@ -32,6 +32,8 @@ DEFAULT_SUBDIR = "evaluator"
 MODEL_FILE = "evaluator.keras"
 # held-out split preference for the evaluator's reported accuracy
 HELD_OUT_SPLITS = ("test", "val", "validation")
+# splits the evaluator trains on besides "train" (the GAN does not)
+EXTRA_TRAIN_SPLITS = ("holdout",)
 
 
 def default_path(data_dir: str | os.PathLike) -> pathlib.Path:
@@ -256,10 +258,16 @@ def train_evaluator(
         len(manifest.attribute_names),
     )
     # no augmentation: flips would swap the "left" / "right" a caption names
-    num_train = manifest.splits["train"]["num_examples"]
-    train = make_dataset(
-        data_dir, "train", batch_size, training=False, seed=seed, repeat=False, drop_remainder=False
-    )
+    # a "holdout" split holds the classes the GAN must not see: the evaluator must know them
+    splits = ["train"] + [s for s in EXTRA_TRAIN_SPLITS if s in manifest.splits]
+    num_train = sum(manifest.num_examples(s) for s in splits)
+    train = None
+    for split in splits:
+        part = make_dataset(
+            data_dir, split, batch_size, training=False, seed=seed, repeat=False,
+            drop_remainder=False,
+        )  # fmt: skip
+        train = part if train is None else train.concatenate(part)
     # Only what the evaluator learns from. Unbatching a zero-width tensor (attributes [B, 0]
     # of a data set without attributes) into a cache crashes TensorFlow 2.21 with a
     # segmentation fault in MaybeMoveSliceToElement.
@@ -267,7 +275,7 @@ def train_evaluator(
     train = train.map(lambda batch: {key: batch[key] for key in keys})
     train = train.unbatch().cache().shuffle(min(num_train, 4096), seed=seed).batch(batch_size)
     log(
-        f"training the evaluator on {num_train} images "
+        f"training the evaluator on {num_train} images of {' + '.join(splits)} "
         f"({len(manifest.class_names)} classes, {len(manifest.attribute_names)} attributes), "
         f"{epochs} epochs"
     )
@@ -286,6 +294,7 @@ def train_evaluator(
         "feature_dim": FEATURE_DIM,
         "epochs": epochs,
         "seed": seed,
+        "train_splits": splits,
         "final_loss": float(history.history["loss"][-1]),
         "accuracy_split": split,
         "real_accuracy": accuracy,

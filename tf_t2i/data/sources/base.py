@@ -20,6 +20,9 @@ class SourceInfo:
         captions_per_image: nominal number of captions per image (0 if unknown).
         has_masks: whether records carry masks.
         options: the options the source was built with, recorded in the manifest.
+        style_groups: attribute groups the captions leave to chance (shapes:
+            ["background"]), measured by the style metrics of `t2i evaluate`.
+        held_out_classes: class names the train split leaves out (zero-shot).
     """
 
     name: str
@@ -29,6 +32,8 @@ class SourceInfo:
     captions_per_image: int = 0
     has_masks: bool = False
     options: dict = dataclasses.field(default_factory=dict)
+    style_groups: list[str] = dataclasses.field(default_factory=list)
+    held_out_classes: list[str] = dataclasses.field(default_factory=list)
 
 
 class Source:

@@ -7,6 +7,10 @@ the top left corner"), a one-hot attribute vector describing the first shape
 (colour, shape, size, position, background), the mask of all its shapes, and a
 class label colour x shape of the first shape. Image i depends only on (seed, i),
 so the data set is reproducible and any prefix of it is the same.
+
+The background is the style the captions leave free (`style_groups`). With
+`holdout` (or `holdout_classes`) some colour x kind combinations never appear
+in the train split, for zero-shot evaluation (holdout.py).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 
 from tf_t2i.data.record import Record
 from tf_t2i.data.sources.base import Source, SourceInfo
+from tf_t2i.data.sources.holdout import held_out_classes
 from tf_t2i.errors import T2IError
 
 COLORS = {
@@ -67,11 +72,18 @@ class ShapesSource(Source):
         image_size: side of the rendered square images.
         max_shapes: each image holds 1..max_shapes shapes (non-overlapping cells).
         seed: the data set's seed.
+        holdout: keep this many colour x kind combinations out of the train split
+            (chosen by `holdout.held_out_classes`; every colour and kind stays seen).
+            Their train-range images form a "holdout" split, which the GAN does not
+            read and `t2i evaluator train` learns from, so the evaluator knows them.
+        holdout_classes: or name them: "red circle,blue star" or a list.
     """
 
     name = "shapes"
     # captions and attributes name left and right: training must not flip the images
     flip_invariant = False
+    # drawn independently of the captions, which name it only 40% of the time
+    style_groups = ("background",)
 
     def __init__(
         self,
@@ -82,6 +94,8 @@ class ShapesSource(Source):
         image_size: int = 64,
         max_shapes: int = 1,
         seed: int = 0,
+        holdout: int = 0,
+        holdout_classes: str | list | None = None,
     ):
         if path is not None:
             raise T2IError("the shapes source is built in and takes no PATH")
@@ -97,11 +111,14 @@ class ShapesSource(Source):
         self.max_shapes = int(max_shapes)
         self.seed = int(seed)
         self.num_test = int(round(self.num_images * self.test_fraction))
+        self.holdout, self.holdout_classes = holdout, holdout_classes
+        self.held_out = held_out_classes(list(COLORS), SHAPES, holdout, holdout_classes)
 
     def info(self) -> SourceInfo:
         return SourceInfo(
             name=self.name,
-            splits=["train", "test"],
+            # holdout: the train-range images of held-out classes, for the evaluator only
+            splits=["train", "test", *(["holdout"] if self.held_out else [])],
             class_names=[f"{c} {k}" for c in COLORS for k in SHAPES],
             attribute_names=attribute_names(),
             captions_per_image=len(_SHAPE_PHRASES),
@@ -112,19 +129,32 @@ class ShapesSource(Source):
                 "image_size": self.image_size,
                 "max_shapes": self.max_shapes,
                 "seed": self.seed,
+                # only when set, so data converted before the option keeps its key
+                **({"holdout": self.holdout} if self.holdout else {}),
+                **({"holdout_classes": self.holdout_classes} if self.holdout_classes else {}),
             },
+            style_groups=list(self.style_groups),
+            held_out_classes=list(self.held_out),
         )
 
     def examples(self, split: str) -> Iterator[Record]:
         num_train = self.num_images - self.num_test
-        indices = range(num_train) if split == "train" else range(num_train, self.num_images)
-        if split not in ("train", "test"):
-            raise T2IError(f"shapes has splits train and test, not {split!r}")
+        indices = range(num_train, self.num_images) if split == "test" else range(num_train)
+        if split not in self.info().splits:
+            raise T2IError(f"shapes has splits {', '.join(self.info().splits)}, not {split!r}")
         for i in indices:
+            # train keeps what holdout leaves out, and holdout takes the rest
+            if self.held_out and split != "test" and self._holds_out(i) != (split == "holdout"):
+                continue
             yield self.make(i, split)
 
-    def make(self, index: int, split: str = "train") -> Record:
-        """Renders image `index` (deterministic in (seed, index))."""
+    def _holds_out(self, index: int) -> bool:
+        """Whether image `index` shows a held-out colour x kind (in any of its shapes)."""
+        _, _, shapes = self._layout(index)
+        return any(f"{s['color']} {s['kind']}" in self.held_out for s in shapes)
+
+    def _layout(self, index: int):
+        """(rng, background, shapes) of image `index`; rng then draws its captions."""
         rng = np.random.default_rng([self.seed, index])
         background = _pick(rng, BACKGROUNDS)
         count = int(rng.integers(1, self.max_shapes + 1))
@@ -142,6 +172,11 @@ class ShapesSource(Source):
                     "jitter": rng.uniform(-0.04, 0.04, size=2),
                 }
             )
+        return rng, background, shapes
+
+    def make(self, index: int, split: str = "train") -> Record:
+        """Renders image `index` (deterministic in (seed, index))."""
+        rng, background, shapes = self._layout(index)
         image, mask = _render(shapes, background, self.image_size)
         first = shapes[0]
         label = list(COLORS).index(first["color"]) * len(SHAPES) + SHAPES.index(first["kind"])

@@ -1,0 +1,198 @@
+"""Style metrics (spread, style transfer) with generators whose answers are known."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from tf_t2i.data.schema import read_manifest
+from tf_t2i.data.sources import shapes
+from tf_t2i.evaluation import evaluate, groups, style
+from tf_t2i.evaluation.evaluator import Evaluator, real_batches
+
+NAMES = shapes.attribute_names()
+
+
+@pytest.fixture(scope="module")
+def loaded_evaluator(shapes_dir, trained_evaluator):
+    return Evaluator.load(trained_evaluator[0], data_dir=shapes_dir)
+
+
+@pytest.fixture(scope="module")
+def real_data(shapes_dir):
+    """The tiny data set's test and train examples, and lookups by caption embedding."""
+    test = next(real_batches(shapes_dir, "test", 1000))
+    train = next(real_batches(shapes_dir, "train", 1000))
+    return {
+        "test": test,
+        "label_of": {
+            e.tobytes(): int(label)
+            for e, label in zip(test["embeddings"], test["labels"], strict=True)
+        },
+        "attributes_of": {
+            c.decode(): a for c, a in zip(test["captions"], test["attributes"], strict=True)
+        },
+        "by_label": {
+            int(label): np.concatenate([d["images"][d["labels"] == label] for d in (test, train)])
+            for label in np.unique(test["labels"])
+        },
+    }
+
+
+def _run(shapes_dir, evaluator, generate, transfer=None):
+    return evaluate.run_protocol(
+        generate, ["text"], 4, shapes_dir, evaluator, num_samples=60, seed=0, transfer_fn=transfer
+    )["style"]
+
+
+def _value(attributes, group):
+    return groups.value_names(NAMES, group)[
+        groups.group_values(attributes[None], groups.attribute_groups(NAMES)[group])[0]
+    ]
+
+
+def _render(attributes, background):
+    """A shapes image with the content of `attributes` on `background`, in [-1, 1]."""
+    shape = {
+        "color": _value(attributes, "color"),
+        "kind": _value(attributes, "shape"),
+        "size": _value(attributes, "size"),
+        "position": _value(attributes, "position"),
+        "angle": 0.0,
+        "jitter": (0.0, 0.0),
+    }
+    image, _ = shapes._render([shape], background, 32)
+    return image.astype(np.float32) / 127.5 - 1.0
+
+
+def _background_of(image):
+    """The background a real image is drawn on, read off its corners."""
+    corners = (image[[0, 0, -1, -1], [0, -1, 0, -1]] + 1.0) * 127.5  # [4, 3]
+    level = np.median(corners)
+    return min(shapes.BACKGROUNDS, key=lambda b: abs(shapes.BACKGROUNDS[b][0] - level))
+
+
+def test_groups_are_read_from_attribute_names_and_captions():
+    assert groups.value_names(NAMES, "background") == ["black", "gray", "white"]
+    assert groups.is_free("a small red circle on the left", NAMES, "background")
+    assert not groups.is_free("a red circle on a Gray background", NAMES, "background")
+    assert groups.named_groups("a large blue star at the top", NAMES) == [
+        "color",
+        "shape",
+        "size",
+        "position",
+    ]
+    assert groups.class_groups("red circle", NAMES) == ["color", "shape"]
+    assert groups.entropy(np.array([0, 1, 2] * 4), 3) == pytest.approx(math.log(3))
+    assert groups.entropy(np.zeros(32, int), 3) == 0.0
+
+
+def test_a_generator_drawing_real_images_of_the_class_spreads_like_real_data(
+    shapes_dir, loaded_evaluator, real_data
+):
+    def generate(conditions, noise):
+        labels = [real_data["label_of"][e.tobytes()] for e in conditions["embeddings"]]
+        picks = (np.abs(noise[:, 0]) * 1e6).astype(np.int64)
+        return np.stack(
+            [
+                real_data["by_label"][label][pick % len(real_data["by_label"][label])]
+                for label, pick in zip(labels, picks, strict=True)
+            ]
+        )
+
+    spread = _run(shapes_dir, loaded_evaluator, generate)["spread"]["background"]
+    assert spread["captions"] == style.SPREAD_CAPTIONS and spread["seeds"] == style.SPREAD_SEEDS
+    assert spread["max_entropy"] == pytest.approx(math.log(3))
+    assert spread["spread_vs_real"] == pytest.approx(1.0, abs=0.2)
+    assert spread["spread"] > 0.5
+
+
+def test_a_generator_that_ignores_its_noise_has_no_spread(shapes_dir, loaded_evaluator, real_data):
+    constant = real_data["test"]["images"][0]
+
+    def generate(conditions, noise):
+        return np.repeat(constant[None], len(noise), axis=0)
+
+    result = _run(shapes_dir, loaded_evaluator, generate)
+    assert result["spread"]["background"]["entropy"] == 0.0
+    assert result["spread"]["background"]["spread"] == 0.0
+    assert result["transfer"] == {"skipped": "the model has no style encoder"}
+
+
+def _transfer_with(real_data, pick_background):
+    def transfer(style_images, conditions, captions):
+        return np.stack(
+            [
+                _render(real_data["attributes_of"][caption], pick_background(image))
+                for image, caption in zip(style_images, captions, strict=True)
+            ]
+        )
+
+    return transfer
+
+
+def _a_real_image(real_data):
+    def generate(conditions, noise):
+        return np.repeat(real_data["test"]["images"][:1], len(noise), axis=0)
+
+    return generate
+
+
+def test_a_transfer_that_keeps_the_style_image_background_scores_one(
+    shapes_dir, loaded_evaluator, real_data
+):
+    transfer = _transfer_with(real_data, _background_of)
+    result = _run(shapes_dir, loaded_evaluator, _a_real_image(real_data), transfer)["transfer"]
+    assert result["pairs"] == 60
+    assert result["keeps_style"]["background"] >= 0.95
+    assert result["keeps_style_chance"]["background"] < 0.6
+    # the content is t's: as well drawn as t's own real image, by the evaluator's reading
+    assert result["captioned_attributes"] >= result["captioned_attributes_real"] - 0.15
+
+
+def test_a_transfer_that_ignores_the_style_image_scores_about_chance(
+    shapes_dir, loaded_evaluator, real_data
+):
+    rng = np.random.default_rng(0)
+    transfer = _transfer_with(real_data, lambda image: str(rng.choice(list(shapes.BACKGROUNDS))))
+    result = _run(shapes_dir, loaded_evaluator, _a_real_image(real_data), transfer)["transfer"]
+    keeps = result["keeps_style"]["background"]
+    assert keeps < 0.6
+    assert keeps == pytest.approx(result["keeps_style_chance"]["background"], abs=0.2)
+
+
+def test_style_groups_come_from_the_manifest_or_the_source(shapes_dir):
+    manifest = read_manifest(shapes_dir)
+    assert manifest.style_groups == ["background"]
+    manifest.style_groups = []  # a manifest written before the field: the source declares it
+    assert style.declared_style_groups(manifest) == ["background"]
+    manifest.source = {"name": "folder", "options": {}}
+    assert style.declared_style_groups(manifest) == []
+    skipped = style.style_metrics(None, [], np.random.default_rng(0))
+    assert "no style groups" in skipped["skipped"]
+    attributes_model = style.StyleInputs(*[None] * 3, {"attributes": None}, *[None] * 5)
+    skipped = style.style_metrics(attributes_model, ["background"], np.random.default_rng(0))
+    assert "conditioned on attributes" in skipped["skipped"]
+
+
+def test_the_summary_prints_every_figure_and_says_what_was_skipped():
+    results = {
+        "style": {
+            "groups": ["background"],
+            "spread": {"background": {"spread": 0.5, "spread_vs_real": None}},
+            "transfer": {"skipped": "the model has no style encoder"},
+        },
+        "zero_shot": {
+            "num_samples": 9,
+            "class_accuracy": 0.25,
+            "class_accuracy_real": 1.0,
+            "seen_class_accuracy": 0.75,
+        },
+    }
+    text = "\n".join(style.summary_lines(results))
+    assert re.search(r"background spread \(of max\) +0\.5000", text)
+    assert re.search(r"background spread vs real +n/a", text)
+    assert "style transfer: skipped, the model has no style encoder" in text
+    assert re.search(r"zero-shot accuracy \(9 images\) +0\.2500", text)
+    assert style.summary_lines({}) == []

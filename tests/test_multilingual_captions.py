@@ -1,0 +1,71 @@
+"""The caption builder of bench/multilingual.py: every language, every combination."""
+
+import importlib.util
+import pathlib
+import re
+
+import pytest
+
+from tf_t2i.data.sources import shapes
+
+_PATH = pathlib.Path(__file__).resolve().parents[1] / "bench" / "multilingual.py"
+_spec = importlib.util.spec_from_file_location("bench_multilingual", _PATH)
+multilingual = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(multilingual)
+
+ENGLISH_WORDS = {
+    *shapes.COLORS, *shapes.SHAPES, *shapes.SIZES, "top", "bottom", "left", "right", "center",
+    "corner", "the", "in", "at", "on",
+}  # fmt: skip
+# English words that are also the right word in the language
+SAME_WORD = {"French": {"orange", "triangle", "cyan"}, "German": {"in"}}
+
+
+def test_the_grid_is_the_shapes_data_sets():
+    assert multilingual.COLORS == tuple(shapes.COLORS)
+    assert multilingual.KINDS == shapes.SHAPES
+    assert multilingual.SIZES == tuple(shapes.SIZES)
+    assert multilingual.POSITIONS == tuple(shapes.POSITIONS)
+    assert len(multilingual.combinations()) == 8 * 6 * 3 * 9
+
+
+def test_english_captions_are_the_data_sets_first_template():
+    for color, kind, size, position in multilingual.combinations()[:60]:
+        phrase = shapes.POSITIONS[position][1]
+        expected = shapes._SHAPE_PHRASES[0].format(s=size, c=color, k=kind, p=phrase)
+        assert (
+            multilingual.captions("English")[
+                multilingual.combinations().index((color, kind, size, position))
+            ]
+            == expected
+        )
+
+
+@pytest.mark.parametrize("language", ["French", "German", "Spanish", "Chinese"])
+def test_every_combination_has_its_own_caption_without_english(language):
+    texts = multilingual.captions(language)
+    assert len(texts) == len(set(texts)) == len(multilingual.combinations())
+    for text in texts:
+        assert text.strip() == text and "  " not in text and "{" not in text
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        leaked = words & ENGLISH_WORDS - SAME_WORD.get(language, set())
+        assert not leaked, (text, leaked)
+
+
+def test_genders_agree():
+    caption = dict(zip(multilingual.combinations(), range(10**4), strict=False))
+
+    def text(language, *combo):
+        return multilingual.captions(language)[caption[combo]]
+
+    assert text("French", "green", "star", "small", "top") == "une petite étoile verte en haut"
+    assert text("French", "green", "circle", "large", "center") == "un grand cercle vert au centre"
+    assert text("German", "red", "square", "small", "left") == "ein kleines rotes Quadrat links"
+    assert text("German", "red", "diamond", "large", "left") == "eine große rote Raute links"
+    assert (
+        text("German", "blue", "star", "medium", "right") == "ein mittelgroßer blauer Stern rechts"
+    )
+    assert text("Spanish", "yellow", "cross", "small", "center") == (
+        "una cruz amarilla pequeña en el centro"
+    )
+    assert text("Chinese", "pink", "triangle", "large", "top left") == "左上角有一个大的粉色三角形"

@@ -1,0 +1,301 @@
+"""Style metrics of `t2i evaluate`: does G use its noise, and does style transfer work?
+
+A data set declares its *style groups* (groups.py): attribute groups drawn
+independently of the caption, e.g. shapes' background. For each one:
+
+spread: for each of the first SPREAD_CAPTIONS held-out captions that leave the
+    group free, generate SPREAD_SEEDS images with different noise, read the
+    group's value off each with the evaluator, and take the entropy (nats) of
+    those values. Reported as the mean entropy, its share of the maximum
+    log(number of values) (`spread`), and its ratio to the same measure on
+    SPREAD_SEEDS real images of the caption's class drawn with replacement
+    from the held-out split and the first REFERENCE_IMAGES of the train split
+    (`spread_vs_real`). A generator that ignores z scores 0.
+style transfer: for the first TRANSFER_PAIRS held-out images x (style
+    sources) and the captions t of other held-out images that leave every
+    style group free, draw G(S(x), t). `keeps_style[group]` is the fraction
+    whose group value is x's; `keeps_style_chance` the fraction of pairs whose
+    real images share the value anyway (what ignoring x scores);
+    `class_accuracy` and `captioned_attributes` say whether t's content was
+    drawn (the class, and every group t names), with the real images of t
+    as the ceiling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from tf_t2i.evaluation import groups as groups_lib
+
+SPREAD_CAPTIONS = 16
+SPREAD_SEEDS = 32
+TRANSFER_PAIRS = 128
+TRANSFER_BATCH = 64
+REFERENCE_IMAGES = 2000
+
+# (style images float32 [B, H, W, C] in [-1, 1], conditions of the captions, caption
+# strings [B]) -> images float32 [B, H, W, C] in [-1, 1]
+TransferFn = Callable[[np.ndarray, dict, list], np.ndarray]
+
+
+def declared_style_groups(manifest) -> list[str]:
+    """The style groups of a data set: dataset.json's `style_groups`, else the
+    source's declaration (manifests written before the field existed), keeping
+    only groups the attribute vector has."""
+    declared = list(manifest.style_groups or [])
+    if not declared:
+        from tf_t2i.data.sources import SOURCES, source_class
+
+        name = str(manifest.source.get("name", "")).partition(":")[0]
+        try:
+            cls = source_class(name) if name in SOURCES else None
+        except ImportError:  # a source's optional dependency: it declared none we could read
+            cls = None
+        declared = list(getattr(cls, "style_groups", ()))
+    known = groups_lib.attribute_groups(manifest.attribute_names)
+    return [g for g in declared if g in known and len(known[g]) > 1]
+
+
+@dataclasses.dataclass
+class StyleInputs:
+    """What the style metrics read.
+
+    Attributes:
+        generate_all: (conditions dict of [M, ...] arrays, noise float32 [M, z_dim])
+            -> images float32 [M, H, W, C] in [-1, 1], batching as it needs.
+        transfer_fn: see `TransferFn`; None when the model has no style encoder.
+        real: the held-out examples as arrays: images, attributes float32 [N, A],
+            labels int64 [N], captions bytes [N].
+        conditions: the model's conditions for those N examples.
+        ev_real: the evaluator's outputs on the real images.
+        evaluator: has `predict(images)` -> {"probs", "attr_probs", ...}.
+        attribute_names: the manifest's attribute names.
+        z_dim: the generator's noise size.
+        reference: the real images the spread is compared with: {"labels" int64 [M],
+            "attr_probs" float32 [M, A]} (the held-out ones and up to
+            REFERENCE_IMAGES of the train split, see `reference_pool`).
+    """
+
+    generate_all: Callable
+    transfer_fn: TransferFn | None
+    real: dict
+    conditions: dict
+    ev_real: dict
+    evaluator: object
+    attribute_names: list
+    z_dim: int
+    reference: dict
+
+
+def reference_pool(data_dir, split: str, real: dict, ev_real: dict, evaluator) -> dict:
+    """Labels and evaluator attribute probabilities of the held-out real images plus
+    up to REFERENCE_IMAGES train images, so a class has enough real images to
+    draw SPREAD_SEEDS from."""
+    from tf_t2i.data.schema import read_manifest
+    from tf_t2i.evaluation.evaluator import real_batches
+
+    labels, probs = [real["labels"]], [ev_real["attr_probs"]]
+    if split != "train" and "train" in read_manifest(data_dir).splits:
+        for batch in real_batches(data_dir, "train", 256, limit=REFERENCE_IMAGES):
+            labels.append(batch["labels"])
+            probs.append(evaluator.predict(batch["images"])["attr_probs"])
+    return {"labels": np.concatenate(labels), "attr_probs": np.concatenate(probs)}
+
+
+def style_metrics(inputs: StyleInputs, style_groups: list[str], rng: np.random.Generator) -> dict:
+    """Spread per style group and style-transfer scores (module docstring).
+
+    Args:
+        inputs: see `StyleInputs`.
+        style_groups: from `declared_style_groups`.
+        rng: numpy Generator for noise and draws.
+
+    Returns:
+        JSON-ready {"groups", "spread": {group: {...}}, "transfer": {...}}, or
+        {"skipped": why} for a data set without style groups.
+    """
+    if not style_groups:
+        return {"skipped": "the data set declares no style groups (dataset.json style_groups)"}
+    if "attributes" in inputs.conditions:
+        return {"skipped": "the model is conditioned on attributes, which fix the style groups"}
+    captions = [_text(c) for c in inputs.real["captions"]]
+    spread = {group: _spread(inputs, group, captions, rng) for group in style_groups}
+    if inputs.transfer_fn is None:
+        transfer = {"skipped": "the model has no style encoder"}
+    else:
+        transfer = _transfer(inputs, style_groups, captions, rng)
+    return {"groups": list(style_groups), "spread": spread, "transfer": transfer}
+
+
+def _text(caption) -> str:
+    return caption.decode("utf-8") if isinstance(caption, bytes) else str(caption)
+
+
+def _spread(inputs: StyleInputs, group: str, captions: list[str], rng) -> dict:
+    names = inputs.attribute_names
+    indices = groups_lib.attribute_groups(names)[group]
+    chosen = [i for i, c in enumerate(captions) if groups_lib.is_free(c, names, group)]
+    chosen = chosen[:SPREAD_CAPTIONS]
+    if not chosen:
+        return {"skipped": f"no held-out caption leaves {group} free"}
+    repeated = {k: np.repeat(v[chosen], SPREAD_SEEDS, axis=0) for k, v in inputs.conditions.items()}
+    noise = rng.standard_normal((len(chosen) * SPREAD_SEEDS, inputs.z_dim)).astype("f4")
+    images = inputs.generate_all(repeated, noise)
+    predicted = groups_lib.group_values(
+        inputs.evaluator.predict(images)["attr_probs"], indices
+    ).reshape(len(chosen), SPREAD_SEEDS)
+    num_values = len(indices)
+    fake = float(np.mean([groups_lib.entropy(p, num_values) for p in predicted]))
+    # the same measure on SPREAD_SEEDS real images of each caption's class
+    pool_labels = inputs.reference["labels"]
+    pool_values = groups_lib.group_values(inputs.reference["attr_probs"], indices)
+    real_entropies = []
+    for i in chosen:
+        label = inputs.real["labels"][i]
+        pool = np.flatnonzero(pool_labels == label) if label >= 0 else np.arange(len(pool_labels))
+        draws = rng.choice(pool, SPREAD_SEEDS, replace=True)
+        real_entropies.append(groups_lib.entropy(pool_values[draws], num_values))
+    real_entropy = float(np.mean(real_entropies))
+    return {
+        "captions": len(chosen),
+        "seeds": SPREAD_SEEDS,
+        "values": num_values,
+        "entropy": fake,
+        "max_entropy": math.log(num_values),
+        "spread": fake / math.log(num_values),
+        "real_entropy": real_entropy,
+        "spread_vs_real": fake / real_entropy if real_entropy > 0 else None,
+    }
+
+
+def _transfer(inputs: StyleInputs, style_groups: list[str], captions: list[str], rng) -> dict:
+    names, real = inputs.attribute_names, inputs.real
+    free = [
+        i
+        for i, c in enumerate(captions)
+        if all(groups_lib.is_free(c, names, g) for g in style_groups)
+    ]
+    if len(free) < 2:
+        return {"skipped": "fewer than 2 held-out captions leave the style groups free"}
+    sources = np.arange(min(len(captions), TRANSFER_PAIRS))
+    targets = np.array([rng.choice([j for j in free if j != i]) for i in sources])
+    fakes = []
+    for start in range(0, len(sources), TRANSFER_BATCH):
+        s, t = sources[start : start + TRANSFER_BATCH], targets[start : start + TRANSFER_BATCH]
+        batch = inputs.transfer_fn(
+            real["images"][s],
+            {k: v[t] for k, v in inputs.conditions.items()},
+            [captions[j] for j in t],
+        )
+        fakes.append(np.asarray(batch, np.float32))
+    ev_fake = inputs.evaluator.predict(np.concatenate(fakes))
+    group_index = groups_lib.attribute_groups(names)
+
+    def values(probs, group):
+        return groups_lib.group_values(probs, group_index[group])
+
+    truth = {g: values(real["attributes"], g) for g in group_index}
+    keeps = {
+        g: float(np.mean(values(ev_fake["attr_probs"], g) == truth[g][sources]))
+        for g in style_groups
+    }
+    chance = {g: float(np.mean(truth[g][targets] == truth[g][sources])) for g in style_groups}
+    result = {"pairs": len(sources), "keeps_style": keeps, "keeps_style_chance": chance}
+    labels = real["labels"][targets]
+    labelled = labels >= 0
+    if ev_fake["probs"].shape[1] and labelled.any():
+        for key, probs in (("", ev_fake["probs"]), ("_real", inputs.ev_real["probs"][targets])):
+            right = np.argmax(probs, 1)[labelled] == labels[labelled]
+            result["class_accuracy" + key] = float(np.mean(right))
+
+    def captioned(attr_probs) -> float:
+        """Fraction of images in which every group the caption names is t's."""
+        hits = [
+            all(
+                values(attr_probs[k : k + 1], g)[0] == truth[g][j]
+                for g in groups_lib.named_groups(captions[j], names)
+            )
+            for k, j in enumerate(targets)
+        ]
+        return float(np.mean(hits))
+
+    result["captioned_attributes"] = captioned(ev_fake["attr_probs"])
+    result["captioned_attributes_real"] = captioned(inputs.ev_real["attr_probs"][targets])
+    return result
+
+
+# === The style transfer of a run directory and of a SavedModel ===
+
+
+def gan_transfer_fn(gan) -> TransferFn | None:
+    """G(S(x), t) of an in-memory ConditionalGAN; None without a style encoder."""
+    if getattr(gan, "style_encoder", None) is None:
+        return None
+
+    def transfer(images, conditions, captions):
+        return np.asarray(gan.transfer_style(images, conditions))
+
+    return transfer
+
+
+def saved_model_transfer_fn(loaded) -> TransferFn | None:
+    """The `style_transfer` endpoint of a loaded SavedModel (style images sent as
+    PNG, captions as text); None when the export has none."""
+    import tensorflow as tf
+
+    signature = loaded.signatures.get("style_transfer")
+    if signature is None:
+        return None
+
+    def transfer(images, conditions, captions):
+        pixels = np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        png = tf.stack([tf.io.encode_png(p) for p in pixels])
+        out = signature(image=png, text=tf.constant(captions, tf.string))["images"].numpy()
+        return out.astype(np.float32) / 127.5 - 1.0  # uint8 [0, 255] -> [-1, 1]
+
+    return transfer
+
+
+# === What `t2i evaluate` prints ===
+
+
+def summary_lines(results: dict) -> list[str]:
+    """The style and zero-shot figures of a results dict as `t2i evaluate` prints them."""
+    rows, style = [], results.get("style", {})
+    for group, figures in style.get("spread", {}).items():
+        if "skipped" in figures:
+            rows.append(f"{group} spread: skipped, {figures['skipped']}")
+            continue
+        rows.append((f"{group} spread (of max)", figures["spread"]))
+        rows.append((f"{group} spread vs real", figures["spread_vs_real"]))
+    transfer = style.get("transfer", {})
+    if "skipped" in transfer:
+        rows.append(f"style transfer: skipped, {transfer['skipped']}")
+    for group, kept in transfer.get("keeps_style", {}).items():
+        rows.append((f"transfer keeps {group}", kept))
+        rows.append((f"  chance of keeping {group}", transfer["keeps_style_chance"][group]))
+    for key in ("class_accuracy", "captioned_attributes"):
+        if key in transfer:
+            rows.append((f"transfer {key.replace('_', ' ')}", transfer[key]))
+    zero_shot = results.get("zero_shot", {})
+    if "warning" in zero_shot:
+        rows.append(f"WARNING: zero-shot: {zero_shot['warning']}")
+    if "skipped" in zero_shot:
+        rows.append(f"zero-shot: skipped, {zero_shot['skipped']}")
+    elif zero_shot:
+        rows.append(
+            (f"zero-shot accuracy ({zero_shot['num_samples']} images)", zero_shot["class_accuracy"])
+        )
+        rows.append(("zero-shot, real images", zero_shot["class_accuracy_real"]))
+        rows.append(("seen classes, same measure", zero_shot["seen_class_accuracy"]))
+    return [
+        f"  {row}" if isinstance(row, str) else f"  {row[0]:<30} {_number(row[1])}" for row in rows
+    ]
+
+
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
