@@ -96,6 +96,23 @@ def test_attribute_accuracy_per_entry_and_exact_match():
     assert all(np.isnan(v) for v in metrics.attribute_accuracy(np.zeros((2, 0)), np.zeros((2, 0))))
 
 
+def test_group_accuracy_takes_the_argmax_of_each_one_hot_group():
+    names = ["color=red", "color=blue", "color=green", "background=black", "background=white", "x"]
+    targets = np.array(
+        [[1, 0, 0, 1, 0, 1], [0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 1, 1], [0, 0, 0, 1, 0, 0]], float
+    )  # the last row has no colour annotated
+    probs = np.array(
+        [
+            [0.4, 0.3, 0.3, 0.9, 0.1, 0.0],  # red right, black right
+            [0.6, 0.2, 0.2, 0.2, 0.8, 0.0],  # blue wrong, white right
+            [0.1, 0.1, 0.2, 0.7, 0.3, 0.0],  # green right, white wrong
+            [0.9, 0.0, 0.0, 0.2, 0.1, 0.0],
+        ]
+    )
+    accuracy = metrics.group_accuracy(probs, targets, names)
+    assert accuracy == {"color": pytest.approx(2 / 3), "background": pytest.approx(3 / 4)}
+
+
 def test_diversity_is_zero_for_identical_samples_and_positive_otherwise():
     same = np.tile(np.array([[1.0, 2.0, 3.0]]), (8, 1))
     groups = np.repeat(np.arange(2), 4)

@@ -174,6 +174,7 @@ def run_protocol(
         diversity_groups=np.repeat(np.arange(groups), DIVERSITY_SAMPLES),
         real_labels=real["labels"],
         seed=seed,
+        attribute_names=list(manifest.attribute_names or []),
     )
     results = {
         # NaN (a figure the data cannot give, e.g. class accuracy without labels) -> null

@@ -288,6 +288,8 @@ class MetricInputs:
         real_labels: int [N + M] classes of real_features then real_reference
             (for the real diversity scale).
         seed: seeds the random subsets of KID.
+        attribute_names: the data set's attribute names ("group=value"), for the
+            per-group accuracy of one-hot groups (colour, kind, background, ...).
     """
 
     real_features: np.ndarray | None = None
@@ -303,6 +305,7 @@ class MetricInputs:
     diversity_groups: np.ndarray | None = None
     real_labels: np.ndarray | None = None
     seed: int = 0
+    attribute_names: list[str] | None = None
 
 
 MetricFn = Callable[[MetricInputs], dict]
@@ -389,7 +392,36 @@ def _conditional_accuracy_metric(inputs: MetricInputs) -> dict:
             attribute_accuracy_real=real_attr,
             attribute_exact_match_real=real_exact,
         )
+        if inputs.attribute_names:
+            results["group_accuracy"] = group_accuracy(
+                inputs.fake_attr_probs, inputs.attributes, inputs.attribute_names
+            )
+            results["group_accuracy_real"] = group_accuracy(
+                inputs.real_attr_probs, inputs.attributes, inputs.attribute_names
+            )
     return results
+
+
+def group_accuracy(attr_probs: np.ndarray, attributes: np.ndarray, attribute_names) -> dict:
+    """Accuracy of each one-hot attribute group ("color=red", "color=blue", ... -> "color").
+
+    A group's prediction is the argmax of its entries; rows whose group is all zero
+    (not annotated) are left out. Groups of one entry are not reported.
+
+    Returns:
+        {group: accuracy in [0, 1]}.
+    """
+    from tf_t2i.evaluation.groups import attribute_groups
+
+    result = {}
+    for group, indices in attribute_groups(attribute_names).items():
+        truth = attributes[:, indices]
+        known = truth.max(axis=1) > 0.5
+        if len(indices) < 2 or not known.any():
+            continue
+        hits = attr_probs[known][:, indices].argmax(1) == truth[known].argmax(1)
+        result[group] = float(hits.mean())
+    return result
 
 
 @register_metric("diversity")
