@@ -87,7 +87,14 @@ def fit_and_evaluate(name, fit_args, minutes, num_samples, root, log) -> dict:
         log,
         timeout=minutes * 60 if minutes else None,
     )
-    data_dir = json.loads((run_dir / "config.json").read_text())["data"]["dir"]
+    config = json.loads((run_dir / "config.json").read_text())
+    if minutes and config["model"]["style_encoder"]:
+        # the clock stopped the GAN phase: end it at the last checkpoint, then train S
+        done = max(
+            int(p.stem.split("-")[1]) for p in (run_dir / "checkpoints").glob("ckpt-*.index")
+        )
+        seconds += run(["fit", "--run-dir", run_dir, "--resume", "--steps", done], log)
+    data_dir = config["data"]["dir"]
     if not pathlib.Path(data_dir, "evaluator", "evaluator.keras").is_file():
         run(["evaluator", "train", "--data", data_dir, "--epochs", "15"], log)
     out = run_dir / "evaluation.json"
