@@ -33,6 +33,8 @@ setup(
         "scipy>=1.11,<2",
         # YAML recipes in pipelines/
         "pyyaml>=6,<7",
+        # `tensorboard --logdir runs/NAME/logs`, which t2i fit prints (TF 2.21 no longer pulls it in)
+        "tensorboard>=2.21,<2.22",
         # loss plots (losses.png) written while training
         "matplotlib>=3.8,<4",
         # PredictionLog warm-up records and the gRPC client for TF Serving
