@@ -84,7 +84,7 @@ def image_grid(
     chars = max(6, width // 6)  # characters per line of a column label
     top = 0
     if column_labels:
-        top = 13 * max(_wrap(text, chars).count("\n") + 1 for text in column_labels) + 4
+        top = 13 * max(_wrap(text, chars, 6).count("\n") + 1 for text in column_labels) + 4
     grid = Image.new(
         "RGB", (margin + cols * (width + pad) + pad, top + rows * (height + pad) + pad), "white"
     )
@@ -99,12 +99,12 @@ def image_grid(
             (4, top + pad + row * (height + pad) + 2), text, fill="black", font=font
         )
     for col, label in enumerate(column_labels[:cols]):
-        text = _wrap(label, chars)
+        text = _wrap(label, chars, 6)
         draw.multiline_text((margin + pad + col * (width + pad), 2), text, fill="black", font=font)
     return grid
 
 
-def _wrap(text: str, width: int) -> str:
+def _wrap(text: str, width: int, max_lines: int = 4) -> str:
     words, lines, line = text.split(), [], ""
     for word in words:
         if line and len(line) + 1 + len(word) > width:
@@ -113,7 +113,7 @@ def _wrap(text: str, width: int) -> str:
         else:
             line = f"{line} {word}".strip()
     lines.append(line)
-    return "\n".join(lines[:4])
+    return "\n".join(lines[:max_lines])
 
 
 class NanGuard(keras.callbacks.Callback):
