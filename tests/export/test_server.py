@@ -38,7 +38,7 @@ def test_status_and_metadata_follow_tf_serving(server, client):
     meta = client.metadata()
     assert meta["model_spec"] == {"name": "tiny", "signature_name": "", "version": "1"}
     defs = meta["metadata"]["signature_def"]["signature_def"]
-    assert sorted(defs) == ["from_embedding", "interpolate", "serving_default"]
+    assert sorted(defs) == ["from_embedding", "interpolate", "serving_default", "style_transfer"]
     inputs = defs["serving_default"]["inputs"]
     assert inputs["text"]["dtype"] == "DT_STRING"
     assert defs["serving_default"]["outputs"]["images"]["dtype"] == "DT_UINT8"
