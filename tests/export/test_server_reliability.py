@@ -130,19 +130,22 @@ def test_export_onto_a_read_only_disk_is_an_error_and_leaves_nothing(tiny_run, t
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("code", ["ENOSPC", "EROFS"])  # a full disk; a read-only one, as root
 def test_export_onto_a_full_disk_is_an_error_and_leaves_nothing(
-    tiny_run, tmp_path, runner, monkeypatch
+    tiny_run, tmp_path, runner, monkeypatch, code
 ):
     import errno
 
     from tf_t2i.export import savedmodel
 
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    number = getattr(errno, code)
 
-    monkeypatch.setattr(savedmodel, "write_warmup_requests", full)
+    def fail(*args, **kwargs):
+        raise OSError(number, os.strerror(number))
+
+    monkeypatch.setattr(savedmodel, "write_warmup_requests", fail)
     out = tmp_path / "models"
     result = runner.invoke(cli, ["export", str(tiny_run), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert "No space left on device" in result.output and "Traceback" not in result.output
+    assert os.strerror(number) in result.output and "Traceback" not in result.output
     assert not out.exists()  # no half-written version, no empty directories
