@@ -214,8 +214,9 @@ def test_fit_writes_style_transfer_and_interpolation_grids(tmp_path):
     assert strip.height > samples.INTERPOLATION_ROWS * tile
 
     run = load_run(tmp_path / "run")
+    embeddings = samples.encode_captions(captions, run.manifest)
     images, rows, cols, labels = samples.style_transfer_images(
-        run.config, run.gan, run.manifest, run.config.data.dir
+        run.config, run.gan, run.manifest, run.config.data.dir, embeddings
     )
     assert (rows, cols, labels) == (
         samples.STYLE_ROWS,
@@ -223,14 +224,13 @@ def test_fit_writes_style_transfer_and_interpolation_grids(tmp_path):
         ["style image", *captions],
     )
     grid = images.reshape(rows, cols, 32, 32, 3)
-    embeddings = samples.encode_captions(captions, run.manifest)
     expected = run.gan.transfer_style(
         np.repeat(grid[:, 0], len(captions), axis=0), {"embeddings": np.tile(embeddings, (rows, 1))}
     )
     np.testing.assert_allclose(
         grid[:, 1:].reshape(expected.shape), expected.numpy(), rtol=1e-5, atol=1e-5
     )
-    strips, rows, steps, _ = samples.interpolation_images(run.config, run.gan, run.manifest)
+    strips, rows, steps, _ = samples.interpolation_images(run.config, run.gan, embeddings)
     strips = strips.reshape(rows, steps, 32, 32, 3)
     ends = run.gan.generate({"embeddings": embeddings[[0, 2]]}, noise=_interpolation_noise(run))
     np.testing.assert_allclose(strips[0, [0, -1]], ends.numpy(), rtol=1e-5, atol=1e-5)

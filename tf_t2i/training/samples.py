@@ -87,8 +87,11 @@ def sample_conditions(config: Config, gan, manifest, data_dir):
     return sample_fn, rows, cols, labels
 
 
-def style_transfer_images(config: Config, gan, manifest, data_dir):
+def style_transfer_images(config: Config, gan, manifest, data_dir, embeddings: np.ndarray):
     """Reed's style transfer on held-out images: G(S(x), t) for style x and caption t.
+
+    Args:
+        embeddings: float32 [len(train.sample_captions), D], the sample captions encoded.
 
     Returns:
         (images float32 [rows * (1 + cols), H, W, C] in [-1, 1], rows, 1 + cols,
@@ -102,7 +105,7 @@ def style_transfer_images(config: Config, gan, manifest, data_dir):
         raise T2IError("style transfer grid: train.sample_captions is empty")
     batch = _first_batch(config, manifest, data_dir, STYLE_ROWS)
     styles = batch["images"]  # [rows, H, W, C] in [-1, 1]
-    embeddings = encode_captions(captions, manifest)  # [cols, D]
+    embeddings = embeddings[: len(captions)]  # [cols, D]
     rows, cols = len(styles), len(captions)
     noise = np.asarray(gan.style_encoder(styles, training=False), np.float32)  # S(x)
     conditions = {key: np.repeat(batch[key], cols, axis=0) for key in config.model.condition_keys}
@@ -113,11 +116,14 @@ def style_transfer_images(config: Config, gan, manifest, data_dir):
     return grid.reshape((-1,) + grid.shape[2:]), rows, cols + 1, ["style image", *captions]
 
 
-def interpolation_images(config: Config, gan, manifest):
+def interpolation_images(config: Config, gan, embeddings: np.ndarray):
     """GAN-INT strips: each row one z, the caption embedding moving from A to B.
 
-    A is the first sample caption and B the one INTERPOLATION_ROWS // 2 further on
-    (another colour and kind in the default recipe).
+    A is the first sample caption and B the third (or the last of two): another
+    colour and kind in the default recipe.
+
+    Args:
+        embeddings: float32 [len(train.sample_captions), D], the sample captions encoded.
 
     Returns:
         (images float32 [rows * steps, H, W, C] in [-1, 1], rows, steps, column labels).
@@ -127,8 +133,9 @@ def interpolation_images(config: Config, gan, manifest):
         raise T2IError("interpolation grid: needs a text model and two sample captions")
     if len(config.model.conditions) > 1:
         raise T2IError("interpolation grid: only for models conditioned on text alone")
-    first, last = captions[0], captions[min(len(captions) - 1, 2)]
-    a, b = encode_captions([first, last], manifest)
+    end = min(len(captions) - 1, 2)
+    first, last = captions[0], captions[end]
+    a, b = embeddings[0], embeddings[end]
     steps, rows = INTERPOLATION_STEPS, INTERPOLATION_ROWS
     beta = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     line = (1.0 - beta) * a + beta * b  # [steps, D]
@@ -156,14 +163,19 @@ def write_final_grids(config: Config, gan, manifest, data_dir, samples_dir) -> l
     jobs = []
     if not has_text_encoder(manifest):  # precomputed embeddings: no new captions to draw
         return written
-    if model.style_encoder and "text" in model.conditions and config.train.sample_captions:
+    captions = list(config.train.sample_captions)
+    if model.style_encoder and "text" in model.conditions and captions:
         jobs.append(
-            ("style_transfer.png", lambda: style_transfer_images(config, gan, manifest, data_dir))
+            (
+                "style_transfer.png",
+                lambda e: style_transfer_images(config, gan, manifest, data_dir, e),
+            )
         )
-    if model.conditions == ["text"] and len(config.train.sample_captions) >= 2:
-        jobs.append(("interpolation.png", lambda: interpolation_images(config, gan, manifest)))
+    if model.conditions == ["text"] and len(captions) >= 2:
+        jobs.append(("interpolation.png", lambda e: interpolation_images(config, gan, e)))
+    embeddings = encode_captions(captions, manifest) if jobs else None  # one encoder load
     for name, make in jobs:
-        images, rows, cols, column_labels = make()
+        images, rows, cols, column_labels = make(embeddings)
         grid = image_grid(images, rows, cols, column_labels=column_labels)
         buffer = io.BytesIO()
         grid.save(buffer, format="PNG")
