@@ -26,20 +26,13 @@ import time
 
 import numpy as np
 
-COLORS = ("red", "green", "blue", "yellow", "purple", "orange", "cyan", "pink")
-KINDS = ("circle", "square", "triangle", "diamond", "star", "cross")
-SIZES = ("small", "medium", "large")
-POSITIONS = (
-    "top left", "top", "top right", "left", "center", "right",
-    "bottom left", "bottom", "bottom right",
-)  # fmt: skip
+from tf_t2i.data.sources import shapes
 
-# English: the data set's own first template, "a {size} {colour} {kind} {position}"
-_EN_POSITIONS = (
-    "in the top left corner", "at the top", "in the top right corner", "on the left",
-    "in the center", "on the right", "in the bottom left corner", "at the bottom",
-    "in the bottom right corner",
-)  # fmt: skip
+# the shapes data set's own vocabulary, in its order
+COLORS = tuple(shapes.COLORS)
+KINDS = shapes.SHAPES
+SIZES = tuple(shapes.SIZES)
+POSITIONS = tuple(shapes.POSITIONS)
 
 # French: nouns with gender; colours (masculine, feminine); "petit"/"grand" go before the noun,
 # "de taille moyenne" after the colour
@@ -96,7 +89,8 @@ _ZH_POSITIONS = ("左上角", "顶部", "右上角", "左边", "中间", "右边
 
 
 def _english(color, kind, size, position):
-    return f"a {size} {color} {kind} {_EN_POSITIONS[POSITIONS.index(position)]}"
+    # English: the data set's own first template, "a {size} {colour} {kind} {position}"
+    return f"a {size} {color} {kind} {shapes.POSITIONS[position][1]}"
 
 
 def _french(color, kind, size, position):
