@@ -32,7 +32,7 @@ VARIANTS = {
     "r1-aux-noise": (
         "shapes",
         [
-            "model.mode_seeking=0",
+            "model.mode_seeking_weight=0",
             "model.style_encoder=false",
             "model.r1_gamma=1.0",
             "model.instance_noise=0.1",
@@ -41,12 +41,14 @@ VARIANTS = {
     ),
     "gan-cls-ema": (
         "shapes",
-        ["model.interp=false", "model.mode_seeking=0", "model.ema_decay=0.99"],
+        ["model.interp=false", "model.mode_seeking_weight=0", "model.ema_decay=0.99"],
     ),
-    "d-steps-2": ("shapes", ["model.d_steps=2", "model.mode_seeking=0"]),
+    "d-steps-2": ("shapes", ["model.d_steps=2", "model.mode_seeking_weight=0"]),
     "digits": ("digits", []),
 }
-LOSS_KEYS = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "ms_loss", "r1", "s_loss")
+LOSS_KEYS = ("d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_mode_seeking", "d_r1", "s_loss")
+# Logged names before train_step's loss dicts -> their names now.
+OLD_NAMES = {"ms_loss": "g_mode_seeking", "r1": "d_r1"}
 
 
 def trajectory(recipe, overrides, steps, renames) -> list[dict]:
@@ -60,12 +62,19 @@ def trajectory(recipe, overrides, steps, renames) -> list[dict]:
         subprocess.run(args, cwd=ROOT, check=True)
         rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
         shutil.rmtree(run_dir, ignore_errors=True)
+    rows = [{OLD_NAMES.get(k, k): v for k, v in r.items()} for r in rows]
     return [{k: r[k] for k in ("step", *LOSS_KEYS) if k in r} for r in rows]
 
 
 def compare(before_path, after_path) -> str:
     """A markdown table: per variant, the largest loss difference after vs before (and noise)."""
     before = json.loads(pathlib.Path(before_path).read_text())
+    for runs in before.values():
+        for run in runs:
+            for row in run:
+                for old, new in OLD_NAMES.items():
+                    if old in row:
+                        row[new] = row.pop(old)
     after = json.loads(pathlib.Path(after_path).read_text())
     lines = [
         "| variant | max abs diff, after vs before | max abs diff, before vs before (noise) |",

@@ -75,6 +75,8 @@ def test_overrides_are_parsed_and_type_checked():
         ("train.precision=half", "train.precision"),
         ("model.image_size=48", "model.image_size"),
         ("train.steps", "expected key=value"),
+        ("model.label_smoothing=0.9", "model.label_smoothing was renamed; use model.real_label"),
+        ("model.mode_seeking=0.5", "renamed; use model.mode_seeking_weight"),
     ],
 )
 def test_bad_overrides_are_errors_naming_the_key(override, message):
@@ -86,6 +88,13 @@ def test_unknown_recipe_key_names_file_and_line(tmp_path):
     recipe = tmp_path / "mine.yaml"
     recipe.write_text("data:\n  source: shapes\ntrain:\n  steps: 3\n  batchsize: 8\n")
     with pytest.raises(T2IError, match=r"mine\.yaml:5: unknown key 'train\.batchsize'"):
+        load_config(str(recipe))
+
+
+def test_renamed_recipe_key_names_file_line_and_new_key(tmp_path):
+    recipe = tmp_path / "old.yaml"
+    recipe.write_text("data:\n  source: shapes\nmodel:\n  aux_classifier: 1.0\n")
+    with pytest.raises(T2IError, match=r"old\.yaml:4: .*use model\.aux_weight"):
         load_config(str(recipe))
 
 

@@ -109,3 +109,24 @@ def test_auxiliary_class_loss_is_cross_entropy_and_skips_unlabelled_rows():
     got = losses.auxiliary_class_loss(logits, labels).numpy()
     first = -math.log(math.exp(2.0) / (math.exp(2.0) + 1.0 + math.exp(-1.0)))
     np.testing.assert_allclose(got, [first, math.log(3.0), 0.0], rtol=1e-6)
+
+
+def test_r1_penalty_is_the_squared_gradient_norm_of_each_example():
+    # D(x) = sum(w * x) has gradient w for every x: the penalty is sum(w^2)
+    weights = tf.reshape(tf.range(1.0, 13.0), [1, 2, 2, 3]) / 10.0
+    images = tf.random.normal([3, 2, 2, 3])
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        logits = tf.reduce_sum(weights * images, axis=[1, 2, 3])
+    penalty = losses.r1_penalty(tape.gradient(logits, images)).numpy()
+    expected = float(tf.reduce_sum(tf.square(weights)))
+    np.testing.assert_allclose(penalty, [expected] * 3, rtol=1e-6)
+    assert losses.r1_penalty(tf.zeros([2, 2, 2, 3])).numpy().tolist() == [0.0, 0.0]
+
+
+def test_weighted_sum_weights_each_named_term_once():
+    terms = {"gan": tf.constant([1.0, 2.0]), "r1": tf.constant([10.0, 0.0])}
+    total = losses.weighted_sum(terms, {"gan": 1.0, "r1": 0.05})
+    np.testing.assert_allclose(total.numpy(), [1.5, 2.0])
+    with pytest.raises(ValueError, match="r1"):
+        losses.weighted_sum(terms, {"gan": 1.0})

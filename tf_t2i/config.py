@@ -35,7 +35,7 @@ import yaml
 
 import tf_t2i
 from tf_t2i.errors import T2IError
-from tf_t2i.models.config import ModelConfig
+from tf_t2i.models.config import ModelConfig, renamed_field_error
 
 DEFAULT_RECIPE = "shapes"
 
@@ -216,6 +216,9 @@ class Config:
         section = getattr(self, head)
         field_name = parts[1]
         hints = _field_types(type(section))
+        renamed = renamed_field_error(field_name, where) if head == "model" else None
+        if renamed is not None:
+            raise renamed
         if field_name not in hints:
             known = ", ".join(sorted(hints))
             raise T2IError(f"{where}: unknown key {key!r}; {head} keys are: {known}")

@@ -2,8 +2,10 @@
 
 Pairs: `dcgan_discriminator_loss` / `dcgan_generator_loss` (plain real vs fake) and
 `gan_cls_discriminator_loss` / `gan_cls_generator_loss` (Reed et al. 2016, matching-aware
-D; with GAN-INT the generator also sees interpolated conditions). `style_encoder_loss`
-trains the style encoder. Every function takes logits (float32 [B]) and returns float32 [B],
+D; with GAN-INT the generator also sees interpolated conditions). The regularisers:
+`r1_penalty`, `mode_seeking_loss`, `auxiliary_class_loss`. `style_encoder_loss` and
+`reconstruction_loss` train the style encoder. `weighted_sum` adds a dict of named terms
+with their weights, the one place where a network's loss is put together. Every function takes logits (float32 [B]) and returns float32 [B],
 so that `tf.nn.compute_average_loss(loss, global_batch_size)` gives the right mean under
 any tf.distribute strategy.
 """
@@ -162,3 +164,50 @@ def auxiliary_class_loss(class_logits: tf.Tensor, labels: tf.Tensor) -> tf.Tenso
         labels=tf.maximum(labels, 0), logits=tf.cast(class_logits, tf.float32)
     )
     return tf.where(known, per_example, 0.0)
+
+
+def r1_penalty(input_gradients: tf.Tensor) -> tf.Tensor:
+    """Mescheder et al. 2018's R1: ||grad_x D(x, h)||^2 per real pair.
+
+    Args:
+        input_gradients: d D(x, h) / dx for each real image x, [B, H, W, C].
+
+    Returns:
+        float32 [B], the squared gradient norm of each example.
+    """
+    gradients = tf.cast(input_gradients, tf.float32)
+    return tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3])
+
+
+def weighted_sum(terms: dict, weights: dict) -> tf.Tensor:
+    """sum_k weights[k] * terms[k], in the order of `terms`.
+
+    Args:
+        terms: name -> per-example term, float32 [B].
+        weights: name -> float weight, one for every term.
+
+    Returns:
+        float32 [B], the per-example loss.
+    """
+    missing = sorted(set(terms) - set(weights))
+    if missing:
+        raise ValueError(f"loss terms without a weight: {missing}")
+    total = None
+    for name, term in terms.items():
+        weighted = term if weights[name] == 1.0 else weights[name] * term
+        total = weighted if total is None else total + weighted
+    return total
+
+
+def global_mean(per_example_loss: tf.Tensor) -> tf.Tensor:
+    """Mean over the global batch (all replicas), so that summed replica gradients are right.
+
+    Args:
+        per_example_loss: float32 [B] on this replica.
+
+    Returns:
+        float32 scalar: sum / (B * replicas).
+    """
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    global_batch = tf.shape(per_example_loss)[0] * replicas
+    return tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch)

@@ -24,7 +24,7 @@ COMBINATIONS = {
     "text_mask": dict(conditions=["text", "mask"], mask_resolutions=[4, 16]),
     # the later remedies: projection term, minibatch spread, mode seeking
     "text_projection": dict(
-        conditions=["text", "mask"], projection=True, minibatch_stddev=True, mode_seeking=0.5
+        conditions=["text", "mask"], projection=True, minibatch_stddev=True, mode_seeking_weight=0.5
     ),
     # DiffAugment on every image D sees
     "text_augment": dict(conditions=["text"], augment=["color", "translation", "cutout"]),
@@ -33,7 +33,7 @@ COMBINATIONS = {
     # R1 on real pairs: double backprop through D (and its strided-conv kernels)
     "text_r1": dict(conditions=["text"], r1_gamma=1.0),
     # TAC-GAN: D's auxiliary classifier learns the labels, G is scored on its caption's class
-    "text_aux": dict(conditions=["text"], aux_classifier=1.0),
+    "text_aux": dict(conditions=["text"], aux_weight=1.0),
 }
 
 

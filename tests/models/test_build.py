@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from conftest import make_batch, tiny_config
 
+from tf_t2i.models.augment import add_instance_noise
 from tf_t2i.models.build import build_gan
 
 
@@ -28,6 +29,12 @@ def test_instance_noise_decays_linearly_to_zero():
     spreads = []
     for step in (0, 2, 4, 10):
         gan.step.assign(step)
-        spreads.append(float(tf.math.reduce_std(gan._add_instance_noise(images) - images)))
+        spreads.append(
+            float(
+                tf.math.reduce_std(
+                    add_instance_noise(images, config, gan.step, gan.seed_generator) - images
+                )
+            )
+        )
     np.testing.assert_allclose(spreads[:2], [0.5, 0.25], rtol=0.05)
     assert spreads[2:] == [0.0, 0.0]

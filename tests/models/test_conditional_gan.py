@@ -26,11 +26,12 @@ def test_every_combination_trains_and_generates(name):
     gan = build_gan(config, seed=0)
     batch = make_batch(config)
     logs = tf.function(gan.train_step)(batch)
-    expected = {"d_loss", "g_loss", "d_real", "d_fake"}
-    expected |= {"d_wrong"} if config.uses_cls else set()
-    expected |= {"ms_loss"} if config.mode_seeking > 0 else set()
-    expected |= {"r1"} if config.r1_gamma > 0 else set()
-    expected |= {"d_aux", "g_aux"} if config.aux_classifier > 0 else set()
+    expected = {"d_loss", "g_loss", "d_real", "d_fake", "g_gan"}
+    expected |= {"d_wrong", "d_gan_cls"} if config.uses_cls else {"d_gan"}
+    expected |= {"g_gan_int"} if config.uses_interp else set()
+    expected |= {"g_mode_seeking"} if config.mode_seeking_weight > 0 else set()
+    expected |= {"d_r1"} if config.r1_gamma > 0 else set()
+    expected |= {"d_aux", "g_aux"} if config.aux_weight > 0 else set()
     assert set(logs) == expected
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert int(gan.step.numpy()) == 1
@@ -138,7 +139,7 @@ def test_interpolation_term_enters_g_loss(interp):
 
 
 def _mode_seeking_gan(weight, seed=0):
-    config = tiny_config(conditions=["text"], cls=True, interp=False, mode_seeking=weight)
+    config = tiny_config(conditions=["text"], cls=True, interp=False, mode_seeking_weight=weight)
     return config, build_gan(config, seed=seed)
 
 
@@ -157,7 +158,9 @@ def test_mode_seeking_term_enters_g_loss():
     expected = losses.gan_cls_generator_loss(fake_logits) + 2.0 * term
     logs = gan.train_step(batch)
     np.testing.assert_allclose(float(logs["g_loss"]), float(tf.reduce_mean(expected)), rtol=1e-5)
-    np.testing.assert_allclose(float(logs["ms_loss"]), float(tf.reduce_mean(term)), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(logs["g_mode_seeking"]), float(tf.reduce_mean(term)), rtol=1e-5
+    )
     assert float(tf.reduce_mean(term)) > 0.1  # not negligible here
 
 
@@ -176,7 +179,7 @@ def test_mode_seeking_changes_g_gradients_only():
             [v.numpy() for v in gan.generator.trainable_variables],
             [v.numpy() for v in gan.discriminator.trainable_variables],
         )
-        assert ("ms_loss" in {m.name for m in gan.metrics}) == (weight > 0)
+        assert ("g_mode_seeking" in {m.name for m in gan.metrics}) == (weight > 0)
     g_off, d_off = moved[0.0]
     g_on, d_on = moved[5.0]
     assert any(not np.allclose(a, b) for a, b in zip(g_off, g_on, strict=True))
@@ -245,7 +248,7 @@ def test_style_encoder_learns_the_noise_with_g_frozen():
 
 
 def test_style_reconstruction_adds_the_real_images_redrawn_term():
-    config = tiny_config(conditions=["text"], style_encoder=True, style_reconstruction=2.0)
+    config = tiny_config(conditions=["text"], style_encoder=True, style_reconstruction_weight=2.0)
     gan = build_gan(config, seed=0)
     batch = make_batch(config, batch_size=4, with_noise=True)
     style = gan.style_encoder
@@ -295,7 +298,16 @@ def test_fit_logs_the_trackers_and_counts_steps():
     gan = build_gan(config, seed=0)
     dataset = tf.data.Dataset.from_tensors(make_batch(config)).repeat()
     history = gan.fit(dataset, epochs=2, steps_per_epoch=3, verbose=0)
-    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_wrong", "d_fake"}
+    assert set(history.history) == {
+        "d_loss",
+        "g_loss",
+        "d_real",
+        "d_wrong",
+        "d_fake",
+        "d_gan_cls",
+        "g_gan",
+        "g_gan_int",
+    }
     assert all(np.isfinite(v).all() for v in history.history.values())
     assert int(gan.step.numpy()) == 6
 
@@ -330,8 +342,8 @@ def test_r1_term_enters_d_loss_and_d_learns_through_it():
     d_before = _values(gan.discriminator.trainable_variables)
     logs = tf.function(gan.train_step)(batch)
     np.testing.assert_allclose(float(logs["d_loss"]), float(tf.reduce_mean(expected)), rtol=1e-4)
-    np.testing.assert_allclose(float(logs["r1"]), float(tf.reduce_mean(penalty)), rtol=1e-4)
-    assert float(logs["r1"]) > 0
+    np.testing.assert_allclose(float(logs["d_r1"]), float(tf.reduce_mean(penalty)), rtol=1e-4)
+    assert float(logs["d_r1"]) > 0
     assert all(_changed(d_before, gan.discriminator.trainable_variables))
 
 
@@ -373,7 +385,7 @@ def test_r1_gradient_is_the_penalty_gradient():
 
 
 def test_aux_classifier_terms_enter_both_losses():
-    gan, batch, right, logits = _seeded_cls_gan(aux_classifier=0.5)
+    gan, batch, right, logits = _seeded_cls_gan(aux_weight=0.5)
     trunk = gan.discriminator.get_layer("d_trunk")
     fake = gan.generator({"noise": batch["noise"], **right}, training=True)
     real_class = gan.classifier(trunk({"images": batch["images"]}, training=True))
@@ -394,7 +406,7 @@ def test_aux_classifier_terms_enter_both_losses():
 
 
 def test_aux_classifier_learns_with_d_only():
-    config = tiny_config(conditions=["text"], aux_classifier=1.0)
+    config = tiny_config(conditions=["text"], aux_weight=1.0)
     batch = make_batch(config)
     frozen_d = _gan_with_learning_rates(config, d_lr=0.0, g_lr=1e-2)
     before = _values(frozen_d.classifier.trainable_variables)
@@ -408,4 +420,50 @@ def test_aux_classifier_learns_with_d_only():
 
 def test_aux_classifier_needs_classes():
     with pytest.raises(T2IError, match="model.num_classes"):
-        tiny_config(conditions=["text"], aux_classifier=1.0, num_classes=0).validate()
+        tiny_config(conditions=["text"], aux_weight=1.0, num_classes=0).validate()
+
+
+def test_d_only_steps_skip_all_of_gs_work(monkeypatch):
+    # GAN-INT and mode seeking on: G's terms need two more passes of G; none run on D-only steps
+    config = tiny_config(conditions=["text"], d_steps=3, mode_seeking_weight=1.0)
+    gan = build_gan(config, seed=0)
+    calls = {"generator_terms": 0, "interpolation": 0, "mode_seeking": 0, "updates": []}
+
+    def counting(name, method):
+        def wrapped(*args, **kwargs):
+            calls[name] += 1
+            return method(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(gan, "_generator_terms", counting("generator_terms", gan._generator_terms))
+    monkeypatch.setattr(
+        gan, "_interpolation_logits", counting("interpolation", gan._interpolation_logits)
+    )
+    monkeypatch.setattr(gan, "_mode_seeking", counting("mode_seeking", gan._mode_seeking))
+    update = gan._update
+    monkeypatch.setattr(
+        gan,
+        "_update",
+        lambda tape, loss, variables, optimizer: (
+            calls["updates"].append(optimizer.name),
+            update(tape, loss, variables, optimizer),
+        ),
+    )
+    batch = make_batch(config)
+    g_before = _values(gan.generator.trainable_variables)
+    for _ in range(2):  # eager: tf.cond runs only the taken branch
+        logs = gan.train_step(batch)
+    assert calls == {
+        "generator_terms": 0,
+        "interpolation": 0,
+        "mode_seeking": 0,
+        "updates": [gan.d_optimizer.name] * 2,
+    }
+    assert not any(_changed(g_before, gan.generator.trainable_variables))
+    assert gan.trackers["g_loss"].count.numpy() == 0 and float(logs["d_loss"]) > 0
+    gan.train_step(batch)  # the third step is G's turn
+    assert calls["generator_terms"] == calls["interpolation"] == calls["mode_seeking"] == 1
+    assert calls["updates"][2:] == [gan.d_optimizer.name, gan.g_optimizer.name]
+    assert all(_changed(g_before, gan.generator.trainable_variables))
+    assert int(gan.step.numpy()) == 3

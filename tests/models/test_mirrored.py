@@ -5,18 +5,34 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def test_mirrored_step_matches_one_device():
-    # Own process: logical devices must exist before TF starts; one MirroredStrategy per process.
-    config = {
+MIRRORED_CASES = {
+    "one step": {
         "conditions": ["text"],
         "cls": True,
         "interp": True,
         "sync_batch_norm": True,
         "ema_decay": 0.9,  # G_ema's update runs in cross-replica context: compared too
-    }
+    },
+    # a D-only step, then a D and G step: the updates sit in tf.cond's branches
+    "d_steps 2": {
+        "conditions": ["text"],
+        "d_steps": 2,
+        "ema_decay": 0.9,
+        "sync_batch_norm": True,
+        "steps": 2,
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(MIRRORED_CASES))
+def test_mirrored_step_matches_one_device(case):
+    # Own process: logical devices must exist before TF starts; one MirroredStrategy per process.
+    config = MIRRORED_CASES[case]
     result = subprocess.run(
         [sys.executable, str(HERE / "mirrored_step.py"), json.dumps(config)],
         cwd=HERE,
@@ -27,6 +43,6 @@ def test_mirrored_step_matches_one_device():
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2
-    assert report["step"] == 1
+    assert report["step"] == config.get("steps", 1)
     assert report["max_moved"] > 1e-3  # the step really changed the weights...
     assert report["max_diff"] < 1e-5  # ...identically on one device and on two replicas

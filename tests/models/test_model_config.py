@@ -11,7 +11,7 @@ def test_defaults_are_reeds():
     assert (config.image_size, config.z_dim, config.ngf, config.ndf) == (64, 100, 64, 64)
     assert config.conditions == ["text"] and config.proj_dim == 128
     assert config.cls and config.interp and config.interp_beta == 0.5
-    assert config.label_smoothing == 0.9 and config.d_steps == 1
+    assert config.real_label == 0.9 and config.d_steps == 1
     assert (config.base_size, config.num_blocks) == (4, 4)
     assert config.uses_cls and config.uses_interp
 
@@ -55,7 +55,7 @@ def test_cls_and_interp_need_fitting_conditions():
         ({"conditions": ["class"]}, "model.num_classes"),
         ({"conditions": ["mask"], "mask_resolutions": [5]}, "model.mask_resolutions"),
         ({"interp_beta": 1.5}, "model.interp_beta"),
-        ({"label_smoothing": 0.0}, "model.label_smoothing"),
+        ({"real_label": 0.0}, "model.real_label"),
         ({"d_steps": 0}, "model.d_steps"),
         ({"g_lr": -1.0}, "model.g_lr"),
         ({"colour": 1}, "unknown field"),
@@ -64,3 +64,27 @@ def test_cls_and_interp_need_fitting_conditions():
 def test_errors_name_the_field(values, field):
     with pytest.raises(T2IError, match=field):
         ModelConfig.from_dict(values)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("label_smoothing", "real_label"),
+        ("aux_classifier", "aux_weight"),
+        ("mode_seeking", "mode_seeking_weight"),
+        ("style_reconstruction", "style_reconstruction_weight"),
+    ],
+)
+def test_renamed_fields_are_errors_naming_the_new_field(old, new):
+    with pytest.raises(T2IError, match=f"model.{old} was renamed; use model.{new}"):
+        ModelConfig.from_dict({old: 0.5})
+
+
+def test_loss_weights_name_every_term_the_config_turns_on():
+    plain = ModelConfig(cls=False, interp=False)
+    assert plain.loss_weights() == ({"gan": 1.0}, {"gan": 1.0})
+    full = ModelConfig(
+        r1_gamma=0.2, aux_weight=0.5, mode_seeking_weight=2.0, num_classes=3
+    ).loss_weights()
+    assert full[0] == {"gan_cls": 1.0, "aux": 0.5, "r1": 0.1}
+    assert full[1] == {"gan": 1.0, "gan_int": 1.0, "aux": 0.5, "mode_seeking": 2.0}

@@ -11,7 +11,7 @@ from tf_t2i.models.build import build_gan
 REMEDIES = dict(
     projection=True,
     minibatch_stddev=True,
-    mode_seeking=0.5,
+    mode_seeking_weight=0.5,
     augment=["color", "translation", "cutout"],
     r1_gamma=1.0,
     ema_decay=0.9,
@@ -56,10 +56,10 @@ def test_r1_is_unscaled_under_mixed_precision(policy, float32_policy):
     batch = make_batch(config, batch_size=3, with_noise=True)
     reference = build_gan(config, seed=0)
     weights = reference.get_weights()
-    expected = float(reference.train_step(batch)["r1"])
+    expected = float(reference.train_step(batch)["d_r1"])
     keras.mixed_precision.set_dtype_policy(policy)
     mixed = build_gan(config, seed=0)
     mixed.set_weights(weights)
-    got = float(mixed.train_step(batch)["r1"])
+    got = float(mixed.train_step(batch)["d_r1"])
     assert expected > 0
     np.testing.assert_allclose(got, expected, rtol=0.1)

@@ -17,7 +17,7 @@ def _config():
         minibatch_stddev=True,
         augment=["color"],  # the one policy allowed beside a mask
         ema_decay=0.9,  # generate() draws with G_ema: its weights must round-trip too
-        aux_classifier=1.0,
+        aux_weight=1.0,
     )
 
 

@@ -108,3 +108,26 @@ def diff_augment(images, policies, seed_generator):
         if name in policies:
             images = _TRANSFORMS[name](images, seed_generator)
     return images
+
+
+def add_instance_noise(images, config, step, seed_generator):
+    """Adds N(0, sigma^2) to D's inputs (model.instance_noise), decaying linearly to 0 over
+    model.instance_noise_decay_steps when that is set.
+
+    Args:
+        images: float32 [B, H, W, C], what D is about to see.
+        config: the ModelConfig.
+        step: int tensor, the training step.
+        seed_generator: keras.random.SeedGenerator.
+
+    Returns:
+        The images, noised while the noise is on.
+    """
+    if config.instance_noise <= 0:
+        return images
+    sigma = tf.constant(config.instance_noise, tf.float32)
+    if config.instance_noise_decay_steps > 0:
+        progress = tf.cast(step, tf.float32) / float(config.instance_noise_decay_steps)
+        sigma *= tf.maximum(0.0, 1.0 - progress)
+    noise = keras.random.normal(tf.shape(images), seed=seed_generator)
+    return images + sigma * noise

@@ -3,23 +3,21 @@ mask conditioning, with the style encoder of Reed et al. 2016."""
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
 from tf_t2i import losses
 from tf_t2i.errors import T2IError
-from tf_t2i.models.augment import diff_augment
-from tf_t2i.models.config import CONDITION_KEYS, INTERPOLABLE_CONDITIONS, ModelConfig
+from tf_t2i.models.augment import add_instance_noise, diff_augment
+from tf_t2i.models.conditions import interpolated_conditions, right_conditions, wrong_conditions
+from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.discriminator import build_classifier, build_discriminator
+from tf_t2i.models.ema import update_moving_average
 from tf_t2i.models.generator import build_generator
+from tf_t2i.models.sampling import draw
 from tf_t2i.models.style_encoder import build_style_encoder
-
-# Batch key of a condition -> batch key of its mismatching version (from the input pipeline).
-WRONG_KEYS = {
-    "embeddings": "wrong_embeddings",
-    "attributes": "wrong_attributes",
-    "labels": "wrong_labels",
-}
 
 
 @keras.saving.register_keras_serializable(package="tf_t2i")
@@ -60,10 +58,10 @@ class ConditionalGAN(keras.Model):
             self.generator_ema = build_generator(model_config, name="generator_ema")
             self.generator_ema.set_weights(self.generator.get_weights())
         self.discriminator = build_discriminator(model_config)
-        # TAC-GAN's auxiliary classifier on D's trunk features, trained with D (aux_classifier)
+        # TAC-GAN's auxiliary classifier on D's trunk features, trained with D (aux_weight)
         self.classifier = (
             build_classifier(model_config, self.discriminator.get_layer("d_trunk"))
-            if model_config.aux_classifier > 0
+            if model_config.aux_weight > 0
             else None
         )
         self.style_encoder = (
@@ -79,16 +77,15 @@ class ConditionalGAN(keras.Model):
             aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
         )
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_real_tracker = keras.metrics.Mean(name="d_real")
-        self.d_wrong_tracker = keras.metrics.Mean(name="d_wrong")
-        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        # The weight of each loss term; one tracker per term and per total, named
+        # d_loss, d_gan_cls, d_r1, ..., g_loss, g_gan, g_gan_int, g_mode_seeking, ...
+        self.d_weights, self.g_weights = model_config.loss_weights()
+        names = ["d_loss", "g_loss", "d_real"]
+        names += ["d_wrong"] if model_config.uses_cls else []
+        names += ["d_fake", *(f"d_{t}" for t in self.d_weights)]
+        names += [f"g_{t}" for t in self.g_weights]
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.s_loss_tracker = keras.metrics.Mean(name="s_loss")
-        self.ms_loss_tracker = keras.metrics.Mean(name="ms_loss")
-        self.r1_tracker = keras.metrics.Mean(name="r1")
-        self.d_aux_tracker = keras.metrics.Mean(name="d_aux")
-        self.g_aux_tracker = keras.metrics.Mean(name="g_aux")
         self.d_optimizer = None
         self.g_optimizer = None
         self.s_optimizer = None
@@ -120,20 +117,9 @@ class ConditionalGAN(keras.Model):
 
     @property
     def metrics(self):
-        """The trackers reset by fit() at each epoch (d_wrong only with GAN-CLS, ms_loss only
-        with mode seeking, r1 only with R1; g_loss includes the weighted mode-seeking term and
-        d_loss the weighted R1 term)."""
-        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker]
-        if self.model_config.uses_cls:
-            trackers.append(self.d_wrong_tracker)
-        trackers.append(self.d_fake_tracker)
-        if self.model_config.mode_seeking > 0:
-            trackers.append(self.ms_loss_tracker)
-        if self.model_config.r1_gamma > 0:
-            trackers.append(self.r1_tracker)
-        if self.classifier is not None:
-            trackers += [self.d_aux_tracker, self.g_aux_tracker]
-        return trackers
+        """The trackers reset by fit() at each epoch: d_loss, g_loss (the weighted totals),
+        D's mean scores d_real, d_wrong (with GAN-CLS), d_fake, and one per loss term."""
+        return list(self.trackers.values())
 
     @property
     def d_variables(self) -> list:
@@ -167,7 +153,13 @@ class ConditionalGAN(keras.Model):
 
     # ------------------------------------------------------------------ training
     def train_step(self, batch):
-        """One iteration of Reed et al.'s Algorithm 1 (GAN-CLS, plus GAN-INT's G term).
+        """One iteration of Reed et al.'s Algorithm 1 (GAN-CLS, with GAN-INT's G term).
+
+        1. x, h, h^, z from the batch; x^ = G(z, h).
+        2. D's terms on s_r = D(x, h), s_w = D(x, h^), s_f = D(x^, h); D's update.
+        3. G's terms on the same s_f (D before its update, as in the paper), GAN-INT's
+           interpolated captions, and the regularisers; G's update. With d_steps > 1, G's
+           turn comes every d_steps-th step, and on the other steps none of G's work runs.
 
         Args:
             batch: the input pipeline's dict: images float32 [B, H, W, C] in [-1, 1], the
@@ -177,94 +169,128 @@ class ConditionalGAN(keras.Model):
         Returns:
             dict of the metric trackers' results.
         """
-        config = self.model_config
-        images = batch["images"]  # x: real images
-        right = self._conditions(batch)  # h: the image's own condition
-        wrong = self._wrong_conditions(batch) if config.uses_cls else None  # h^: mismatching
-        noise = self._noise(batch)  # z ~ N(0, 1)
+        d_steps = self.model_config.d_steps
+        if d_steps == 1:
+            return self.train_iteration(batch, generator_turn=True)
+        if tf.distribute.get_replica_context().num_replicas_in_sync > 1:
+            # An optimizer's all-reduce may not sit in a tf.cond inside strategy.run.
+            raise T2IError(
+                "model.d_steps > 1 with several replicas: call train_iteration(batch, "
+                "generator_turn) with the turn chosen outside strategy.run (t2i fit does)"
+            )
+        return tf.cond(
+            self.is_generator_turn(),
+            lambda: self.train_iteration(batch, generator_turn=True),
+            lambda: self.train_iteration(batch, generator_turn=False),
+        )
 
-        with tf.GradientTape() as g_tape:
-            fake = self.generator({"noise": noise, **right}, training=True)  # x^ = G(z, h)
-            with tf.GradientTape() as d_tape:
-                with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
-                    r1_tape.watch(images)  # R1 differentiates s_r with respect to x
-                    # D's conv trunk sees only the image: run it once on x for both h and h^.
-                    real_features = self._image_features(images, right)
-                    real_logits = self._match(real_features, right)  # s_r = D(x, h)
-                wrong_logits = None
-                if wrong is not None:
-                    wrong_logits = self._match(real_features, wrong)  # s_w = D(x, h^)
-                fake_features = self._image_features(fake, right)
-                fake_logits = self._match(fake_features, right)  # s_f = D(x^, h)
-                d_loss_per_example = self._discriminator_loss(
-                    real_logits, wrong_logits, fake_logits
-                )
-                d_aux = g_aux = None
-                if self.classifier is not None:  # TAC-GAN: D learns the class of x...
-                    labels = batch["labels"]
-                    d_aux = losses.auxiliary_class_loss(self.classifier(real_features), labels)
-                    d_loss_per_example += config.aux_classifier * d_aux
-                    # ...and G is scored on whether x^ shows its caption's class
-                    g_aux = losses.auxiliary_class_loss(self.classifier(fake_features), labels)
-                r1 = None
-                if config.r1_gamma > 0:
-                    r1 = self._r1_penalty(r1_tape, real_logits, images)
-                    d_loss_per_example += 0.5 * config.r1_gamma * r1
-                d_loss = self._average(d_loss_per_example)
-                scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
-            interp_logits = self._interpolation_logits(noise, right, batch)
-            # L_G from the same s_f as L_D (D before its update, as in Algorithm 1): G needs
-            # no second forward pass, and g_tape saw G's forward once.
-            g_loss_per_example = losses.gan_cls_generator_loss(fake_logits, interp_logits)
-            if g_aux is not None:
-                g_loss_per_example += config.aux_classifier * g_aux
-            mode_seeking = None
-            if config.mode_seeking > 0:
-                mode_seeking = self._mode_seeking(fake, noise, right)
-                g_loss_per_example += config.mode_seeking * mode_seeking
-            g_loss = self._average(g_loss_per_example)
-            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+    def is_generator_turn(self):
+        """Whether this step updates G too: every d_steps-th step; a bool tensor."""
+        d_steps = self.model_config.d_steps
+        return self.step % d_steps == d_steps - 1
 
-        self._update(d_tape, scaled_d_loss, self.d_variables, self.d_optimizer)
-        g_variables = self.generator.trainable_variables
-        if config.d_steps == 1:
-            self._update(g_tape, scaled_g_loss, g_variables, self.g_optimizer)
-            self._update_generator_ema()
-        else:
-            g_grads = g_tape.gradient(scaled_g_loss, g_variables)
-            if self.step % config.d_steps == config.d_steps - 1:  # autograph: a tf.cond
-                self._apply(g_grads, g_variables, self.g_optimizer)
-                self._update_generator_ema()
-        self.step.assign_add(1)
-
-        self.d_loss_tracker.update_state(tf.reduce_mean(d_loss_per_example))
-        self.g_loss_tracker.update_state(tf.reduce_mean(g_loss_per_example))
-        self.d_real_tracker.update_state(tf.sigmoid(real_logits))
-        if wrong_logits is not None:
-            self.d_wrong_tracker.update_state(tf.sigmoid(wrong_logits))
-        self.d_fake_tracker.update_state(tf.sigmoid(fake_logits))
-        if mode_seeking is not None:
-            self.ms_loss_tracker.update_state(tf.reduce_mean(mode_seeking))
-        if r1 is not None:
-            self.r1_tracker.update_state(tf.reduce_mean(r1))
-        if d_aux is not None:
-            self.d_aux_tracker.update_state(tf.reduce_mean(d_aux))
-            self.g_aux_tracker.update_state(tf.reduce_mean(g_aux))
-        return {m.name: m.result() for m in self.metrics}
-
-    def _discriminator_loss(self, real_logits, wrong_logits, fake_logits):
-        """Reed's matching-aware loss with wrong pairs (GAN-CLS), the plain one without.
+    def train_iteration(self, batch, generator_turn: bool):
+        """D's update, and G's when `generator_turn` (a Python bool); see train_step.
 
         Returns:
-            float32 [B], per-example loss.
+            dict of the metric trackers' results.
         """
-        smoothing = self.model_config.label_smoothing
-        if wrong_logits is None:
-            return losses.dcgan_discriminator_loss(real_logits, fake_logits, smoothing)
-        return losses.gan_cls_discriminator_loss(real_logits, wrong_logits, fake_logits, smoothing)
+        config = self.model_config
+        images = batch["images"]  # x: real images
+        right = right_conditions(config, batch)  # h: the image's own condition
+        wrong = wrong_conditions(config, batch) if config.uses_cls else None  # h^: mismatching
+        noise = self.sample_noise(batch)  # z ~ N(0, 1)
+        g_tape = tf.GradientTape() if generator_turn else contextlib.nullcontext()
+        with g_tape:
+            fake = self.generator({"noise": noise, **right}, training=True)  # x^ = G(z, h)
+            with tf.GradientTape() as d_tape:
+                d_terms, scores = self._discriminator_terms(images, right, wrong, fake, batch)
+                d_loss = losses.weighted_sum(d_terms, self.d_weights)
+                scaled_d_loss = self.d_optimizer.scale_loss(losses.global_mean(d_loss))
+            if generator_turn:
+                g_terms = self._generator_terms(fake, noise, right, batch, scores)
+                g_loss = losses.weighted_sum(g_terms, self.g_weights)
+                scaled_g_loss = self.g_optimizer.scale_loss(losses.global_mean(g_loss))
 
-    def _r1_penalty(self, tape, real_logits, images):
-        """||grad_x D(x, h)||^2 per real pair (Mescheder et al. 2018), float32 [B].
+        self._update(d_tape, scaled_d_loss, self.d_variables, self.d_optimizer)
+        self._track("d", d_loss, d_terms)
+        for name in ("real", "wrong", "fake"):
+            if scores[name] is not None:
+                self.trackers[f"d_{name}"].update_state(tf.sigmoid(scores[name]))
+        if generator_turn:
+            self._update(
+                g_tape, scaled_g_loss, self.generator.trainable_variables, self.g_optimizer
+            )
+            if self.generator_ema is not None:
+                update_moving_average(
+                    self.generator_ema, self.generator, self.step, self.model_config.ema_decay
+                )
+            self._track("g", g_loss, g_terms)
+        self.step.assign_add(1)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _discriminator_terms(self, images, right, wrong, fake, batch):
+        """D's per-example loss terms (named as in ModelConfig.loss_weights) and its scores.
+
+        Returns:
+            (terms: name -> float32 [B], scores: {"real", "wrong", "fake": logits [B] or
+            None, "fake_features": D's trunk features of x^}).
+        """
+        with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
+            r1_tape.watch(images)  # R1 differentiates s_r with respect to x
+            # D's conv trunk sees only the image: run it once on x for both h and h^.
+            real_features = self._image_features(images, right)
+            real_logits = self._match(real_features, right)  # s_r = D(x, h)
+        wrong_logits = None if wrong is None else self._match(real_features, wrong)  # s_w
+        fake_features = self._image_features(fake, right)
+        fake_logits = self._match(fake_features, right)  # s_f = D(x^, h)
+        smoothing = self.model_config.real_label
+        if wrong_logits is None:
+            terms = {"gan": losses.dcgan_discriminator_loss(real_logits, fake_logits, smoothing)}
+        else:
+            terms = {
+                "gan_cls": losses.gan_cls_discriminator_loss(
+                    real_logits, wrong_logits, fake_logits, smoothing
+                )
+            }
+        if "aux" in self.d_weights:  # TAC-GAN: D learns the class of x
+            real_classes = self.classifier(real_features)
+            terms["aux"] = losses.auxiliary_class_loss(real_classes, batch["labels"])
+        if "r1" in self.d_weights:
+            terms["r1"] = losses.r1_penalty(self._input_gradients(r1_tape, real_logits, images))
+        scores = {
+            "real": real_logits,
+            "wrong": wrong_logits,
+            "fake": fake_logits,
+            "fake_features": fake_features,
+        }
+        return terms, scores
+
+    def _generator_terms(self, fake, noise, right, batch, scores):
+        """G's per-example loss terms (named as in ModelConfig.loss_weights).
+
+        L_G uses the same s_f as L_D: G needs no second forward pass of D.
+        """
+        terms = {"gan": losses.dcgan_generator_loss(scores["fake"])}
+        if "gan_int" in self.g_weights:
+            terms["gan_int"] = losses.dcgan_generator_loss(
+                self._interpolation_logits(noise, right, batch)
+            )
+        if "aux" in self.g_weights:  # does x^ show its caption's class?
+            fake_classes = self.classifier(scores["fake_features"])
+            terms["aux"] = losses.auxiliary_class_loss(fake_classes, batch["labels"])
+        if "mode_seeking" in self.g_weights:
+            terms["mode_seeking"] = self._mode_seeking(fake, noise, right)
+        return terms
+
+    def _track(self, network: str, loss, terms) -> None:
+        """Updates `{network}_loss` and one `{network}_{term}` tracker per term."""
+        self.trackers[f"{network}_loss"].update_state(tf.reduce_mean(loss))
+        for name, term in terms.items():
+            self.trackers[f"{network}_{name}"].update_state(tf.reduce_mean(term))
+
+    def _input_gradients(self, tape, real_logits, images):
+        """d s_r / dx for R1, float32 [B, H, W, C].
 
         Called inside D's tape, so that D's update differentiates the gradient (double
         backprop). Under float16 the inner gradient is loss-scaled too: an overflow then
@@ -274,8 +300,7 @@ class ConditionalGAN(keras.Model):
         # d(scale * sum of s_r)/dx: the logits are the tape's last recorded op
         seed = tf.fill(tf.shape(real_logits), tf.cast(scale, real_logits.dtype))
         grads = tape.gradient(real_logits, images, output_gradients=seed)
-        grads = tf.cast(grads, tf.float32) / scale
-        return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+        return tf.cast(grads, tf.float32) / scale
 
     def _mode_seeking(self, fake, noise, right):
         """Mao et al.'s mode-seeking term: a second image per condition from fresh noise.
@@ -293,27 +318,11 @@ class ConditionalGAN(keras.Model):
         return losses.mode_seeking_loss(fake, other, noise, other_noise)
 
     def _interpolation_logits(self, noise, right, batch):
-        """GAN-INT: D's logits on G(z, beta*t1 + (1-beta)*t2), or None when not enabled.
+        """GAN-INT: D's logits on G(z, beta*t1 + (1-beta)*t2), float32 [B].
 
-        t1 is each image's condition and t2 its wrong_* condition from the pipeline (the
-        condition of another, shuffled example); only text and attribute vectors are
-        interpolated. Only G learns from this term, as in the paper.
-
-        Returns:
-            float32 [B] logits, or None.
+        Only G learns from this term, as in the paper (models/conditions.py interpolates).
         """
-        if not self.model_config.uses_interp:
-            return None
-        beta = self.model_config.interp_beta
-        interpolated = dict(right)
-        for name in INTERPOLABLE_CONDITIONS:
-            key = CONDITION_KEYS[name]
-            if key in right:
-                if WRONG_KEYS[key] not in batch:
-                    raise T2IError(
-                        f"batch: GAN-INT needs '{WRONG_KEYS[key]}' (or set model.interp: false)"
-                    )
-                interpolated[key] = beta * right[key] + (1.0 - beta) * batch[WRONG_KEYS[key]]
+        interpolated = interpolated_conditions(self.model_config, right, batch)
         fake = self.generator({"noise": noise, **interpolated}, training=True)
         return self._discriminate(fake, interpolated)
 
@@ -326,7 +335,9 @@ class ConditionalGAN(keras.Model):
         trunk = self.discriminator.get_layer("d_trunk")
         if self.model_config.augment:
             images = diff_augment(images, self.model_config.augment, self.seed_generator)
-        inputs = {"images": self._add_instance_noise(images)}
+        inputs = {
+            "images": add_instance_noise(images, self.model_config, self.step, self.seed_generator)
+        }
         if "masks" in conditions:
             inputs["masks"] = conditions["masks"]
         return trunk(inputs, training=True)
@@ -337,84 +348,16 @@ class ConditionalGAN(keras.Model):
         inputs = {key: conditions[key] for key in head.input if key != "features"}
         return head({"features": features, **inputs}, training=True)[:, 0]
 
-    def _add_instance_noise(self, images):
-        """Adds N(0, sigma^2) to D's inputs; sigma decays linearly to 0 when configured."""
-        config = self.model_config
-        if config.instance_noise <= 0:
-            return images
-        sigma = tf.constant(config.instance_noise, tf.float32)
-        if config.instance_noise_decay_steps > 0:
-            progress = tf.cast(self.step, tf.float32) / float(config.instance_noise_decay_steps)
-            sigma *= tf.maximum(0.0, 1.0 - progress)
-        noise = keras.random.normal(tf.shape(images), seed=self.seed_generator)
-        return images + sigma * noise
-
-    def _update(self, tape, scaled_loss, variables, optimizer):
-        """Back-propagates a (scaled) loss into one network's variables and applies it."""
-        grads = tape.gradient(scaled_loss, variables)
-        self._apply(grads, variables, optimizer)
-
-    def _update_generator_ema(self):
-        """G_ema <- G_ema + (1 - d) (G - G_ema) for every weight (batch-norm statistics too).
-
-        d = min(ema_decay, (1 + t) / (10 + t)) at step t, so that early averages do not
-        hold on to the initial weights. Runs once per update in cross-replica context
-        (merge_call), like an optimizer's apply: each replica's copy gets the same update.
-        """
-        if self.generator_ema is None:
-            return
-        pairs = [
-            (average.value, weight.value)
-            for average, weight in zip(
-                self.generator_ema.weights, self.generator.weights, strict=True
-            )
-        ]
-
-        def update(strategy, pairs):
-            t = tf.cast(self.step, tf.float32)
-            rate = 1.0 - tf.minimum(self.model_config.ema_decay, (1.0 + t) / (10.0 + t))
-            for average, weight in pairs:
-                strategy.extended.update(
-                    average,
-                    lambda a, w: a.assign_add(tf.cast(rate, a.dtype) * (w - a)),
-                    args=(weight,),
-                    group=False,
-                )
-
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            update, tf.distribute.get_strategy(), pairs
-        )
-
     @staticmethod
-    def _apply(grads, variables, optimizer):
-        # LossScaleOptimizer unscales here and skips the step on inf/NaN gradients.
+    def _update(tape, scaled_loss, variables, optimizer):
+        """Back-propagates a (scaled) loss into one network's variables and applies it.
+
+        LossScaleOptimizer unscales here and skips the step on inf/NaN gradients.
+        """
+        grads = tape.gradient(scaled_loss, variables)
         optimizer.apply_gradients(zip(grads, variables, strict=True))
 
-    @staticmethod
-    def _average(per_example_loss):
-        """Mean over the global batch, so that summed replica gradients are right."""
-        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
-        global_batch = tf.shape(per_example_loss)[0] * replicas
-        return tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch)
-
-    def _conditions(self, batch):
-        """The condition tensors of a batch, keyed like G's and D's inputs."""
-        missing = [k for k in self.model_config.condition_keys if k not in batch]
-        if missing:
-            raise T2IError(f"batch: missing condition key(s) {missing} for this model")
-        return {key: batch[key] for key in self.model_config.condition_keys}
-
-    def _wrong_conditions(self, batch):
-        """The right conditions with every vector condition replaced by its wrong_* version."""
-        wrong = {}
-        for key in self.model_config.condition_keys:
-            wrong_key = WRONG_KEYS.get(key)
-            if wrong_key is not None and wrong_key not in batch:
-                raise T2IError(f"batch: GAN-CLS needs '{wrong_key}' (or set model.cls: false)")
-            wrong[key] = batch[wrong_key] if wrong_key else batch[key]
-        return wrong
-
-    def _noise(self, batch):
+    def sample_noise(self, batch):
         """z ~ N(0, 1), float32 [B, z_dim]; `batch["noise"]` if given."""
         if "noise" in batch:
             return tf.cast(batch["noise"], tf.float32)
@@ -423,36 +366,14 @@ class ConditionalGAN(keras.Model):
 
     # ------------------------------------------------------------------ style encoder
     def train_style_encoder_step(self, batch):
-        """One update of the style encoder S on ||z - S(G(z, c))||^2 with G frozen.
-
-        Args:
-            batch: the input pipeline's dict (only the condition keys and the batch size of
-                `images` are used; optional `noise`).
+        """One update of the style encoder S with G frozen (models/style_trainer.py).
 
         Returns:
-            dict {"s_loss": mean loss of the batch}.
+            dict {"s_loss": the running mean loss}.
         """
-        if self.style_encoder is None:
-            raise T2IError("model.style_encoder is off: there is no style encoder to train")
-        noise = self._noise(batch)  # z
-        # S inverts the generator that transfer_style draws with (G_ema when it is on).
-        generator = self.inference_generator
-        conditions = self._conditions(batch)
-        fake = generator({"noise": noise, **conditions}, training=False)
-        weight = self.model_config.style_reconstruction
-        with tf.GradientTape() as tape:
-            predicted = self.style_encoder(fake, training=True)  # S(G(z, c))
-            per_example = losses.style_encoder_loss(noise, predicted)
-            if weight > 0:  # G(S(x), c_x) should redraw the real x
-                images = batch["images"]
-                style = self.style_encoder(images, training=True)
-                redrawn = generator({"noise": style, **conditions}, training=False)
-                per_example += weight * losses.reconstruction_loss(images, redrawn)
-            scaled_loss = self.s_optimizer.scale_loss(self._average(per_example))
-        variables = self.style_encoder.trainable_variables
-        self._update(tape, scaled_loss, variables, self.s_optimizer)
-        self.s_loss_tracker.update_state(tf.reduce_mean(per_example))
-        return {"s_loss": self.s_loss_tracker.result()}
+        from tf_t2i.models.style_trainer import style_encoder_step
+
+        return style_encoder_step(self, batch)
 
     def transfer_style(self, images, conditions):
         """Draws images with the style of `images` and the content of `conditions`: G(S(x), c).
@@ -485,25 +406,5 @@ class ConditionalGAN(keras.Model):
         Returns:
             float32 [N, H, W, C] in [-1, 1].
         """
-        inputs = {}
-        for key in self.model_config.condition_keys:
-            if key not in conditions:
-                raise T2IError(f"generate: condition '{key}' is required by this model")
-            dtype = tf.int64 if key == "labels" else tf.float32
-            inputs[key] = tf.convert_to_tensor(conditions[key], dtype)
-        if noise is None:
-            if inputs:
-                count = tf.shape(next(iter(inputs.values())))[0]
-            elif num_images is not None:
-                count = num_images
-            else:
-                raise T2IError("generate: pass noise or num_images for an unconditional model")
-            shape = tf.stack([count, self.model_config.z_dim])
-            if seed is None:
-                noise = tf.random.normal(shape)
-            else:
-                noise = tf.random.stateless_normal(shape, seed=[seed, 0])
-        inputs["noise"] = tf.convert_to_tensor(noise, tf.float32)
         generator = self.inference_generator if use_ema else self.generator
-        images = generator(inputs, training=False)
-        return tf.cast(images, tf.float32)
+        return draw(generator, self.model_config, conditions, noise, seed, num_images)

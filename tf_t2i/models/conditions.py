@@ -1,4 +1,5 @@
-"""Condition inputs shared by the generator and the discriminator builders.
+"""Conditions: the inputs of the G and D builders, and the right, wrong and interpolated
+conditions that train_step takes from a batch.
 
 One helper serves conditional and unconditional variants: with no conditions the
 builders simply get no condition tensors back.
@@ -8,8 +9,55 @@ from __future__ import annotations
 
 import keras
 
-from tf_t2i.models.config import ModelConfig
+from tf_t2i.errors import T2IError
+from tf_t2i.models.config import CONDITION_KEYS, INTERPOLABLE_CONDITIONS, ModelConfig
 from tf_t2i.models.layers import batch_norm
+
+# Batch key of a condition -> batch key of its mismatching version (from the input pipeline).
+WRONG_KEYS = {
+    "embeddings": "wrong_embeddings",
+    "attributes": "wrong_attributes",
+    "labels": "wrong_labels",
+}
+
+
+def right_conditions(config: ModelConfig, batch: dict) -> dict:
+    """h: the condition tensors of a batch, keyed like G's and D's inputs."""
+    missing = [k for k in config.condition_keys if k not in batch]
+    if missing:
+        raise T2IError(f"batch: missing condition key(s) {missing} for this model")
+    return {key: batch[key] for key in config.condition_keys}
+
+
+def wrong_conditions(config: ModelConfig, batch: dict) -> dict:
+    """h^: the right conditions with every vector condition replaced by its wrong_* version."""
+    wrong = {}
+    for key in config.condition_keys:
+        wrong_key = WRONG_KEYS.get(key)
+        if wrong_key is not None and wrong_key not in batch:
+            raise T2IError(f"batch: GAN-CLS needs '{wrong_key}' (or set model.cls: false)")
+        wrong[key] = batch[wrong_key] if wrong_key else batch[key]
+    return wrong
+
+
+def interpolated_conditions(config: ModelConfig, right: dict, batch: dict) -> dict:
+    """GAN-INT's conditions beta*t1 + (1-beta)*t2 (beta = model.interp_beta).
+
+    t1 is each image's condition and t2 its wrong_* condition from the pipeline (the
+    condition of another, shuffled example); only text and attribute vectors are
+    interpolated, the other conditions are kept.
+    """
+    beta = config.interp_beta
+    interpolated = dict(right)
+    for name in INTERPOLABLE_CONDITIONS:
+        key = CONDITION_KEYS[name]
+        if key in right:
+            if WRONG_KEYS[key] not in batch:
+                raise T2IError(
+                    f"batch: GAN-INT needs '{WRONG_KEYS[key]}' (or set model.interp: false)"
+                )
+            interpolated[key] = beta * right[key] + (1.0 - beta) * batch[WRONG_KEYS[key]]
+    return interpolated
 
 
 def condition_inputs(config: ModelConfig) -> dict[str, keras.KerasTensor]:

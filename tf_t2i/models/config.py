@@ -21,6 +21,20 @@ INTERPOLABLE_CONDITIONS = ("text", "attributes")
 IMAGE_SIZES = (28, 32, 64, 128)
 # DiffAugment policies (tf_t2i/models/augment.py keeps the transforms).
 AUGMENT_POLICIES = ("color", "translation", "cutout")
+# Recipe keys that were renamed: old -> new. An old key is an error that names the new one.
+RENAMED_FIELDS = {
+    "label_smoothing": "real_label",
+    "aux_classifier": "aux_weight",
+    "mode_seeking": "mode_seeking_weight",
+    "style_reconstruction": "style_reconstruction_weight",
+}
+
+
+def renamed_field_error(name: str, where: str = "model config") -> T2IError | None:
+    """The error for a renamed ModelConfig field, or None when `name` was not renamed."""
+    if name not in RENAMED_FIELDS:
+        return None
+    return T2IError(f"{where}: model.{name} was renamed; use model.{RENAMED_FIELDS[name]}")
 
 
 @dataclasses.dataclass
@@ -56,7 +70,9 @@ class ModelConfig:
     interp: bool = True  # G also learns on beta*t1 + (1-beta)*t2 (text / attributes)
     interp_beta: float = 0.5
     # --- tricks ---
-    label_smoothing: float = 0.9  # one-sided: D's target for real pairs (1.0 = off)
+    # D's target for real pairs: 0.9 is one-sided label smoothing, 1.0 is none (Keras's
+    # label_smoothing=0.1 would be real_label 0.95; this is the target itself)
+    real_label: float = 0.9
     instance_noise: float = 0.0  # stddev of noise added to D's images (0 = off)
     instance_noise_decay_steps: int = 0  # linear decay to 0 over this many steps (0 = constant)
     d_steps: int = 1  # D updates per G update
@@ -67,8 +83,9 @@ class ModelConfig:
     # pooled features learns the class of real images (weight * cross-entropy in D's loss),
     # and G's loss adds weight * the cross-entropy of its images against their caption's
     # class. Needs class labels in the data (num_classes, filled by fit); 0 = off.
-    aux_classifier: float = 0.0
-    mode_seeking: float = 0.0  # weight of Mao et al.'s term, G must use z (0 = off; +1 G pass)
+    aux_weight: float = 0.0
+    # weight of Mao et al.'s mode-seeking term, which makes G use z (0 = off; +1 G pass)
+    mode_seeking_weight: float = 0.0
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
     augment: list[str] = dataclasses.field(default_factory=list)
@@ -86,7 +103,7 @@ class ModelConfig:
     s_lr: float = 2e-4
     # S also learns to redraw real images: + weight * mean |G(S(x), c_x) - x| (G frozen), so
     # that S(x) carries the real image's style and not only G's own (0 = Reed's loss alone)
-    style_reconstruction: float = 0.0
+    style_reconstruction_weight: float = 0.0
 
     def to_dict(self) -> dict:
         """Returns a JSON-serialisable dict of every field."""
@@ -106,6 +123,10 @@ class ModelConfig:
             T2IError: on an unknown field or an invalid value.
         """
         names = {f.name for f in dataclasses.fields(cls)}
+        for name in values:
+            error = renamed_field_error(name)
+            if error is not None:
+                raise error
         unknown = sorted(set(values) - names)
         if unknown:
             raise T2IError(f"model config: unknown field(s) {unknown}; known: {sorted(names)}")
@@ -143,6 +164,29 @@ class ModelConfig:
     def uses_interp(self) -> bool:
         """Whether the interpolation (GAN-INT) term is active."""
         return self.interp and any(c in INTERPOLABLE_CONDITIONS for c in self.conditions)
+
+    def loss_weights(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The weight of each of D's and G's loss terms, for the terms this config turns on.
+
+        D: `gan_cls` (Reed's matching-aware loss; `gan` without wrong pairs), `aux` (TAC-GAN),
+        `r1` (gamma / 2). G: `gan` (-log D(G(z, h), h)), `gan_int` (the same on interpolated
+        conditions), `aux`, `mode_seeking`. The order is the order in which they are summed.
+
+        Returns:
+            (discriminator weights, generator weights), each name -> float.
+        """
+        d_weights = {"gan_cls" if self.uses_cls else "gan": 1.0}
+        g_weights = {"gan": 1.0}
+        if self.uses_interp:
+            g_weights["gan_int"] = 1.0
+        if self.aux_weight > 0:
+            d_weights["aux"] = self.aux_weight
+            g_weights["aux"] = self.aux_weight
+        if self.r1_gamma > 0:
+            d_weights["r1"] = 0.5 * self.r1_gamma
+        if self.mode_seeking_weight > 0:
+            g_weights["mode_seeking"] = self.mode_seeking_weight
+        return d_weights, g_weights
 
     def generator_mask_resolutions(self) -> list[int]:
         """Resolutions of G's block inputs where the mask is concatenated."""
@@ -182,8 +226,8 @@ class ModelConfig:
         for condition, field in needs.items():
             if condition in self.conditions and getattr(self, field) < 1:
                 raise T2IError(f"model.{field}: must be >= 1 with the '{condition}' condition")
-        if self.aux_classifier > 0 and self.num_classes < 1:
-            raise T2IError("model.num_classes: must be >= 1 with model.aux_classifier")
+        if self.aux_weight > 0 and self.num_classes < 1:
+            raise T2IError("model.num_classes: must be >= 1 with model.aux_weight")
         if self.mask_resolutions is not None:
             allowed = {self.base_size * 2**i for i in range(self.num_blocks + 1)}
             bad = [r for r in self.mask_resolutions if r not in allowed]
@@ -203,16 +247,16 @@ class ModelConfig:
             )
         if not 0.0 <= self.interp_beta <= 1.0:
             raise T2IError(f"model.interp_beta: must be in [0, 1], got {self.interp_beta}")
-        if not 0.0 < self.label_smoothing <= 1.0:
-            raise T2IError(f"model.label_smoothing: must be in (0, 1], got {self.label_smoothing}")
+        if not 0.0 < self.real_label <= 1.0:
+            raise T2IError(f"model.real_label: must be in (0, 1], got {self.real_label}")
         for name in (
             "instance_noise",
             "mask_noise",
             "instance_noise_decay_steps",
-            "mode_seeking",
+            "mode_seeking_weight",
             "r1_gamma",
-            "aux_classifier",
-            "style_reconstruction",
+            "aux_weight",
+            "style_reconstruction_weight",
         ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")

@@ -1,14 +1,63 @@
-"""StyleEncoderTrainer: fit() the style encoder of a trained ConditionalGAN."""
+"""Training the style encoder S of Reed et al. sec. 4.4, after the GAN, with G frozen.
+
+`style_encoder_step` is one update; `StyleEncoderTrainer` runs it under keras.Model.fit.
+`t2i fit` runs it in its own loop (ConditionalGAN.train_style_encoder_step).
+"""
 
 from __future__ import annotations
 
-import keras
+from typing import TYPE_CHECKING
 
-from tf_t2i.models.conditional_gan import ConditionalGAN
+import keras
+import tensorflow as tf
+
+from tf_t2i import losses
+from tf_t2i.errors import T2IError
+from tf_t2i.models.conditions import right_conditions
+
+if TYPE_CHECKING:
+    from tf_t2i.models.conditional_gan import ConditionalGAN
+
+
+def style_encoder_step(gan: ConditionalGAN, batch: dict) -> dict:
+    """One update of S on ||z - S(G(z, c))||^2 (+ the reconstruction term) with G frozen.
+
+    With `model.style_reconstruction_weight` w > 0, S also learns to redraw real images:
+    + w * mean |G(S(x), c_x) - x|, so that S(x) carries a real image's style.
+
+    Args:
+        gan: a compiled ConditionalGAN with a style encoder and an s_optimizer.
+        batch: the input pipeline's dict (the condition keys, `images`; optional `noise`).
+
+    Returns:
+        dict {"s_loss": the tracker's running mean}.
+    """
+    if gan.style_encoder is None:
+        raise T2IError("model.style_encoder is off: there is no style encoder to train")
+    noise = gan.sample_noise(batch)  # z
+    # S inverts the generator that transfer_style draws with (G_ema when it is on).
+    generator = gan.inference_generator
+    conditions = right_conditions(gan.model_config, batch)
+    fake = generator({"noise": noise, **conditions}, training=False)
+    weights = {"style": 1.0, "reconstruction": gan.model_config.style_reconstruction_weight}
+    with tf.GradientTape() as tape:
+        terms = {"style": losses.style_encoder_loss(noise, gan.style_encoder(fake, training=True))}
+        if weights["reconstruction"] > 0:  # G(S(x), c_x) should redraw the real x
+            images = batch["images"]
+            style = gan.style_encoder(images, training=True)
+            redrawn = generator({"noise": style, **conditions}, training=False)
+            terms["reconstruction"] = losses.reconstruction_loss(images, redrawn)
+        per_example = losses.weighted_sum(terms, weights)
+        scaled_loss = gan.s_optimizer.scale_loss(losses.global_mean(per_example))
+    variables = gan.style_encoder.trainable_variables
+    grads = tape.gradient(scaled_loss, variables)
+    gan.s_optimizer.apply_gradients(zip(grads, variables, strict=True))
+    gan.s_loss_tracker.update_state(tf.reduce_mean(per_example))
+    return {"s_loss": gan.s_loss_tracker.result()}
 
 
 class StyleEncoderTrainer(keras.Model):
-    """Runs ConditionalGAN.train_style_encoder_step under keras.Model.fit.
+    """Runs `style_encoder_step` under keras.Model.fit.
 
     The GAN's generator stays frozen; only `gan.style_encoder` learns (with
     `gan.s_optimizer`). Logs `s_loss`.
@@ -38,4 +87,4 @@ class StyleEncoderTrainer(keras.Model):
         return [self.gan.s_loss_tracker]
 
     def train_step(self, batch):
-        return self.gan.train_style_encoder_step(batch)
+        return style_encoder_step(self.gan, batch)

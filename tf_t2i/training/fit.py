@@ -253,7 +253,7 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
         callback.on_train_begin({"step": start_step})
     try:
         step = run_phase(
-            _make_step_fn(strategy, gan.train_step),
+            _make_step_fn(strategy, gan=gan),
             gan_done,
             total_steps,
             0,
@@ -419,11 +419,11 @@ def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
         ("attributes", "num_attributes", manifest.num_attributes),
         ("class", "num_classes", manifest.num_classes),
     ):
-        auxiliary = field == "num_classes" and model.aux_classifier > 0
+        auxiliary = field == "num_classes" and model.aux_weight > 0
         if condition not in model.conditions and not auxiliary:
             continue
         if count == 0:
-            needer = f"the '{condition}' condition" if not auxiliary else "model.aux_classifier"
+            needer = f"the '{condition}' condition" if not auxiliary else "model.aux_weight"
             raise T2IError(f"{where}: {needer} needs {condition} in the data")
         if getattr(model, field) not in (0, count):
             raise T2IError(
@@ -473,24 +473,28 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**31 - 1)
 
 
-def _make_step_fn(strategy, train_fn):
-    """A tf.function running `train_fn` (a per-replica step on a batch dict) on every
-    replica; returns the global means of its per-replica metric results."""
+def _make_step_fn(strategy, train_fn=None, gan=None):
+    """A tf.function running one step on every replica: `train_fn` (a per-replica step on a
+    batch dict), or the GAN's step (`gan`, which picks G's turn outside strategy.run);
+    returns the global means of the per-replica metric results."""
     import tensorflow as tf
 
-    def replica_step(batch, poison):
-        if poison:  # the debugging switch train.nan_at_step
-            batch = dict(batch, images=batch["images"] * float("nan"))
-        return train_fn(batch)
+    from tf_t2i.training.gan_step import gan_step, replica_mean
+
+    def poisoned(batch):  # the debugging switch train.nan_at_step
+        return dict(batch, images=batch["images"] * float("nan"))
 
     @tf.function
     def step(iterator, poison):
         batch = next(iterator)
-        per_replica = strategy.run(replica_step, args=(batch, poison))
-        return {
-            key: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-            for key, value in per_replica.items()
-        }
+        transform = poisoned if poison else None
+        if gan is not None:
+            return gan_step(strategy, gan, batch, transform)
+
+        def replica_step(replica_batch):
+            return train_fn(poisoned(replica_batch) if poison else replica_batch)
+
+        return replica_mean(strategy, strategy.run(replica_step, args=(batch,)))
 
     return step
 
