@@ -45,7 +45,7 @@ def main():
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tf_t2i.config import load_config
-    from tf_t2i.data.convert import ensure_builtin
+    from tf_t2i.data.builtin import ensure_builtin
     from tf_t2i.data.schema import read_manifest
     from tf_t2i.evaluation.evaluate import evaluate_gan
     from tf_t2i.evaluation.evaluator import train_evaluator
