@@ -45,10 +45,10 @@ def main():
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tf_t2i.config import load_config
-    from tf_t2i.data.convert import ensure_builtin
+    from tf_t2i.data.builtin import ensure_builtin
     from tf_t2i.data.schema import read_manifest
     from tf_t2i.evaluation.evaluate import evaluate_gan
-    from tf_t2i.evaluation.evaluator import train_evaluator
+    from tf_t2i.evaluation.evaluator_training import train_evaluator
     from tf_t2i.models.build import build_gan
 
     config = load_config(args.recipe)

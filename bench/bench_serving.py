@@ -79,12 +79,12 @@ def main():
     import tensorflow as tf
     import tensorflow_text  # noqa: F401
 
-    from tf_t2i.export.client import RestClient
     from tf_t2i.export.savedmodel import write_savedmodel
-    from tf_t2i.export.server import make_server
     from tf_t2i.export.serving_module import ServingModule
     from tf_t2i.models.build import build_gan
     from tf_t2i.models.config import ModelConfig
+    from tf_t2i.serving.client import RestClient
+    from tf_t2i.serving.server import make_server
     from tf_t2i.text.encoder import load_encoder
 
     keras.mixed_precision.set_global_policy("float32")

@@ -145,7 +145,7 @@ def captions(language: str) -> list[str]:
 
 def _drawer(source: pathlib.Path):
     """(captions [N], noise float32 [N, Z]) -> images float32 [N, H, W, C] in [-1, 1]; and Z."""
-    from tf_t2i.evaluation.evaluate import is_run_dir, resolve_saved_model
+    from tf_t2i.evaluation.sources import is_run_dir, resolve_saved_model
 
     if is_run_dir(source):
         from tf_t2i.text.encoder import load_encoder

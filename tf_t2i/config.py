@@ -26,16 +26,17 @@ import dataclasses
 import json
 import pathlib
 import sys
-import types
-import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
 
 import tf_t2i
+from tf_t2i import config_values
 from tf_t2i.errors import T2IError
-from tf_t2i.models.config import ModelConfig, renamed_field_error
+from tf_t2i.models.config import CONDITION_KEYS, ModelConfig, renamed_field_error
+from tf_t2i.training.precision import POLICIES
+from tf_t2i.training.strategy import STRATEGIES
 
 DEFAULT_RECIPE = "shapes"
 
@@ -91,7 +92,9 @@ class TrainConfig:
 
     Attributes:
         batch_size: global batch size (split across replicas).
-        steps: number of generator steps; 0 means use `epochs`.
+        steps: number of training steps (batches); 0 means use `epochs`. Each step
+            updates D once; G is updated on every `model.d_steps`-th step, so a
+            run makes steps // d_steps G updates (as many as steps when d_steps = 1).
         epochs: number of passes over the split when `steps` is 0.
         lr_decay_epochs: multiply the learning rates by model.lr_decay_rate every
             this many epochs; fit() sets model.lr_decay_steps from the split's
@@ -139,9 +142,11 @@ class TrainConfig:
     nan_at_step: int = 0
 
 
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
-CONDITIONS = ("text", "attributes", "class", "mask")
+# The names a recipe and `t2i fit` accept, each kept in one registry:
+# precisions in training/precision.py, strategies in training/strategy.py,
+# conditions in models/config.py (CONDITION_KEYS: name -> batch key).
+PRECISIONS = ("auto", *POLICIES)
+CONDITIONS = tuple(CONDITION_KEYS)
 
 # Model sizes that fit() takes from the data set (0 in a recipe = "from the data").
 DATA_DERIVED_MODEL_FIELDS = ("num_attributes", "num_classes")
@@ -179,7 +184,7 @@ class Config:
             "name": self.name,
             "description": self.description,
             "data": dataclasses.asdict(self.data),
-            "model": _plain(self.model.to_dict()),
+            "model": config_values.plain(self.model.to_dict()),
             "train": dataclasses.asdict(self.train),
         }
 
@@ -196,7 +201,7 @@ class Config:
             T2IError: an unknown key or a value of the wrong type, naming it.
         """
         config = cls()
-        for key, value in _flatten(values):
+        for key, value in config_values.flatten(values):
             config = config.with_value(key, value, where=where)
         return config
 
@@ -207,7 +212,9 @@ class Config:
         if head in ("name", "description"):
             if len(parts) != 1:
                 raise T2IError(f"{where}: unknown key {key!r}")
-            return dataclasses.replace(self, **{head: _check(value, str, key, where)})
+            return dataclasses.replace(
+                self, **{head: config_values.check_value(value, str, key, where)}
+            )
         if head not in ("data", "model", "train") or len(parts) < 2:
             raise T2IError(
                 f"{where}: unknown key {key!r}; keys are name, description, "
@@ -215,7 +222,7 @@ class Config:
             )
         section = getattr(self, head)
         field_name = parts[1]
-        hints = _field_types(type(section))
+        hints = config_values.field_types(type(section))
         renamed = renamed_field_error(field_name, where) if head == "model" else None
         if renamed is not None:
             raise renamed
@@ -228,10 +235,10 @@ class Config:
             if not isinstance(current, dict):
                 raise T2IError(f"{where}: unknown key {key!r}: {head}.{field_name} has no sub-keys")
             updated = dict(current)
-            _set_nested(updated, parts[2:], value)
+            config_values.set_nested(updated, parts[2:], value)
             checked = updated
         else:
-            checked = _check(value, hints[field_name], key, where)
+            checked = config_values.check_value(value, hints[field_name], key, where)
         # fields are checked one by one; whole-model validation waits for
         # validate(), as a recipe may set conditions before their sizes
         new_section = dataclasses.replace(section, **{field_name: checked})
@@ -342,120 +349,11 @@ def read_recipe(path: str | pathlib.Path) -> Config:
         values = {}
     if not isinstance(values, dict):
         raise T2IError(f"{path}: a recipe is a mapping with data, model and train sections")
-    lines = _key_lines(text)
+    lines = config_values.key_lines(text)
     config = Config(name=path.stem if path.suffix != ".json" else "")
-    for key, value in _flatten(values):
+    for key, value in config_values.flatten(values):
         where = f"{path}:{lines[key]}" if key in lines else str(path)
         config = config.with_value(key, value, where=where)
     if not config.name:
         config = dataclasses.replace(config, name=path.parent.name)
     return config
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _flatten(values: Mapping, prefix: str = "") -> list[tuple[str, Any]]:
-    """{"train": {"steps": 3}} -> [("train.steps", 3)]; free-form dicts stay whole."""
-    items = []
-    for key, value in values.items():
-        dotted = f"{prefix}{key}"
-        if not prefix and key in ("data", "model", "train"):
-            if value is None:
-                continue
-            if not isinstance(value, Mapping):
-                raise T2IError(f"section {key!r} must be a mapping, got {value!r}")
-            items.extend(_flatten(value, prefix=f"{key}."))
-        else:
-            items.append((dotted, value))
-    return items
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Dotted key -> 1-based line number in a YAML document (two levels deep)."""
-    lines: dict[str, int] = {}
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return lines
-    if not isinstance(root, yaml.MappingNode):
-        return lines
-    for key_node, value_node in root.value:
-        lines[key_node.value] = key_node.start_mark.line + 1
-        if isinstance(value_node, yaml.MappingNode):
-            for sub_key, _ in value_node.value:
-                lines[f"{key_node.value}.{sub_key.value}"] = sub_key.start_mark.line + 1
-    return lines
-
-
-def _field_types(cls) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
-
-
-def _set_nested(target: dict, parts: list[str], value: Any) -> None:
-    for part in parts[:-1]:
-        target = target.setdefault(part, {})
-        if not isinstance(target, dict):
-            raise T2IError(f"cannot set {'.'.join(parts)}: {part} is not a mapping")
-    target[parts[-1]] = value
-
-
-def _check(value: Any, hint: Any, key: str, where: str) -> Any:
-    """Returns `value` converted to the type `hint`, or raises naming the key."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in args:
-            if option is type(None):
-                continue
-            try:
-                return _check(value, option, key, where)
-            except T2IError as err:
-                errors.append(str(err))
-        raise T2IError(errors[0] if errors else f"{where}: bad value for {key!r}")
-    if hint is Any:
-        return value
-    if origin in (list, tuple) or hint in (list, tuple):
-        if isinstance(value, str) and origin is not None and args and args[0] is str:
-            value = [value]  # a single caption / condition name
-        if not isinstance(value, list | tuple):
-            raise T2IError(f"{where}: {key} must be a list, got {value!r}")
-        item_type = args[0] if args else Any
-        items = [_check(item, item_type, key, where) for item in value]
-        return tuple(items) if (origin or hint) is tuple else items
-    if origin is dict or hint is dict:
-        if not isinstance(value, dict):
-            raise T2IError(f"{where}: {key} must be a mapping, got {value!r}")
-        return dict(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise T2IError(f"{where}: {key} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise T2IError(f"{where}: {key} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise T2IError(f"{where}: {key} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if value is None:
-            return ""
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise T2IError(f"{where}: {key} must be a string, got {value!r}")
-        return str(value)
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """Tuples -> lists, recursively, so YAML/JSON round trips compare equal."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value

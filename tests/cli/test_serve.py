@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from tf_t2i.cli.main import cli
-from tf_t2i.export.client import GrpcClient, RestClient
+from tf_t2i.serving.client import GrpcClient, RestClient
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "export"))

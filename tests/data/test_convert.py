@@ -14,7 +14,8 @@ from PIL import Image
 from sources_testing import copy_fixture, split_counts
 
 from tf_t2i.data import schema
-from tf_t2i.data.convert import convert, ensure_builtin
+from tf_t2i.data.builtin import ensure_builtin
+from tf_t2i.data.convert import convert
 from tf_t2i.data.record import Record
 from tf_t2i.data.sources import get_source
 from tf_t2i.data.sources.base import Source, SourceInfo
@@ -275,7 +276,7 @@ _ENSURE_SCRIPT = """
 import sys
 sys.path.insert(0, sys.argv[1])
 from conftest import HashEncoder
-from tf_t2i.data.convert import ensure_builtin
+from tf_t2i.data.builtin import ensure_builtin
 print(ensure_builtin("shapes", encoder=HashEncoder(), num_images=300, image_size=16,
                      shard_size=50, progress=False))
 """

@@ -34,7 +34,7 @@ def test_bad_split_and_path():
 
 
 def test_digits_are_never_flipped_and_old_caches_are_not_reused(tmp_path, monkeypatch):
-    from tf_t2i.data.convert import ensure_builtin
+    from tf_t2i.data.builtin import ensure_builtin
     from tf_t2i.data.schema import read_manifest
     from tf_t2i.data.sources.digits import DigitsSource
 
@@ -45,6 +45,6 @@ def test_digits_are_never_flipped_and_old_caches_are_not_reused(tmp_path, monkey
     # revision 2 has a cache key of its own: a copy converted with flips (revision 1,
     # the key before revisions existed) is not reused
     monkeypatch.setattr(DigitsSource, "revision", 1)
-    monkeypatch.setattr("tf_t2i.data.convert.convert", lambda source, out_dir, **kw: out_dir)
+    monkeypatch.setattr("tf_t2i.data.builtin.convert", lambda source, out_dir, **kw: out_dir)
     revision_one = ensure_builtin("digits", image_size=16, encoder="use-m3")
     assert revision_one != data_dir and revision_one.parent == data_dir.parent

@@ -58,7 +58,8 @@ def trained_evaluator(shapes_dir):
     """(path of the saved evaluator, its info dict), trained on `shapes_dir`."""
     import json
 
-    from tf_t2i.evaluation.evaluator import info_path, train_evaluator
+    from tf_t2i.evaluation.evaluator import info_path
+    from tf_t2i.evaluation.evaluator_training import train_evaluator
 
     # 60 epochs of 540 images: at 30 the loss was still 0.81 on an AMD EPYC and the class
     # accuracy at chance x 4.8; at 60 it is 0.31 and 0.40 (chance 0.02)

@@ -7,6 +7,7 @@ import pytest
 from tf_t2i.errors import T2IError
 from tf_t2i.evaluation import evaluator as ev
 from tf_t2i.evaluation import inception
+from tf_t2i.evaluation.evaluator_training import train_evaluator
 
 
 def test_network_outputs_features_and_the_heads_the_data_has():
@@ -114,7 +115,7 @@ def test_evaluator_trains_on_a_data_set_without_attributes(tmp_path, hash_encode
     data = tmp_path / "digits"
     source = get_source("digits", None, image_size=32)
     convert(source, data, encoder=hash_encoder, image_size=32, limit=200, progress=False)
-    path = ev.train_evaluator(data, epochs=2, seed=0, log=lambda *_: None)
+    path = train_evaluator(data, epochs=2, seed=0, log=lambda *_: None)
     info = json.loads(ev.info_path(path).read_text())
     assert info["attribute_names"] == [] and len(info["class_names"]) == 10
     assert "class_accuracy" in info["real_accuracy"]

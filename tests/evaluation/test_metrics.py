@@ -3,7 +3,7 @@ import pytest
 import scipy.linalg
 
 from tf_t2i.errors import T2IError
-from tf_t2i.evaluation import metrics
+from tf_t2i.evaluation import metric_registry, metrics
 
 
 def _gaussian(n, dim, mean=0.0, scale=1.0, seed=0):
@@ -130,7 +130,7 @@ def test_registry_flags_mode_collapse_and_reports_every_default_metric():
     labels = np.arange(60) % 3
     probs = np.eye(3)[labels]
     collapsed = np.repeat(rng.normal(size=(6, 5)), 5, axis=0)  # 6 captions x 5 identical samples
-    inputs = metrics.MetricInputs(
+    inputs = metric_registry.MetricInputs(
         real_features=real[:30],
         real_reference=real[30:],
         fake_features=real[:30] + 2.0,
@@ -143,26 +143,26 @@ def test_registry_flags_mode_collapse_and_reports_every_default_metric():
         diversity_groups=np.repeat(np.arange(6), 5),
         real_labels=labels,
     )
-    results = metrics.compute_metrics(metrics.DEFAULT_METRICS, inputs)
+    results = metric_registry.compute_metrics(metric_registry.DEFAULT_METRICS, inputs)
     assert results["mode_collapse"] is True and results["diversity"] == 0.0
     assert results["fid"] > results["fid_real_baseline"] > 0
     assert results["kid"] > results["kid_real_baseline"]
     assert results["class_accuracy"] == 1.0 and results["inception_score"] == pytest.approx(3.0)
     with pytest.raises(T2IError, match="unknown metric"):
-        metrics.compute_metrics(["nope"], inputs)
+        metric_registry.compute_metrics(["nope"], inputs)
 
 
 def test_diversity_scale_falls_back_to_the_whole_real_set_without_classes():
     real = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 8.0], [6.0, 8.0]])
     generated = np.array([[0.0, 0.0], [0.6, 0.8], [5.0, 5.0], [5.0, 5.0]])
-    inputs = metrics.MetricInputs(
+    inputs = metric_registry.MetricInputs(
         real_features=real[:2],
         real_reference=real[2:],
         real_labels=np.full(4, -1),
         diversity_features=generated,
         diversity_groups=np.array([0, 0, 1, 1]),
     )
-    results = metrics.compute_metrics(["diversity"], inputs)
+    results = metric_registry.compute_metrics(["diversity"], inputs)
     assert results["diversity_real_scope"] == "all"
     assert results["diversity"] == pytest.approx(0.5)  # (1.0 + 0.0) / 2
     assert results["diversity_real"] == pytest.approx(metrics.mean_pairwise_distance(real))

@@ -67,7 +67,7 @@ def test_untrained_gan_is_far_from_real_and_the_same_seed_gives_the_same_numbers
     shapes_dir, loaded_evaluator, tiny_gan
 ):
     run = lambda seed: evaluate.run_protocol(  # noqa: E731
-        evaluate._gan_generate_fn(tiny_gan),
+        evaluate.gan_generate_fn(tiny_gan),
         ["text"],
         8,
         shapes_dir,
@@ -93,7 +93,7 @@ def test_evaluate_gan_adds_the_step(shapes_dir, trained_evaluator, tiny_gan):
 
 
 def test_protocol_errors_name_the_problem(shapes_dir, loaded_evaluator, tiny_gan):
-    gen = evaluate._gan_generate_fn(tiny_gan)
+    gen = evaluate.gan_generate_fn(tiny_gan)
     with pytest.raises(T2IError, match="no split 'val'"):
         evaluate.run_protocol(gen, ["text"], 8, shapes_dir, loaded_evaluator, split="val")
     wrong_size = lambda c, noise: np.zeros((len(noise), 16, 16, 3), np.float32)  # noqa: E731

@@ -82,7 +82,7 @@ def test_a_split_without_held_out_images_says_so(shapes_dir):
 def test_the_evaluator_learns_from_the_holdout_split(tmp_path, hash_encoder):
     from tf_t2i.data.convert import convert
     from tf_t2i.data.sources import get_source
-    from tf_t2i.evaluation.evaluator import train_evaluator
+    from tf_t2i.evaluation.evaluator_training import train_evaluator
 
     source = get_source("shapes", None, num_images=80, image_size=16, holdout=8)
     convert(source, tmp_path / "d", encoder=hash_encoder, image_size=16, progress=False)

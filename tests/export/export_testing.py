@@ -1,6 +1,7 @@
 """Helpers for the export tests: tiny runs, a stand-in text encoder, toy exports, a server thread.
 
-Imported by tests/export/ and tests/cli/ (as `from export_testing import ...`).
+Imported by tests/export/, tests/serving/ and tests/cli/ (as `from export_testing import ...`;
+tests/conftest.py puts this folder on sys.path).
 """
 
 import contextlib
@@ -121,7 +122,7 @@ def toy_export(root, name="toy", **kwargs):
 @contextlib.contextmanager
 def running_server(root, **limits):
     """A `t2i serve` server on a free port, serving in a thread; yields it."""
-    from tf_t2i.export.server import make_server
+    from tf_t2i.serving.server import make_server
 
     server = make_server(root, port=0, **limits)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_t2i.text import use_m3 as use_m3_module
+from tf_t2i import files
+from tf_t2i.text import use_m3_build
 
 # Strings where tokenizers and padding tend to go wrong.
 EDGE_CASES = [
@@ -33,7 +34,7 @@ def cpp_ids(texts):
     import sentencepiece
 
     processor = sentencepiece.SentencePieceProcessor(
-        model_file=str(use_m3_module.resources_dir() / "sp.model")
+        model_file=str(use_m3_build.resources_dir() / "sp.model")
     )
     return processor.encode(list(texts), add_bos=True, add_eos=True)
 
@@ -127,10 +128,10 @@ def test_saved_model_keeps_the_table_uint8_and_is_about_85_mb(use_m3):
 
 
 def test_cached_under_the_cache_root(use_m3, monkeypatch, tmp_path):
-    assert pathlib.Path(use_m3.path) == use_m3_module.default_path()
+    assert pathlib.Path(use_m3.path) == use_m3_build.default_path()
     monkeypatch.setenv("TF_T2I_CACHE", str(tmp_path))
-    expected = tmp_path / "encoders" / f"use-m3-{use_m3_module.version()}"
-    assert use_m3_module.default_path() == expected
+    expected = tmp_path / "encoders" / f"use-m3-{use_m3_build.version()}"
+    assert use_m3_build.default_path() == expected
 
 
 def test_fresh_process_with_only_tf_text_hub_reproduces_embeddings(use_m3, captions, tmp_path):
@@ -163,7 +164,7 @@ def test_a_crashed_build_leaves_nothing_behind(tmp_path):
         raise RuntimeError("killed mid-build")
 
     with pytest.raises(RuntimeError, match="mid-build"):
-        use_m3_module.atomic_build(target, crash)
+        files.atomic_build(target, crash)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -180,7 +181,7 @@ def test_concurrent_builders_do_not_corrupt_each_other(tmp_path):
 
     def run():
         try:
-            results.append(use_m3_module.atomic_build(target, build))
+            results.append(files.atomic_build(target, build))
         except Exception as err:  # reported below
             errors.append(err)
 
@@ -210,5 +211,5 @@ def test_two_processes_building_into_an_empty_cache(tmp_path):
     assert [p.returncode for p in procs] == [0, 0]
     assert outputs[0] == outputs[1]
     assert [p.name for p in (tmp_path / "encoders").iterdir()] == [
-        f"use-m3-{use_m3_module.version()}"
+        f"use-m3-{use_m3_build.version()}"
     ]

@@ -167,7 +167,7 @@ def convert(source, path, out_dir, image_size, stored_size, resize, image_format
       t2i convert stackgan data/birds --out data/cub --stored-size 76   # char-CNN-RNN
       t2i convert stackgan data/birds --out data/cub-use --encoder use-m3
     """
-    from tf_t2i.data.convert import builtin_source
+    from tf_t2i.data.builtin import builtin_source
     from tf_t2i.data.convert import convert as run_convert
     from tf_t2i.data.sources import BUILT_IN, get_source
     from tf_t2i.errors import T2IError

@@ -62,7 +62,7 @@ def train(data_dir, out, epochs, batch_size, seed):
     t2i evaluator train --data data/shapes
     t2i evaluator train --data data/digits --epochs 10 --out evaluators/digits.keras
     """
-    from tf_t2i.evaluation.evaluator import train_evaluator
+    from tf_t2i.evaluation.evaluator_training import train_evaluator
 
     path = train_evaluator(
         data_dir, out, epochs=epochs, batch_size=batch_size, seed=seed, log=click.echo
@@ -161,7 +161,7 @@ def evaluate(
     """
     if published["protocol"] is not None:
         return run_published(source, data_dir, split, seed, out, raw_generator, **published)
-    from tf_t2i.evaluation.evaluate import evaluate_source
+    from tf_t2i.evaluation.sources import evaluate_source
     from tf_t2i.evaluation.style import summary_lines
 
     results = evaluate_source(

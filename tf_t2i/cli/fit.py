@@ -8,9 +8,9 @@ import sys
 import click
 
 from tf_t2i.cli.errors import user_errors
+from tf_t2i.config import CONDITIONS, PRECISIONS, STRATEGIES
 
 MODELS = ("dcgan", "gan-cls", "gan-int", "gan-int-cls")
-CONDITIONS = ("text", "attributes", "class", "mask", "none")
 
 
 @click.command("fit")
@@ -29,7 +29,10 @@ CONDITIONS = ("text", "attributes", "class", "mask", "none")
 )
 @click.option("--model", type=click.Choice(MODELS), default=None, help="GAN variant.")
 @click.option(
-    "--condition", type=click.Choice(CONDITIONS), default=None, help="What G is conditioned on."
+    "--condition",
+    type=click.Choice([*CONDITIONS, "none"]),
+    default=None,
+    help="What G is conditioned on.",
 )
 @click.option("--image-size", type=int, default=None, help="Image side (28, 32, 64, 128).")
 @click.option("--batch-size", type=int, default=None, help="Global batch size.")
@@ -37,13 +40,13 @@ CONDITIONS = ("text", "attributes", "class", "mask", "none")
 @click.option("--steps", type=int, default=None, help="Train for this many steps.")
 @click.option(
     "--precision",
-    type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
+    type=click.Choice(PRECISIONS),
     default=None,
     help="Keras dtype policy; auto picks by device.  [recipe default: auto]",
 )
 @click.option(
     "--strategy",
-    type=click.Choice(["auto", "default", "mirrored", "multi-worker", "tpu"]),
+    type=click.Choice(STRATEGIES),
     default=None,
     help="tf.distribute strategy; auto picks TPU, TF_CONFIG cluster, GPUs.  [recipe default: auto]",
 )

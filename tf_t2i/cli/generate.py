@@ -71,7 +71,7 @@ def generate(args, server, num, seed, out, grid, interpolate, steps, style_from,
     import numpy as np
 
     from tf_t2i.errors import T2IError
-    from tf_t2i.export.backends import open_backend, save_images
+    from tf_t2i.serving.backends import open_backend, save_images
 
     if server:
         source, conditions = None, list(args)

@@ -89,8 +89,8 @@ def serve(
          localhost:8501/v1/models/shapes:predict
     """
     from tf_t2i.errors import T2IError
-    from tf_t2i.export.registry import ModelRegistry
-    from tf_t2i.export.server import ServingServer
+    from tf_t2i.serving.registry import ModelRegistry
+    from tf_t2i.serving.server import ServingServer
     from tf_t2i.text.limits import CaptionLimits
 
     registry = ModelRegistry(root, policy=policy)  # T2IError if a model has no loadable version
@@ -115,7 +115,7 @@ def serve(
         raise T2IError(f"--port {port}: cannot listen on {host} ({err.strerror or err})") from None
     grpc_server = None
     if grpc_port is not None:
-        from tf_t2i.export.grpc_server import make_grpc_server
+        from tf_t2i.serving.grpc_server import make_grpc_server
 
         try:
             grpc_server, bound = make_grpc_server(

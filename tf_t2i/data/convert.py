@@ -9,83 +9,33 @@ are embedded in batches by the text encoder; bad inputs are skipped, counted by
 reason and listed in skipped.jsonl, or with `strict=True` stop the conversion
 with an error naming the file. Writing goes through `ShardedWriter`, so an
 interrupted conversion resumes when rerun.
+
+This module holds the conversion's options and its loop over splits and
+chunks; prepare.py checks and serializes one chunk, images.py decodes, resizes
+and encodes, builtin.py keeps the cache of the built-in sources.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import fcntl
 import hashlib
-import inspect
-import io
 import itertools
 import json
 import multiprocessing
 import os
-import pathlib
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 
-import numpy as np
-
 from tf_t2i import __version__
 from tf_t2i.data import schema
-from tf_t2i.data.record import Record, Skipped
-from tf_t2i.data.writer import STATE_FILE, ShardedWriter
+from tf_t2i.data.images import IMAGE_FORMATS, RESIZE_POLICIES, ImageOptions
+from tf_t2i.data.prepare import Plan, prepare_chunk, serialize_examples
+from tf_t2i.data.writer import ShardedWriter
 from tf_t2i.errors import T2IError
 from tf_t2i.text.limits import CaptionLimits
 
-RESIZE_POLICIES = ("center-crop", "stretch", "pad")
-IMAGE_FORMATS = ("png", "jpeg")
 DEFAULT_SHARD_SIZE = 1000
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageOptions:
-    """How images are stored.
-
-    Attributes:
-        stored_size: side of the stored square image.
-        resize: one of RESIZE_POLICIES: "center-crop" keeps the central square,
-            "stretch" scales both sides to the square, "pad" fits the image
-            inside the square on black.
-        image_format: "png" (lossless) or "jpeg" (quality 95, smaller).
-        channels: 3 (RGB) or 1 (grey).
-    """
-
-    stored_size: int = 64
-    resize: str = "center-crop"
-    image_format: str = "png"
-    channels: int = 3
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plan:
-    """What converting one split needs besides the source, the writer and the encoder."""
-
-    image: ImageOptions
-    num_attributes: int  # every record must carry this many (0: none)
-    has_masks: bool  # every record must carry a mask
-    shard_size: int
-    limit: int | None
-    strict: bool
-    batch_size: int
-    progress: bool
-    precomputed_dim: int = 0  # D of the records' own embeddings (0: embed the captions)
-    caption_limits: CaptionLimits = CaptionLimits()
-
-
-@dataclasses.dataclass
-class _Prepared:
-    """A record whose image (and mask) are validated and re-encoded, captions cleaned."""
-
-    image: bytes
-    mask: bytes | None
-    record: Record
-    captions: list[str]
-    embeddings: np.ndarray | None = None  # float32 [len(captions), D], precomputed only
-    too_long: list[str] = dataclasses.field(default_factory=list)  # why captions were dropped
 
 
 def _is_precomputed(encoder) -> bool:
@@ -205,7 +155,7 @@ def convert(
     if writer.up_to_date:
         return schema.read_manifest(out_dir)
 
-    plan = _Plan(
+    plan = Plan(
         image=image_options,
         num_attributes=len(info.attribute_names),
         has_masks=bool(info.has_masks),
@@ -279,7 +229,7 @@ def _executor(workers: int):
     )
 
 
-def _convert_split(source, split, writer, encoder, plan: _Plan, executor) -> None:
+def _convert_split(source, split, writer, encoder, plan: Plan, executor) -> None:
     """Writes the split's remaining chunks, resuming after those already done."""
     from tqdm import tqdm
 
@@ -298,11 +248,11 @@ def _convert_split(source, split, writer, encoder, plan: _Plan, executor) -> Non
             chunk = list(itertools.islice(items, shard_size))
             if not chunk and index > 0:
                 break
-            prepared, skipped = _prepare_chunk(chunk, split, plan, executor)
+            prepared, skipped = prepare_chunk(chunk, split, plan, executor)
             if skipped and plan.strict:
                 first = skipped[0]
                 raise T2IError(f"{first['file']}: {first['reason']}: {first['detail']}")
-            examples = _examples(prepared, encoder, plan)
+            examples = serialize_examples(prepared, encoder, plan)
             writer.write_chunk(
                 split, index, examples, skipped,
                 max_captions=max([len(p.captions) for p in prepared] or [0]),
@@ -313,257 +263,3 @@ def _convert_split(source, split, writer, encoder, plan: _Plan, executor) -> Non
     finally:
         bar.close()
     writer.mark_complete(split)
-
-
-def _prepare_chunk(chunk, split, plan: _Plan, executor):
-    """Validates and re-encodes a chunk's records. Returns (prepared, skipped dicts)."""
-    records = [item for item in chunk if isinstance(item, Record)]
-    if executor is None:
-        results = iter([_prepare_record(r, plan) for r in records])
-    else:
-        results = executor.map(_prepare_record, records, [plan] * len(records), chunksize=16)
-    prepared, skipped = [], []
-    for item in chunk:
-        result = item if isinstance(item, Skipped) else next(results)
-        if isinstance(result, Skipped):
-            skipped.append(
-                {
-                    "reason": result.reason,
-                    "file": result.file,
-                    "detail": result.detail,
-                    "split": result.split or split,
-                }
-            )
-        else:
-            prepared.append(result)
-            for detail in result.too_long:
-                skipped.append(
-                    {"reason": "caption_too_long", "file": result.record.source_file
-                     or result.record.image_id, "detail": detail, "split": split}
-                )  # fmt: skip
-    return prepared, skipped
-
-
-def _prepare_record(record: Record, plan: _Plan) -> _Prepared | Skipped:
-    """Checks one record and re-encodes its image and mask; a Skipped says why not."""
-    file = record.source_file or record.image_id
-    options, num_attributes = plan.image, plan.num_attributes
-
-    def skip(reason, detail):
-        return Skipped(reason, file, detail, record.split)
-
-    embeddings = None
-    if plan.precomputed_dim:
-        from tf_t2i.text.precomputed import aligned
-
-        paired = aligned(list(record.captions), record.embeddings, plan.precomputed_dim)
-        if isinstance(paired[0], str):  # (reason, detail)
-            return skip(*paired)
-        captions, embeddings = paired
-    else:
-        captions = [c.strip() for c in record.captions if isinstance(c, str) and c.strip()]
-    if not captions:
-        return skip("no_captions", "no caption for this image")
-    too_long = []
-    for i, caption in enumerate(captions):
-        problem = plan.caption_limits.problem(caption)
-        if problem:
-            too_long.append(f"caption {i} has {problem}")
-    if len(too_long) == len(captions):
-        return skip("caption_too_long", "; ".join(too_long))
-    if too_long:
-        kept = [i for i, c in enumerate(captions) if plan.caption_limits.problem(c) is None]
-        captions = [captions[i] for i in kept]
-        if embeddings is not None:
-            embeddings = embeddings[kept]
-    if record.attributes is not None and len(record.attributes) != num_attributes:
-        return skip(
-            "bad_annotation",
-            f"{len(record.attributes)} attributes, expected {num_attributes}",
-        )
-    if num_attributes and record.attributes is None:
-        return skip("missing_annotation", "no attributes for this image")
-    try:
-        image = _open_image(record.image)
-    except ValueError as err:
-        return skip(str(err.args[0]), str(err.args[1]))
-    mask = None
-    if record.mask is not None:
-        try:
-            mask = _open_image(record.mask).convert("L")
-        except ValueError as err:
-            return skip("bad_annotation", f"mask: {err.args[1]}")
-        if mask.size != image.size:
-            return skip(
-                "mask_size_mismatch",
-                f"mask is {mask.size[0]}x{mask.size[1]}, image is {image.size[0]}x{image.size[1]}",
-            )
-    elif plan.has_masks:
-        return skip("missing_annotation", "no mask for this image")
-    mode = "RGB" if options.channels == 3 else "L"
-    image = _resize(image.convert(mode), options)
-    encoded = _encode(image, options.image_format)
-    mask_bytes = _encode(_resize(mask, options), "png") if mask is not None else None
-    return _Prepared(encoded, mask_bytes, record, captions, embeddings, too_long)
-
-
-def _open_image(data):
-    """Decodes image bytes or an array fully. Raises ValueError(reason, detail)."""
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(data, np.ndarray):
-        array = data.astype(np.uint8) if data.dtype != np.uint8 else data
-        if array.ndim == 3 and array.shape[-1] == 1:
-            array = array[..., 0]
-        return Image.fromarray(array)
-    if len(data) == 0:
-        raise ValueError("empty_image", "zero-byte image file")
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()  # decodes every pixel: catches truncated files
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError("corrupt_image", f"cannot decode image: {err}") from None
-    if image.mode not in ("RGB", "L"):
-        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-        if image.mode == "RGBA":  # composite transparency onto black
-            background = Image.new("RGB", image.size)
-            background.paste(image, mask=image.getchannel("A"))
-            image = background
-    return image
-
-
-def _resize(image, options: ImageOptions):
-    """Resizes a PIL image to the stored square by the resize policy."""
-    from PIL import Image
-
-    size = options.stored_size
-    width, height = image.size
-    if width == height == size:
-        return image
-    resample = Image.Resampling.LANCZOS if min(width, height) > size else Image.Resampling.BICUBIC
-    if options.resize == "center-crop":
-        side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        return image.resize((size, size), resample, box=(left, top, left + side, top + side))
-    if options.resize == "stretch":
-        return image.resize((size, size), resample)
-    scale = size / max(width, height)  # pad
-    inner = image.resize((max(1, round(width * scale)), max(1, round(height * scale))), resample)
-    canvas = Image.new(image.mode, (size, size))
-    canvas.paste(inner, ((size - inner.size[0]) // 2, (size - inner.size[1]) // 2))
-    return canvas
-
-
-def _encode(image, image_format: str) -> bytes:
-    buffer = io.BytesIO()
-    if image_format == "jpeg":
-        image.save(buffer, format="JPEG", quality=95)
-    else:
-        image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-def _examples(prepared: list[_Prepared], encoder, plan: _Plan) -> list[bytes]:
-    """Embeds every caption of the chunk in batches and serializes the examples."""
-    if plan.precomputed_dim:  # stored as published, row for row
-        embeddings = np.zeros((0, plan.precomputed_dim), np.float32)
-        embeddings = np.concatenate([embeddings] + [p.embeddings for p in prepared])  # [T, D]
-    else:
-        texts = [c for p in prepared for c in p.captions]
-        # templated sources repeat captions a lot: embed each distinct text once
-        unique = list(dict.fromkeys(texts))
-        row = {text: i for i, text in enumerate(unique)}
-        table = np.asarray(encoder.encode(unique, batch_size=plan.batch_size), np.float32).reshape(
-            len(unique), int(encoder.dim)
-        )  # [U, D]
-        embeddings = table[[row[t] for t in texts]]  # [T, D]
-    examples, start = [], 0
-    for p in prepared:
-        end = start + len(p.captions)
-        r = p.record
-        examples.append(
-            schema.make_example(
-                image=p.image,
-                image_format=plan.image.image_format,
-                height=plan.image.stored_size,
-                width=plan.image.stored_size,
-                image_id=r.image_id,
-                captions=p.captions,
-                embeddings=embeddings[start:end],
-                label=int(r.label),
-                label_text=r.label_text,
-                attributes=() if r.attributes is None else np.asarray(r.attributes, np.float32),
-                mask=p.mask,
-            )
-        )
-        start = end
-    return examples
-
-
-# options of ensure_builtin that are conversion settings, not source options
-_CONVERT_OPTIONS = frozenset(list(inspect.signature(convert).parameters)[2:])
-
-
-def ensure_builtin(name: str = "shapes", **options) -> pathlib.Path:
-    """Converts a built-in source (shapes, digits) into the cache unless already there.
-
-    Args:
-        name: "shapes" or "digits".
-        **options: conversion options of `convert` (encoder, image_size, ...)
-            and the source's own options (num_images, seed, ...).
-
-    Returns:
-        The data set directory, under cache_dir("datasets").
-    """
-    from tf_t2i.cache import cache_dir
-    from tf_t2i.data.sources import BUILT_IN, source_class
-
-    if name not in BUILT_IN:
-        raise T2IError(f"{name!r} is not a built-in source; choose one of {', '.join(BUILT_IN)}")
-    convert_options = {k: v for k, v in options.items() if k in _CONVERT_OPTIONS}
-    source_options = {k: v for k, v in options.items() if k not in _CONVERT_OPTIONS}
-    convert_options.setdefault("encoder", "use-m3")
-    spec = convert_options["encoder"]
-    if not isinstance(spec, str):
-        spec = spec.spec
-    key = [name, source_options, {**convert_options, "encoder": spec}]
-    revision = getattr(source_class(name), "revision", 1)
-    if revision > 1:  # the first revision keeps the digests of existing caches
-        key.append({"revision": revision})
-    blob = json.dumps(key, sort_keys=True)
-    digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
-    out_dir = cache_dir("datasets", f"{name}-{digest}")
-    # several processes (e.g. multi-worker training on one host) may ask at once:
-    # one converts while the others wait, then find it done
-    with open(out_dir.with_name(out_dir.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _finished(out_dir):
-            return out_dir
-        size = convert_options.get("stored_size") or convert_options.get("image_size", 64)
-        source = builtin_source(name, size, **source_options)
-        convert(source, out_dir, **convert_options)
-    return out_dir
-
-
-def _finished(data_dir: pathlib.Path) -> bool:
-    """Whether data_dir holds a finished conversion whose shards are all there."""
-    if not (data_dir / schema.MANIFEST_FILE).is_file() or (data_dir / STATE_FILE).exists():
-        return False
-    manifest = schema.read_manifest(data_dir)
-    return all(
-        os.path.isfile(path) for split in manifest.splits
-        for path in manifest.shard_files(data_dir, split)
-    )  # fmt: skip
-
-
-def builtin_source(name: str, stored_size: int, /, **options):
-    """A built-in source (shapes, digits) that renders at `stored_size` unless
-    `options` give its own `image_size`.
-
-    They draw or upsample their images, so making them at the size they are
-    stored avoids resampling twice.
-    """
-    from tf_t2i.data.sources import get_source
-
-    options.setdefault("image_size", stored_size)
-    return get_source(name, None, **options)

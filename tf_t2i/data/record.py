@@ -1,7 +1,8 @@
 """What a source yields: one `Record` per usable image, one `Skipped` per bad input.
 
 Sources stay simple: they read their on-disk layout and yield these; decoding,
-validation, resizing and caption encoding happen once, in `convert.py`.
+validation, resizing and caption encoding happen once, in `convert.py` (one chunk
+at a time in prepare.py, images through images.py).
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ import dataclasses
 import json
 import os
 import pathlib
-import tempfile
 
 from tf_t2i.errors import T2IError
+from tf_t2i.files import atomic_write
 
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "dataset.json"
@@ -144,7 +144,7 @@ class Manifest:
 def write_manifest(data_dir: str | os.PathLike, manifest: Manifest) -> pathlib.Path:
     """Writes DIR/dataset.json atomically (a reader sees the old file or the new one)."""
     path = pathlib.Path(data_dir, MANIFEST_FILE)
-    atomic_write_text(path, json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
+    atomic_write(path, json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -173,22 +173,6 @@ def read_manifest(data_dir: str | os.PathLike) -> Manifest:
             f"({SCHEMA_VERSION}); upgrade tf_t2i"
         )
     return Manifest.from_dict(data)
-
-
-def atomic_write_text(path: pathlib.Path, text: str) -> None:
-    """Writes `text` to a temporary file beside `path`, fsyncs it and renames it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; data sets are shared files
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def make_example(

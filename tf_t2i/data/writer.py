@@ -24,6 +24,7 @@ import re
 
 from tf_t2i.data import schema
 from tf_t2i.errors import T2IError
+from tf_t2i.files import atomic_write
 
 STATE_FILE = ".convert-state.json"
 
@@ -151,7 +152,7 @@ class ShardedWriter:
                 path.unlink()
 
     def _write_state(self) -> None:
-        schema.atomic_write_text(self._state_path, json.dumps(self.state, indent=1) + "\n")
+        atomic_write(self._state_path, json.dumps(self.state, indent=1) + "\n")
 
     def _split_state(self, split: str) -> dict:
         return self.state["splits"].setdefault(split, {"chunks": [], "complete": False})
@@ -241,7 +242,7 @@ class ShardedWriter:
                 "shards": shards,
             }
         self._write_state()  # final names, so a crash below still resumes cleanly
-        schema.atomic_write_text(
+        atomic_write(
             self.out_dir / schema.SKIPPED_FILE, "".join(line + "\n" for line in skipped_lines)
         )
         manifest.splits = splits

@@ -22,12 +22,13 @@ For a generator and a converted data set:
    for a model with a style encoder, style transfer (style.py).
 7. Zero-shot ("zero_shot"), when the data set holds classes out of its train
    split: accuracy on those classes (zero_shot.py).
+
+sources.py turns what `t2i evaluate` is given (a run directory or a
+SavedModel) into a generate function for this protocol and records the figures.
 """
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
 import pathlib
 import time
@@ -36,16 +37,11 @@ from collections.abc import Callable
 import numpy as np
 
 from tf_t2i.errors import T2IError
-from tf_t2i.evaluation import metrics, style, zero_shot
-from tf_t2i.evaluation.evaluator import Evaluator, default_path, real_batches, train_evaluator
+from tf_t2i.evaluation import metric_registry, style, zero_shot
+from tf_t2i.evaluation.evaluator import Evaluator, default_path, real_batches
+from tf_t2i.evaluation.evaluator_training import train_evaluator
+from tf_t2i.models.config import CONDITION_KEYS
 
-# model condition name -> the input-pipeline / generate() key that carries it
-CONDITION_KEYS = {
-    "text": "embeddings",
-    "attributes": "attributes",
-    "class": "labels",
-    "mask": "masks",
-}
 DIVERSITY_CAPTIONS = 10
 DIVERSITY_SAMPLES = 8
 GENERATE_BATCH = 64
@@ -100,7 +96,7 @@ def run_protocol(
     split: str = "test",
     num_samples: int = 1000,
     seed: int = 0,
-    metric_names=metrics.DEFAULT_METRICS,
+    metric_names=metric_registry.DEFAULT_METRICS,
     transfer_fn=None,
 ) -> dict:
     """Runs the protocol (module docstring) for any generator.
@@ -160,7 +156,7 @@ def run_protocol(
     ev_fake = evaluator.predict(fakes)
     ev_diverse = evaluator.predict(diverse)
     half = n // 2
-    inputs = metrics.MetricInputs(
+    inputs = metric_registry.MetricInputs(
         real_features=ev_real["features"][:half],
         fake_features=ev_fake["features"][:half],
         real_reference=ev_real["features"][half:],
@@ -179,7 +175,7 @@ def run_protocol(
     results = {
         # NaN (a figure the data cannot give, e.g. class accuracy without labels) -> null
         k: None if isinstance(v, float) and np.isnan(v) else v
-        for k, v in metrics.compute_metrics(metric_names, inputs).items()
+        for k, v in metric_registry.compute_metrics(metric_names, inputs).items()
     }
     style_groups = style.declared_style_groups(manifest)
     style_inputs = style.StyleInputs(
@@ -211,7 +207,7 @@ def run_protocol(
     return results
 
 
-def _gan_generate_fn(gan, use_ema: bool = True) -> GenerateFn:
+def gan_generate_fn(gan, use_ema: bool = True) -> GenerateFn:
     def generate(conditions, noise):
         return np.asarray(gan.generate(conditions, noise=noise, use_ema=use_ema))
 
@@ -253,14 +249,14 @@ def evaluate_gan(
     if train_missing_evaluator and not path.is_file():
         train_evaluator(data_dir, path, log=log)
     evaluator = get_evaluator(data_dir, evaluator_path, features, inception_weights)
-    return _run_gan(gan, data_dir, evaluator, split, num_samples, seed)
+    return run_gan(gan, data_dir, evaluator, split, num_samples, seed)
 
 
-def _run_gan(gan, data_dir, evaluator, split, num_samples, seed, use_ema=True) -> dict:
+def run_gan(gan, data_dir, evaluator, split, num_samples, seed, use_ema=True) -> dict:
     """`run_protocol` for a ConditionalGAN, with its training step and which generator drew."""
     config = gan.model_config
     results = run_protocol(
-        _gan_generate_fn(gan, use_ema),
+        gan_generate_fn(gan, use_ema),
         list(config.conditions),
         config.z_dim,
         data_dir,
@@ -272,157 +268,3 @@ def _run_gan(gan, data_dir, evaluator, split, num_samples, seed, use_ema=True) -
     )
     drew = "ema" if use_ema and gan.generator_ema is not None else "generator"
     return {"step": int(gan.step.numpy()), "generator": drew, **results}
-
-
-# === Sources: run directories and SavedModels ===
-
-
-def is_run_dir(path: pathlib.Path) -> bool:
-    """A `t2i fit` run directory has config.json and checkpoints/."""
-    return (path / "config.json").is_file() and (path / "checkpoints").is_dir()
-
-
-def resolve_saved_model(path: pathlib.Path) -> pathlib.Path | None:
-    """A SavedModel dir, or the highest numeric version under a TF Serving model dir."""
-    if (path / "saved_model.pb").is_file():
-        return path
-    versions = [p for p in path.glob("*") if p.name.isdigit() and (p / "saved_model.pb").is_file()]
-    return max(versions, key=lambda p: int(p.name)) if versions else None
-
-
-def _saved_model_generate_fn(loaded) -> tuple[GenerateFn, list[str], int]:
-    """Wraps an exported SavedModel as a GenerateFn.
-
-    Text models are fed the data set's stored caption embeddings through
-    `from_embedding` (no re-encoding); attribute / class models through
-    `serving_default`. Served images are uint8 and mapped back to [-1, 1].
-    """
-    import tensorflow as tf
-
-    name = "from_embedding" if "from_embedding" in loaded.signatures else "serving_default"
-    signature = loaded.signatures.get(name)
-    if signature is None:
-        raise T2IError("the SavedModel has no serving_default signature; export it with t2i export")
-    specs = signature.structured_input_signature[1]
-    unsupported = sorted(set(specs) & {"text", "mask"})
-    if unsupported or "noise" not in specs:
-        raise T2IError(
-            f"the SavedModel's {name} signature takes {sorted(specs)}; evaluation needs "
-            f"embeddings / attributes / label inputs and noise (evaluate the run directory instead)"
-        )
-    z_dim = int(specs["noise"].shape[-1])
-    # serving input name -> (model condition, input-pipeline key)
-    served = {
-        "embeddings": ("text", "embeddings"),
-        "attributes": ("attributes", "attributes"),
-        "label": ("class", "labels"),
-    }
-    conditions = [served[k][0] for k in specs if k in served]
-
-    def generate(conditions_batch, noise):
-        feed = {
-            k: tf.constant(conditions_batch[served[k][1]], specs[k].dtype)
-            for k in specs
-            if k in served
-        }
-        feed["noise"] = tf.constant(noise, tf.float32)
-        if "seed" in specs:  # ignored when noise is given
-            feed["seed"] = tf.zeros([0], specs["seed"].dtype)
-        images = signature(**feed)["images"].numpy()
-        return images.astype(np.float32) / 127.5 - 1.0  # uint8 [0, 255] -> [-1, 1]
-
-    return generate, conditions, z_dim
-
-
-def evaluate_source(
-    source: str | os.PathLike,
-    data_dir: str | os.PathLike,
-    split: str = "test",
-    num_samples: int = 1000,
-    seed: int = 0,
-    evaluator_path: str | os.PathLike | None = None,
-    features: str = "evaluator",
-    inception_weights: str | os.PathLike | None = None,
-    out: str | os.PathLike | None = None,
-    use_ema: bool = True,
-) -> dict:
-    """`t2i evaluate`: evaluates a run directory or a SavedModel and records the figures.
-
-    The figures go to `out` (JSON) and, for a run directory, are appended as
-    one line to its metrics.jsonl (with "event": "evaluate"). A run with
-    model.ema_decay draws with G_ema unless `use_ema` is False; a SavedModel
-    holds only the generator it was exported with.
-
-    Returns:
-        The figures dict written to `out`.
-    """
-    source = pathlib.Path(source)
-    if not source.exists():
-        raise T2IError(f"SOURCE: no such run or SavedModel directory: {source}")
-    evaluator = get_evaluator(data_dir, evaluator_path, features, inception_weights)
-    saved_model = None if is_run_dir(source) else resolve_saved_model(source)
-    if not use_ema and not is_run_dir(source):
-        raise T2IError(
-            f"SOURCE {source}: --raw-generator needs a run directory; a SavedModel holds "
-            "only the generator it was exported with"
-        )
-    if is_run_dir(source):
-        from tf_t2i.training.run_dir import load_run
-
-        run = load_run(source)
-        _check_encoder(run.manifest, data_dir, source)
-        results = _run_gan(run.gan, data_dir, evaluator, split, num_samples, seed, use_ema)
-    elif saved_model is not None:
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401  (SentencePiece ops of the embedded encoder)
-
-        loaded = tf.saved_model.load(str(saved_model))
-        generate_fn, conditions, z_dim = _saved_model_generate_fn(loaded)
-        results = run_protocol(
-            generate_fn, conditions, z_dim, data_dir, evaluator, split, num_samples, seed,
-            transfer_fn=style.saved_model_transfer_fn(loaded),
-        )  # fmt: skip
-    else:
-        raise T2IError(
-            f"SOURCE {source} is neither a run directory (config.json + checkpoints/) "
-            f"nor a SavedModel (saved_model.pb)"
-        )
-    return record_results(source, data_dir, results, out)
-
-
-def record_results(source: pathlib.Path, data_dir, results: dict, out=None) -> dict:
-    """Adds source, data and time to the figures, writes them to `out` (JSON) and,
-    for a run directory, appends them to its metrics.jsonl. Returns them."""
-    results = {
-        "source": str(source),
-        "data": str(data_dir),
-        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        **results,
-    }
-    if out is not None:
-        pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
-        pathlib.Path(out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    if is_run_dir(source):
-        append_metrics(source / "metrics.jsonl", results)
-    return results
-
-
-def append_metrics(path: str | os.PathLike, results: dict) -> None:
-    """Appends the figures as one JSON line tagged "event": "evaluate"."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"event": "evaluate", **results}) + "\n")
-
-
-def _check_encoder(run_manifest, data_dir, source) -> None:
-    """The data set's caption embeddings must come from the encoder the run trained with."""
-    if run_manifest is None:
-        return
-    from tf_t2i.data.schema import read_manifest
-
-    trained = run_manifest.encoder.get("fingerprint")
-    given = read_manifest(data_dir).encoder.get("fingerprint")
-    if trained and given and trained != given:
-        raise T2IError(
-            f"{data_dir}/dataset.json: captions were embedded with encoder {given}, but the run "
-            f"{source} was trained on embeddings from {trained}; evaluate with its own data set"
-        )

@@ -251,22 +251,23 @@ def evaluate_published(source, data_dir, settings: FidProtocol, inception_graph,
     Run directories also get the figures appended to their metrics.jsonl.
     """
     from tf_t2i.evaluation import evaluate as ev
+    from tf_t2i.evaluation import sources
 
     source = pathlib.Path(source)
     network = InceptionGraph(inception_graph)
-    if ev.is_run_dir(source):
+    if sources.is_run_dir(source):
         from tf_t2i.training.run_dir import load_run
 
         run = load_run(source)
-        ev._check_encoder(run.manifest, data_dir, source)
+        sources.check_encoder(run.manifest, data_dir, source)
         if list(run.model_config.conditions) != ["text"]:
             raise T2IError(f"{source}: published FID protocols need a caption-conditioned model")
-        generate_fn, z_dim = ev._gan_generate_fn(run.gan, use_ema), run.model_config.z_dim
-    elif (saved := ev.resolve_saved_model(source)) is not None:
+        generate_fn, z_dim = ev.gan_generate_fn(run.gan, use_ema), run.model_config.z_dim
+    elif (saved := sources.resolve_saved_model(source)) is not None:
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (SentencePiece ops of an embedded encoder)
 
-        generate_fn, conditions, z_dim = ev._saved_model_generate_fn(
+        generate_fn, conditions, z_dim = sources.saved_model_generate_fn(
             tf.saved_model.load(str(saved))
         )
         if conditions != ["text"]:
@@ -274,4 +275,4 @@ def evaluate_published(source, data_dir, settings: FidProtocol, inception_graph,
     else:
         raise T2IError(f"SOURCE {source} is neither a run directory nor a SavedModel")
     figures = published_fid(generate_fn, z_dim, data_dir, network, settings, reference, seed)
-    return ev.record_results(source, data_dir, figures, out)
+    return sources.record_results(source, data_dir, figures, out)

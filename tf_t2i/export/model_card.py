@@ -6,6 +6,7 @@ import json
 import pathlib
 
 import tf_t2i
+from tf_t2i import files
 
 MODEL_CARD_FILE = "model_card.json"
 
@@ -53,15 +54,7 @@ def read_metrics(run_dir):
     """
     if run_dir is None:
         return None, []
-    path = pathlib.Path(run_dir, "metrics.jsonl")
-    if not path.is_file():
-        return None, []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut short by a crash mid-write
-            continue
+    records = files.read_metrics(pathlib.Path(run_dir, "metrics.jsonl"))
     evaluation = [r for r in records if r.get("event") == "evaluate"]
     training = [r for r in records if r.get("event") != "evaluate"]
     return (training[-1] if training else None), evaluation

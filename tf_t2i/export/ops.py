@@ -37,12 +37,6 @@ def random_seeds(n):
     return tf.random.uniform([n], minval=0, maxval=2**31 - 1, dtype=tf.int64)
 
 
-def to_uint8(images):
-    """float [N, H, W, C] in [-1, 1] -> uint8 [N, H, W, C] in [0, 255]."""
-    images = tf.cast(images, tf.float32)
-    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
-
-
 def encode_pngs(images):
     """uint8 [N, H, W, C] -> string [N] of PNG files.
 

@@ -11,6 +11,7 @@ import inspect
 
 import tensorflow as tf
 
+from tf_t2i.data.images import to_uint8
 from tf_t2i.export import ops
 
 # Signature input names for each model condition (ModelConfig.conditions), and
@@ -275,5 +276,5 @@ class ServingModule(tf.Module):
 
     def _generate(self, noise, conditions):
         images = self.generator({"noise": noise, **conditions}, training=False)
-        images = ops.to_uint8(images)
+        images = to_uint8(images)
         return {"images": images, "png_bytes": ops.encode_pngs(images)}

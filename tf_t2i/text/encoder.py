@@ -99,9 +99,9 @@ def load_encoder(spec: str = DEFAULT_SPEC) -> TextEncoder:
             strings to [N, D].
     """
     if spec == DEFAULT_SPEC:
-        from tf_t2i.text import use_m3
+        from tf_t2i.text import use_m3_build
 
-        return _load_dir(spec, use_m3.ensure_built())
+        return _load_dir(spec, use_m3_build.ensure_built())
     if spec.startswith(_HUB_PREFIXES):
         handle = spec if spec.startswith(("http://", "https://")) else f"https://{spec}"
         return _load_dir(spec, _resolve_hub_handle(handle))

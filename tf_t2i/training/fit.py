@@ -328,7 +328,7 @@ def resolve_data(config: Config):
                 f"{convert_command(config)}"
             )
     elif data.source in BUILT_IN:
-        from tf_t2i.data.convert import ensure_builtin
+        from tf_t2i.data.builtin import ensure_builtin
 
         data_dir = ensure_builtin(data.source, encoder=data.encoder, **data.options)
     else:

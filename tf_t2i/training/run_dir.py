@@ -138,11 +138,11 @@ def checkpoint_step(prefix: str) -> int:
 
 def write_config(run_dir: str | pathlib.Path, config: Config) -> pathlib.Path:
     """Writes config.json atomically; returns its path."""
-    from tf_t2i.training.callbacks import atomic_write_bytes
+    from tf_t2i.files import atomic_write
 
     path = RunPaths(run_dir).config
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, config.to_json().encode("utf-8"))
+    atomic_write(path, config.to_json())
     return path
 
 

@@ -9,11 +9,11 @@ AttnGAN and DF-GAN kept that crop.
 
 from __future__ import annotations
 
-import io
 import pathlib
 
 import numpy as np
 
+from tf_t2i.data import images
 from tf_t2i.data.sources import files
 from tf_t2i.errors import T2IError
 
@@ -66,13 +66,10 @@ def crop(data: bytes, box) -> np.ndarray:
         uint8 [H, W, 3].
 
     Raises:
-        ValueError: the bytes do not decode.
+        ValueError(detail): the bytes do not decode.
     """
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        image = Image.open(io.BytesIO(data))
-        image = image.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise ValueError(f"cannot decode image: {err}") from None
+        image = images.open_image(data).convert("RGB")
+    except ValueError as err:  # (reason, detail)
+        raise ValueError(err.args[-1]) from None
     return np.asarray(image.crop(square_around(box, *image.size)))

@@ -11,11 +11,11 @@ segmentation masks.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import numpy as np
 
+from tf_t2i.data import images
 from tf_t2i.data.record import Record, Skipped
 from tf_t2i.data.sources import files
 from tf_t2i.data.sources.base import Source, SourceInfo
@@ -156,7 +156,7 @@ class TfdsSource(Source):
             if mask.max(initial=0) == 1:
                 mask = mask * 255
         return Record(
-            image=encode_png(example[self.image_key]),
+            image=images.encode(example[self.image_key]),
             image_id=f"{self.tfds_name}/{TFDS_SPLITS[split]}/{index}",
             split=split,
             captions=captions,
@@ -180,14 +180,3 @@ def label_captions(name: str, count: int) -> list[str]:
         LABEL_TEMPLATES[i % len(LABEL_TEMPLATES)].format(a=files.article(name), name=name)
         for i in range(count)
     ]
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """uint8 [H, W, C] (C = 1, 3 or 4) -> PNG bytes."""
-    from PIL import Image
-
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()

@@ -13,7 +13,8 @@ import pathlib
 import threading
 
 from tf_t2i.errors import T2IError
-from tf_t2i.export import layout, rest_json
+from tf_t2i.export import layout
+from tf_t2i.serving import rest_json
 
 POLICIES = ("latest", "all")
 

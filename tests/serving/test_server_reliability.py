@@ -12,8 +12,8 @@ from export_testing import running_server, toy_export
 
 from tf_t2i.cli.main import cli
 from tf_t2i.errors import T2IError
-from tf_t2i.export.client import RestClient
-from tf_t2i.export.registry import ModelRegistry
+from tf_t2i.serving.client import RestClient
+from tf_t2i.serving.registry import ModelRegistry
 from tf_t2i.text.limits import CaptionLimits
 
 
@@ -51,7 +51,7 @@ def test_bad_captions_and_seeds_are_400s_naming_the_problem(server, body, messag
 
 def test_the_signature_itself_refuses_long_captions(exported):
     """TF Serving runs the graph without our Python checks: the limit is in it too."""
-    from tf_t2i.export.backends import SavedModelBackend
+    from tf_t2i.serving.backends import SavedModelBackend
 
     backend = SavedModelBackend(exported / "tiny")
     with pytest.raises(T2IError, match="over the limit of 2048 bytes"):

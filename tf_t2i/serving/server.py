@@ -24,8 +24,8 @@ import re
 import socket
 import threading
 
-from tf_t2i.export import rest_json
-from tf_t2i.export.registry import HttpError, ModelRegistry
+from tf_t2i.serving import rest_json
+from tf_t2i.serving.registry import HttpError, ModelRegistry
 from tf_t2i.text.limits import CaptionLimits
 
 _ROUTE = re.compile(

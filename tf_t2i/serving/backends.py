@@ -36,7 +36,7 @@ class Backend:
         """
         import tensorflow as tf
 
-        from tf_t2i.export.server import short_tf_message
+        from tf_t2i.serving.server import short_tf_message
 
         tensors = {name: tf.constant(value) for name, value in inputs.items()}
         try:
@@ -88,7 +88,7 @@ class ServerBackend(Backend):
     """A TF Serving (or `t2i serve`) REST endpoint."""
 
     def __init__(self, url):
-        from tf_t2i.export.client import RestClient, parse_server_url
+        from tf_t2i.serving.client import RestClient, parse_server_url
 
         base, model = parse_server_url(url)
         self.description = f"{base} model {model!r}"
@@ -141,7 +141,7 @@ def save_images(images, out, grid=False, columns=None, overwrite=False):
     Returns:
         list of pathlib.Path written.
     """
-    from PIL import Image
+    from tf_t2i.data.images import encode
 
     images = np.asarray(images, np.uint8)
     out = pathlib.Path(out)
@@ -165,5 +165,5 @@ def save_images(images, out, grid=False, columns=None, overwrite=False):
         shown = ", ".join(existing[:3]) + (" ..." if len(existing) > 3 else "")
         raise T2IError(f"{shown}: exists already; pass --overwrite to replace it")
     for image, path in zip(images, paths, strict=True):
-        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path, format="PNG")
+        path.write_bytes(encode(image, "png", compress_level=6))
     return paths

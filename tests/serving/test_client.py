@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tf_t2i.errors import T2IError
-from tf_t2i.export.client import (
+from tf_t2i.serving.client import (
     GrpcClient,
     ServingError,
     build_predict_request,
@@ -71,8 +71,8 @@ def test_grpc_client_reports_an_unreachable_server():
 
 
 def test_grpc_client_round_trip_against_t2i_serve_grpc(server):
-    from tf_t2i.export.client import RestClient
-    from tf_t2i.export.grpc_server import make_grpc_server
+    from tf_t2i.serving.client import RestClient
+    from tf_t2i.serving.grpc_server import make_grpc_server
 
     grpc_server, port = make_grpc_server(server.registry, port=0, max_batch=4)
     try:

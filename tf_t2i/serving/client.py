@@ -20,7 +20,7 @@ import urllib.request
 import numpy as np
 
 from tf_t2i.errors import T2IError
-from tf_t2i.export import rest_json
+from tf_t2i.serving import rest_json
 
 
 class ServingError(T2IError):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tf_t2i.export.client import RestClient, ServingError
+from tf_t2i.serving.client import RestClient, ServingError
 
 
 def _raw(server, method, path, body=None, headers=None):

@@ -5,7 +5,7 @@ import base64
 import numpy as np
 import pytest
 
-from tf_t2i.export.rest_json import (
+from tf_t2i.serving.rest_json import (
     BadRequest,
     InputSpec,
     decode_inputs,

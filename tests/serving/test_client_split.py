@@ -5,7 +5,7 @@ import pytest
 from export_testing import running_server
 
 from tf_t2i.cli.main import cli
-from tf_t2i.export.client import RestClient
+from tf_t2i.serving.client import RestClient
 
 
 @pytest.fixture(scope="module")

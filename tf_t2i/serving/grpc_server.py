@@ -9,8 +9,8 @@ from concurrent import futures
 
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-from tf_t2i.export import rest_json
-from tf_t2i.export.server import HttpError, run_signature
+from tf_t2i.serving import rest_json
+from tf_t2i.serving.server import HttpError, run_signature
 from tf_t2i.text.limits import CaptionLimits
 
 
