@@ -25,7 +25,7 @@ import tempfile
 
 # absl's C++ log line: severity letter, MMDD, time, thread, file:line]
 C_LOG_LINE = re.compile(
-    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"
+    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]"
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called)"
 )
 _QUIET_LEVEL = "3"  # FATAL only
@@ -37,18 +37,23 @@ def set_tensorflow_logging(verbose: bool) -> None:
     Call before TensorFlow is imported. A TF_CPP_MIN_LOG_LEVEL the user set is
     left alone either way.
     """
-    finder = next((f for f in sys.meta_path if isinstance(f, _QuietImport)), None)
+    global _level_set_here
+    for finder in [f for f in sys.meta_path if isinstance(f, _QuietImport)]:
+        sys.meta_path.remove(finder)
     if verbose:
-        if finder is not None:
-            sys.meta_path.remove(finder)
-            if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == _QUIET_LEVEL:
-                del os.environ["TF_CPP_MIN_LOG_LEVEL"]
+        if _level_set_here and os.environ.get("TF_CPP_MIN_LOG_LEVEL") == _QUIET_LEVEL:
+            del os.environ["TF_CPP_MIN_LOG_LEVEL"]
+        _level_set_here = False
         return
-    if finder is not None or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        return
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ and not _level_set_here:
+        return  # the user's choice
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = _QUIET_LEVEL
+    _level_set_here = True
     if "tensorflow" not in sys.modules:
         sys.meta_path.insert(0, _QuietImport())
+
+
+_level_set_here = False  # whether TF_CPP_MIN_LOG_LEVEL is ours to undo
 
 
 class _QuietImport(importlib.abc.MetaPathFinder):

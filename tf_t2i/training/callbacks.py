@@ -149,6 +149,8 @@ class CheckpointSaver(StepCallback):
 
 # Progbar's colours, and the backspaces and returns of its in-place redraw
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*m|[\x08\r]")
+# the part of Progbar's bar still to go (grey): dots once the colours are gone
+_BAR_TO_GO = re.compile("\x1b\\[37m(\u2501+)")
 
 
 class ProgressBar(StepCallback):
@@ -202,7 +204,8 @@ class ProgressBar(StepCallback):
             buffer = io.StringIO()
             with redirect_stdout(buffer):
                 self.progbar.update(current, values)
-            line = _TERMINAL_CODES.sub("", buffer.getvalue()).strip()
+            line = _BAR_TO_GO.sub(lambda to_go: "." * len(to_go[1]), buffer.getvalue())
+            line = _TERMINAL_CODES.sub("", line).strip()
             if line:
                 self.stream.write(line + "\n")
         self.stream.flush()
