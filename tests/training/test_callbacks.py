@@ -133,3 +133,9 @@ def test_periodic_evaluation_appends_tagged_lines(tmp_path):
     evaluations = [r for r in records if r.get("event") == "evaluate"]
     assert [(r["step"], r["fid"]) for r in evaluations] == [(2, 12.5), (4, 7.0)]
     assert [r["step"] for r in records if "event" not in r] == [2, 4]
+
+
+def test_names_from_before_the_split_still_import_from_callbacks():
+    assert cb.read_metrics is ml.read_metrics and cb.SampleGrids is grids.SampleGrids
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        cb.nothing  # noqa: B018

@@ -214,3 +214,27 @@ class ProgressBar(StepCallback):
         if self.interactive and self.progbar is not None and self.step < self.total:
             self.stream.write("\n")  # stopped early: end the redrawn line
             self.stream.flush()
+
+
+# Names that lived here before the split, importable from here still.
+_MOVED = {
+    "image_grid": "grids",
+    "to_uint8": "grids",
+    "write_gif": "grids",
+    "SampleGrids": "grids",
+    "MetricsLog": "metrics_log",
+    "read_metrics": "metrics_log",
+    "LossPlot": "metrics_log",
+    "PeriodicEvaluation": "metrics_log",
+    "TensorBoardScalars": "metrics_log",
+    "summary_scalar": "metrics_log",
+    "summary_image": "metrics_log",
+}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(f"tf_t2i.training.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
