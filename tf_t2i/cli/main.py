@@ -51,7 +51,8 @@ class LazyGroup(click.Group):
     "-v",
     "--verbose",
     is_flag=True,
-    help="Show TensorFlow's C++ log lines (hidden by default; a TF_CPP_MIN_LOG_LEVEL you set is kept).",
+    help="Show TensorFlow's C++ log lines (hidden by default; a TF_CPP_MIN_LOG_LEVEL "
+    "you set is kept).",
 )
 def cli(verbose):
     """tf_t2i: text-to-image GANs on Keras and TensorFlow.
