@@ -51,6 +51,6 @@ setup(
         ],
     },
     entry_points={"console_scripts": ["t2i = tf_t2i.cli.main:cli"]},
-    # the recipes of `t2i fit --config NAME`, for installs without the checkout
+    # the recipes of `t2i fit --recipe NAME`, for installs without the checkout
     data_files=[("share/tf_t2i/pipelines", sorted(glob.glob("pipelines/*.yaml")))],
 )

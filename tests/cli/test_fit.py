@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -19,7 +20,7 @@ from fit_testing import TINY, checkpoint_weights, latest  # noqa: E402
 
 @pytest.mark.parametrize("name", recipe_names())
 def test_every_recipe_resolves_with_dry_run(runner, name, tmp_path):
-    result = runner.invoke(cli, ["fit", "--config", name, "--dry-run"], catch_exceptions=False)
+    result = runner.invoke(cli, ["fit", "--recipe", name, "--dry-run"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     header, _, body = result.output.partition("\n")
     assert header == f"# run dir: runs/{name}"
@@ -53,7 +54,9 @@ def test_dry_run_applies_flags_then_set(runner):
     [
         (["--set", "train.nope=1"], "unknown key 'train.nope'"),
         (["--set", "model.ngf=wide"], "model.ngf must be an integer"),
-        (["--config", "no-such-recipe"], "unknown recipe 'no-such-recipe'"),
+        (["--recipe", "no-such-recipe"], "unknown recipe 'no-such-recipe'"),
+        (["--config", "no-such-recipe"], "unknown recipe 'no-such-recipe'"),  # the old name
+        (["--recipe", "shapes", "--config", "digits"], "give --recipe (or its old name"),
         (["--steps", "3", "--epochs", "2"], "--epochs or --steps"),
     ],
 )
@@ -117,21 +120,73 @@ def _event_tags(log_dir) -> set:
     return tags
 
 
-def test_default_fit_as_a_subprocess(tmp_path):
+def test_the_config_option_is_a_hidden_alias_of_recipe(runner):
+    def dry_run(*args):
+        result = runner.invoke(cli, ["fit", *args, "--dry-run"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert dry_run("--config", "digits") == dry_run("--recipe", "digits")
+    help_text = runner.invoke(cli, ["fit", "--help"]).output
+    assert "--recipe NAME|PATH" in help_text and "--config" not in help_text
+
+
+# absl's C++ log lines: "I0000 00:00:1796318564.061576   27909 port.cc:153] ..." and the
+# notice printed before absl::InitializeLog()
+TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog")
+
+
+def test_default_fit_as_a_subprocess_prints_no_tensorflow_log_lines(tmp_path):
     run_dir = tmp_path / "run"
     t2i = pathlib.Path(sys.executable).parent / "t2i"
     command = [str(t2i), "fit", *TINY, "--steps", "3", "--set", "train.sample_every=3"]
     command += ["--run-dir", str(run_dir)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "step 3/3" in done.stderr  # the progress line
-    assert "d_loss" in done.stderr and "img/s" in done.stderr
+    output = done.stdout.splitlines() + done.stderr.splitlines()
+    assert [line for line in output if TF_LOG_LINE.search(line)] == []
+    assert re.search(r"^3/3 [━.]+ .*d_loss: .*img/s:", done.stderr, re.M)  # the progress bar
     assert f"samples:    {run_dir / 'samples' / 'step_000003.png'}" in done.stdout
     assert (run_dir / "samples" / "step_000003.png").is_file()
     assert latest(run_dir).endswith("ckpt-3")
+
+    # the TensorBoard command it prints works: the binary reads the run's logs, and
+    # TensorBoard's own loader (the one its server uses) finds the scalars, step by step
+    tensorboard = [line for line in done.stdout.splitlines() if line.startswith("tensorboard ")]
+    assert tensorboard == [f"tensorboard --logdir {run_dir / 'logs'}"]
+    words = tensorboard[0].split()
+    words[0] = str(pathlib.Path(sys.executable).parent / "tensorboard")
+    inspected = subprocess.run(
+        [*words, "--inspect"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert inspected.returncode == 0, inspected.stderr[-3000:]
+    assert re.search(r"^ +d_loss$", inspected.stdout, re.M), inspected.stdout
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    events = EventAccumulator(str(run_dir / "logs"))
+    events.Reload()
+    assert {"d_loss", "g_loss", "images_per_sec"} <= set(events.PluginTagToContent("scalars"))
+    d_loss = events.Tensors("d_loss")
+    assert [event.step for event in d_loss] == [1, 2, 3]
+    assert all(np.isfinite(make_ndarray(event.tensor_proto)) for event in d_loss)
+    assert "samples" in events.PluginTagToContent("images")
+
+
+def test_verbose_keeps_tensorflow_logging_on(runner, monkeypatch):
+    from tf_t2i.cli import quiet
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    result = runner.invoke(cli, ["--verbose", "fit", "--dry-run"])
+    assert result.exit_code == 0 and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    result = runner.invoke(cli, ["fit", "--dry-run"])
+    assert result.exit_code == 0 and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    result = runner.invoke(cli, ["fit", "--dry-run", "--verbose"])  # per command too
+    assert result.exit_code == 0 and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    assert not any(isinstance(f, quiet._QuietImport) for f in sys.meta_path)
 
 
 def test_mismatched_data_is_an_error_before_training(runner, tmp_path):

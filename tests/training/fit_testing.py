@@ -24,6 +24,23 @@ TINY = [
 ]
 
 
+def tiny_config(*overrides):
+    """The default recipe shrunk like TINY (the CLI flags turned into --set keys)."""
+    keys = [item for item in TINY if "=" in item]
+    keys += [
+        "model.image_size=32",
+        "data.options.image_size=32",
+        "train.batch_size=16",
+        "train.sample_captions=[]",  # grid rows from the data: no encoder load
+        "train.sample_rows=2",
+        "train.samples_per_caption=2",
+        "train.tensorboard=false",
+    ]
+    from tf_t2i.config import load_config
+
+    return load_config("shapes", [*keys, *overrides])
+
+
 def checkpoint_weights(prefix) -> dict[str, np.ndarray]:
     """Every tensor of a checkpoint (networks, optimizer slots, step, RNG) by key."""
     import tensorflow as tf

@@ -5,27 +5,12 @@ import pathlib
 
 import numpy as np
 import pytest
-from fit_testing import TINY, checkpoint_weights, latest
+from fit_testing import checkpoint_weights, latest, tiny_config
 
 from tf_t2i.config import load_config
 from tf_t2i.errors import T2IError
 from tf_t2i.training.fit import TrainingStopped, fit
 from tf_t2i.training.run_dir import load_run
-
-
-def tiny_config(*overrides):
-    """The default recipe shrunk like TINY (the CLI flags turned into --set keys)."""
-    keys = [item for item in TINY if "=" in item]
-    keys += [
-        "model.image_size=32",
-        "data.options.image_size=32",
-        "train.batch_size=16",
-        "train.sample_captions=[]",  # grid rows from the data: no encoder load
-        "train.sample_rows=2",
-        "train.samples_per_caption=2",
-        "train.tensorboard=false",
-    ]
-    return load_config("shapes", [*keys, *overrides])
 
 
 def quiet(message):
@@ -115,7 +100,7 @@ def test_run_guards(tmp_path):
 
 @pytest.fixture(scope="module")
 def shapes_dir():
-    from tf_t2i.training.fit import resolve_data
+    from tf_t2i.training.setup import resolve_data
 
     return resolve_data(tiny_config())[0]
 
@@ -131,7 +116,7 @@ def shapes_dir():
     ],
 )
 def test_data_mismatches_are_refused_before_work(tmp_path, shapes_dir, override, message):
-    from tf_t2i.training.fit import reconcile
+    from tf_t2i.training.setup import reconcile
 
     config = tiny_config("train.steps=1", f"data.dir={shapes_dir}", override)
     if message is None:

@@ -6,7 +6,7 @@ import pytest
 from tf_t2i.config import load_config
 from tf_t2i.data.schema import Manifest
 from tf_t2i.errors import T2IError
-from tf_t2i.training.fit import reconcile
+from tf_t2i.training.setup import reconcile
 
 
 def _manifest(train_examples, spec="char-cnn-rnn (precomputed, 1024-d)"):

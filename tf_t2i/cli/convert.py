@@ -1,4 +1,6 @@
-"""`t2i convert`: raw data -> TFRecord shards + dataset.json."""
+"""`t2i convert`: raw data -> TFRecord shards + dataset.json; `convert_command` spells one."""
+
+import shlex
 
 import click
 
@@ -201,3 +203,44 @@ def convert(source, path, out_dir, image_size, stored_size, resize, image_format
         reasons = ", ".join(f"{reason} {n}" for reason, n in manifest.skipped.items())
         click.echo(f"skipped: {reasons} (see {out_dir}/skipped.jsonl)")
     click.echo(f"wrote {out_dir}/dataset.json")
+
+
+# convert() settings that recipes may set in data.options -> their `t2i convert` flag
+CONVERT_FLAGS = {
+    "image_size": "--image-size",
+    "stored_size": "--stored-size",
+    "resize": "--resize",
+    "image_format": "--image-format",
+    "channels": "--channels",
+    "shard_size": "--shard-size",
+    "num_shards": "--shards",
+    "workers": "--workers",
+    "limit": "--limit",
+    "strict": "--strict",
+    "batch_size": "--batch-size",
+}
+
+
+def convert_command(config) -> str:
+    """The `t2i convert` command line that makes a recipe's data set.
+
+    Args:
+        config: a tf_t2i.config.Config; its data section names the source, path,
+            encoder and options (conversion settings become flags, the rest `-o`).
+    """
+    data = config.data
+    words = ["t2i", "convert", data.source]
+    if data.path:
+        words.append(data.path)
+    words += ["--out", data.dir or f"data/{config.name}"]
+    if data.encoder != "use-m3":
+        words += ["--encoder", data.encoder]
+    for key, value in data.options.items():
+        if key in CONVERT_FLAGS:  # a conversion setting: its own flag
+            if value is True:
+                words.append(CONVERT_FLAGS[key])
+            elif value not in (None, False):
+                words += [CONVERT_FLAGS[key], str(value)]
+        else:  # a source option
+            words += ["-o", f"{key}={value}"]
+    return shlex.join(words)

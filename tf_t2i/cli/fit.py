@@ -15,12 +15,12 @@ MODELS = ("dcgan", "gan-cls", "gan-int", "gan-int-cls")
 
 @click.command("fit")
 @click.option(
-    "--config",
-    "recipe",
+    "--recipe",
     default=None,
     metavar="NAME|PATH",
     help="Recipe: a name in pipelines/ (shapes, digits, cub, ...) or a YAML file. Default: shapes.",
 )
+@click.option("--config", "recipe_alias", default=None, hidden=True)  # the old name of --recipe
 @click.option(
     "--data",
     default=None,
@@ -37,7 +37,13 @@ MODELS = ("dcgan", "gan-cls", "gan-int", "gan-int-cls")
 @click.option("--image-size", type=int, default=None, help="Image side (28, 32, 64, 128).")
 @click.option("--batch-size", type=int, default=None, help="Global batch size.")
 @click.option("--epochs", type=int, default=None, help="Train for this many epochs.")
-@click.option("--steps", type=int, default=None, help="Train for this many steps.")
+@click.option(
+    "--steps",
+    type=int,
+    default=None,
+    help="Train for this many steps (train_step calls: one D update each, a G update "
+    "every model.d_steps).",
+)
 @click.option(
     "--precision",
     type=click.Choice(PRECISIONS),
@@ -69,10 +75,12 @@ MODELS = ("dcgan", "gan-cls", "gan-int", "gan-int-cls")
     metavar="KEY=VALUE",
     help="Override any recipe key, e.g. --set train.sample_every=50 --set model.ngf=32.",
 )
-@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved recipe and exit.")
+@click.option("-v", "--verbose", is_flag=True, help="Show TensorFlow's C++ log lines.")
 @user_errors
 def fit(
     recipe,
+    recipe_alias,
     data,
     model,
     condition,
@@ -86,24 +94,31 @@ def fit(
     resume,
     overrides,
     dry_run,
+    verbose,
 ):
     """Train a GAN; with no arguments, GAN-INT-CLS on the built-in shapes.
 
     \b
     t2i fit                                   # default job: a few minutes on a laptop CPU
-    t2i fit --config digits --steps 3000
-    t2i fit --config cub --data data/cub --run-dir runs/cub
-    t2i fit --config shapes --set model.ngf=32 --set train.sample_every=50
+    t2i fit --recipe digits --steps 3000
+    t2i fit --recipe cub --data data/cub --run-dir runs/cub
+    t2i fit --recipe shapes --set model.ngf=32 --set train.sample_every=50
     t2i fit --run-dir runs/shapes --resume --steps 4000   # continue, with a larger budget
     TF_CONFIG='{...}' t2i fit --strategy multi-worker     # one process per worker
 
     The run directory gets config.json, checkpoints/, samples/step_XXXXXX.png,
     metrics.jsonl, losses.png, progress.gif and TensorBoard logs/.
     """
+    from tf_t2i.cli.quiet import set_tensorflow_logging
     from tf_t2i.config import load_config
     from tf_t2i.data.sources import BUILT_IN
     from tf_t2i.training.run_dir import RunPaths, read_config
 
+    if verbose:
+        set_tensorflow_logging(verbose=True)
+    if recipe is not None and recipe_alias is not None:
+        raise click.UsageError("give --recipe (or its old name --config) once")
+    recipe = recipe if recipe is not None else recipe_alias
     flags = flag_overrides(
         data=data,
         model=model,
@@ -133,7 +148,7 @@ def fit(
 
         raise T2IError(
             f"--resume: {RunPaths(run_dir).config} is missing, so the recipe {run_dir} was "
-            "trained with is unknown; restore it, or give --config RECIPE to resume with that"
+            "trained with is unknown; restore it, or give --recipe RECIPE to resume with that"
         )
     if dry_run:
         click.echo(f"# run dir: {run_dir}")

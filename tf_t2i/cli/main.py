@@ -3,7 +3,6 @@ and is registered here; heavy imports happen inside command bodies so that
 `t2i --help` stays instant."""
 
 import importlib
-import os
 
 import click
 
@@ -48,7 +47,14 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="t2i")
-def cli():
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show TensorFlow's C++ log lines (hidden by default; a TF_CPP_MIN_LOG_LEVEL "
+    "you set is kept).",
+)
+def cli(verbose):
     """tf_t2i: text-to-image GANs on Keras and TensorFlow.
 
     \b
@@ -57,4 +63,6 @@ def cli():
     t2i export runs/shapes                 # SavedModel for TF Serving
     t2i generate runs/shapes "a red circle"
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tf_t2i.cli.quiet import set_tensorflow_logging
+
+    set_tensorflow_logging(verbose)

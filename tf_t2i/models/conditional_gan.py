@@ -35,7 +35,7 @@ class ConditionalGAN(keras.Model):
 
     Example:
         >>> gan = build_gan(ModelConfig(image_size=32, ngf=8, ndf=8, embedding_dim=16))
-        >>> gan.fit(make_dataset(data_dir, batch_size=64), epochs=1)
+        >>> gan.fit(make_dataset(data_dir, batch_size=64, repeat=False), epochs=1)
         >>> images = gan.generate({"embeddings": text_embeddings}, seed=0)
 
     Reference:

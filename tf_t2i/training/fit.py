@@ -1,24 +1,16 @@
 """`fit(config, run_dir)`: trains a ConditionalGAN under any tf.distribute strategy.
 
-One custom loop serves every strategy (default, Mirrored, MultiWorkerMirrored,
-TPU): each step is `strategy.run(gan.train_step, (batch,))` on a dataset from
-`strategy.distribute_datasets_from_function`, and the per-replica metric
-results are averaged with `strategy.reduce`. Keras 3's `Model.fit` fails under
-MultiWorkerMirroredStrategy (keras-team/keras#20585: a PerReplica batch in its
-symbolic build, scalar logs reduced on axis 0); this loop avoids the private
-APIs a workaround would need.
-
-Resuming is exact: the data of epoch e is `make_dataset(seed=f(seed, e))`, so a
-run restored at step s rebuilds epoch s // steps_per_epoch and skips the
-batches already used; weights, both optimizers, the step counter and the noise
-generator's state come from the checkpoint.
+The steps, in order: the strategy, the data and resume checks (setup.py), the
+model and its restored checkpoint, the callbacks (a keras.callbacks.CallbackList),
+then the loop (loop.py) and the final grids (samples.py). Resuming is exact:
+weights, both optimizers, the step counter and the noise generator's state come
+from the checkpoint, and loop.py rebuilds the epoch's data order.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import pathlib
-import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -28,9 +20,9 @@ from tf_t2i.errors import T2IError
 from tf_t2i.training.callbacks import NonFiniteLossError
 from tf_t2i.training.run_dir import RunPaths
 from tf_t2i.training.samples import held_out_split, sample_conditions, write_final_grids
+from tf_t2i.training.setup import check_resume, reconcile, resolve_data, restore_latest
 
-# Log keys whose values are strings or bookkeeping, not losses.
-_RESERVED_LOG_KEYS = ("images_per_sec", "eta_sec", "epoch")
+__all__ = ["FitResult", "TrainingStopped", "fit", "reconcile", "resolve_data"]
 
 
 class TrainingStopped(T2IError):
@@ -118,7 +110,7 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
     from tf_t2i.training.checkpoint_check import fall_back
 
     fall_back(paths.checkpoints, log)  # a damaged latest checkpoint: resume from the one before
-    _check_resume(paths, config, resume)
+    check_resume(paths, config, resume)
     replicas = strategy.num_replicas_in_sync
     if train.batch_size % replicas:
         raise T2IError(
@@ -131,13 +123,14 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
             f"split {config.data.split!r} of {data_dir} has {num_examples} example(s), fewer "
             f"than one batch of {train.batch_size}: lower train.batch_size or add data"
         )
+    # train.steps counts D steps (train_step calls); G updates once every model.d_steps
     total_steps = train.steps or train.epochs * steps_per_epoch
 
     import keras
     import tensorflow as tf
 
-    from tf_t2i.data.input import make_dataset
     from tf_t2i.models.build import build_gan
+    from tf_t2i.training.loop import Phase, TrainingLoop
     from tf_t2i.training.precision import resolve_precision, set_precision
     from tf_t2i.training.run_dir import make_checkpoint, write_config
 
@@ -153,17 +146,7 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
     manager = tf.train.CheckpointManager(
         checkpoint, str(paths.checkpoints), max_to_keep=train.keep_checkpoints
     )
-    if manager.latest_checkpoint:
-        try:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (ValueError, AssertionError, tf.errors.OpError) as err:
-            from tf_t2i.training.run_dir import missing_model_keys
-
-            raise T2IError(
-                f"{manager.latest_checkpoint}: cannot resume, the checkpoint does not fit this "
-                f"model ({missing_model_keys(paths.root) or 'written by another tf_t2i version?'})"
-                f": {str(err).splitlines()[0]}"
-            ) from None
+    restore_latest(checkpoint, manager, paths)
     style_steps = train.style_steps if config.model.style_encoder else 0
     style_done = int(gan.s_optimizer.iterations.numpy()) if style_steps else 0
     gan_done = int(gan.step.numpy())
@@ -183,98 +166,27 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
         log(f"nothing to do: the run is already at step {start_step} of {total_steps}")
 
     callbacks = _make_callbacks(
-        config,
-        paths,
-        gan,
-        manifest,
-        data_dir,
-        manager,
-        is_chief,
-        start_step,
-        last_step,
-        progress_stream,
+        config, paths, gan, manifest, data_dir, manager, is_chief, last_step, progress_stream
     )
-
-    def epoch_dataset(epoch: int, offset: int):
-        def dataset_fn(input_context):
-            dataset = make_dataset(
-                data_dir,
-                config.data.split,
-                train.batch_size,
-                image_size=config.model.image_size,
-                training=True,
-                seed=_epoch_seed(train.seed, epoch),
-                repeat=True,  # an epoch is steps_per_epoch batches; shards never run dry
-                caption_average=config.data.caption_average,
-                cache=config.data.cache,
-                drop_remainder=True,
-                input_context=input_context,
-            )
-            # each global step takes one batch per replica that this pipeline feeds
-            per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
-            return dataset.skip(offset * per_step)
-
-        return iter(strategy.distribute_datasets_from_function(dataset_fn))
-
-    begin = time.monotonic()
-    clock = {"start": begin, "steps": 0, "rate": 0.0, "first": True}
-
-    def run_phase(step_fn, done, phase_steps, base, trackers, epoch_salt, poison_at=0):
-        """Runs steps done+1..phase_steps of one phase; global step = base + phase step."""
-        while done < phase_steps:
-            epoch, offset = divmod(done, steps_per_epoch)
-            iterator = epoch_dataset(epoch + epoch_salt, offset)
-            for _ in range(offset, min(steps_per_epoch, offset + phase_steps - done)):
-                logs = step_fn(iterator, bool(poison_at) and base + done + 1 == poison_at)
-                done += 1
-                step = base + done
-                logs = {key: float(value) for key, value in logs.items()}
-                now = time.monotonic()
-                clock["steps"] += 1
-                if clock["first"]:  # the first step of a phase traces the graph
-                    clock.update(start=now, steps=0, first=False)
-                elif now > clock["start"]:
-                    clock["rate"] = clock["steps"] * train.batch_size / (now - clock["start"])
-                rate = clock["rate"]
-                logs.update(
-                    images_per_sec=rate,
-                    eta_sec=(last_step - step) * train.batch_size / rate if rate else float("nan"),
-                    epoch=float(epoch),
-                )
-                for callback in callbacks:
-                    callback.on_train_batch_end(step, logs)
-                if step % train.log_every == 0:
-                    for tracker in trackers:
-                        tracker.reset_state()  # logged values are means over one log interval
-                    clock.update(start=time.monotonic(), steps=0)
-        return base + done
-
-    for callback in callbacks:
-        callback.on_train_begin({"step": start_step})
-    try:
-        step = run_phase(
-            _make_step_fn(strategy, gan=gan),
-            gan_done,
-            total_steps,
-            0,
-            gan.metrics,
-            0,
-            poison_at=train.nan_at_step,
-        )
-        if style_steps and style_done < style_steps:
-            # Reed sec. 4.4: the style encoder learns after the GAN, with G frozen
-            log(f"style encoder: steps {style_done}->{style_steps} (G frozen)")
-            clock["first"] = True
-            step = run_phase(
-                _make_step_fn(strategy, gan.train_style_encoder_step),
+    phases = [Phase(gan.train_step, gan_done, total_steps, 0, gan.metrics, gan=gan)]
+    if style_steps:
+        phases.append(
+            Phase(
+                gan.train_style_encoder_step,
                 style_done,
                 style_steps,
-                total_steps,
-                [gan.s_loss_tracker],
-                1_000_000,
-                poison_at=train.nan_at_step,
+                base=total_steps,
+                trackers=[gan.s_loss_tracker],
+                epoch_salt=1_000_000,
             )
-        step = max(step, start_step)
+        )
+    callback_list = keras.callbacks.CallbackList(callbacks, model=gan)
+    loop = TrainingLoop(
+        config, strategy, data_dir, steps_per_epoch, callback_list, start_step, last_step
+    )
+    begin = time.monotonic()
+    try:
+        step = loop.run(phases, log)
     except NonFiniteLossError as err:
         _finish_stopped(callbacks)
         latest = manager.latest_checkpoint
@@ -283,8 +195,6 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
             f"training stopped: {err} ({kept}); lower the learning rates, check the data, "
             f"or rerun to continue from the checkpoint"
         ) from None
-    for callback in callbacks:
-        callback.on_train_end({"step": step})
     if is_chief and step > start_step:
         for path in write_final_grids(config, gan, manifest, data_dir, paths.samples):
             log(f"grid: {path}")
@@ -304,206 +214,16 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
     )
 
 
-# ------------------------------------------------------------------ set-up helpers
-
-
-def resolve_data(config: Config):
-    """Finds (or, for built-in sources, makes) the data set directory.
-
-    Returns:
-        (data_dir, Manifest).
-
-    Raises:
-        T2IError: no data set, with the `t2i convert` command that makes it.
-    """
-    from tf_t2i.data.schema import MANIFEST_FILE, read_manifest
-    from tf_t2i.data.sources import BUILT_IN
-
-    data = config.data
-    if data.dir:
-        data_dir = pathlib.Path(data.dir).expanduser()
-        if not (data_dir / MANIFEST_FILE).is_file():
-            raise T2IError(
-                f"data.dir {data.dir}: no {MANIFEST_FILE} there; make it with: "
-                f"{convert_command(config)}"
-            )
-    elif data.source in BUILT_IN:
-        from tf_t2i.data.builtin import ensure_builtin
-
-        data_dir = ensure_builtin(data.source, encoder=data.encoder, **data.options)
-    else:
-        raise T2IError(
-            f"data.dir is not set for source {data.source!r}: convert the data first with "
-            f"`{convert_command(config)}` and pass --data DIR (or --set data.dir=DIR)"
-        )
-    return data_dir.resolve(), read_manifest(data_dir)
-
-
-def convert_command(config: Config) -> str:
-    """The `t2i convert` command line that makes the recipe's data set."""
-    data = config.data
-    words = ["t2i", "convert", data.source]
-    if data.path:
-        words.append(data.path)
-    words += ["--out", data.dir or f"data/{config.name}"]
-    if data.encoder != "use-m3":
-        words += ["--encoder", data.encoder]
-    for key, value in data.options.items():
-        if key in _CONVERT_FLAGS:  # a conversion setting: its own flag
-            if value is True:
-                words.append(_CONVERT_FLAGS[key])
-            elif value not in (None, False):
-                words += [_CONVERT_FLAGS[key], str(value)]
-        else:  # a source option
-            words += ["-o", f"{key}={value}"]
-    return shlex.join(words)
-
-
-# convert() settings that recipes may set in data.options -> their `t2i convert` flag
-_CONVERT_FLAGS = {
-    "image_size": "--image-size",
-    "stored_size": "--stored-size",
-    "resize": "--resize",
-    "image_format": "--image-format",
-    "channels": "--channels",
-    "shard_size": "--shard-size",
-    "num_shards": "--shards",
-    "workers": "--workers",
-    "limit": "--limit",
-    "strict": "--strict",
-    "batch_size": "--batch-size",
-}
-
-
-def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
-    """Checks the model against the data set; fills sizes the data determines.
-
-    The embedding size, the number of attributes and classes come from the
-    manifest; a model asking for more than the data holds is an error.
-
-    Returns:
-        The Config with data.dir set to `data_dir` and the model sizes filled.
-
-    Raises:
-        T2IError: encoder, image size, channels, conditions or split do not match.
-    """
-    model = config.model
-    where = f"{data_dir}/dataset.json"
-    split = config.data.split
-    manifest.split_info(split)  # raises naming the splits there are
-    if manifest.num_examples(split) == 0:
-        raise T2IError(f"{where}: split {split!r} is empty")
-    updates: dict = {}
-    if "text" in model.conditions:
-        from tf_t2i.text.precomputed import spec_matches
-
-        spec = manifest.encoder.get("spec")
-        if not spec_matches(config.data.encoder, spec):
-            raise T2IError(
-                f"{where}: caption embeddings come from encoder {spec!r} but the config asks "
-                f"for data.encoder={config.data.encoder!r}; reconvert or set data.encoder"
-            )
-        updates["embedding_dim"] = manifest.embedding_dim
-    if model.image_size > manifest.image_size:
-        raise T2IError(
-            f"{where}: images are stored at {manifest.image_size}px, smaller than "
-            f"model.image_size={model.image_size}; reconvert with --image-size "
-            f"{model.image_size} or lower model.image_size"
-        )
-    if model.channels != manifest.channels:
-        raise T2IError(
-            f"{where}: images have {manifest.channels} channel(s) but "
-            f"model.channels={model.channels}"
-        )
-    for condition, field, count in (
-        ("attributes", "num_attributes", manifest.num_attributes),
-        ("class", "num_classes", manifest.num_classes),
-    ):
-        auxiliary = field == "num_classes" and model.aux_weight > 0
-        if condition not in model.conditions and not auxiliary:
-            continue
-        if count == 0:
-            needer = f"the '{condition}' condition" if not auxiliary else "model.aux_weight"
-            raise T2IError(f"{where}: {needer} needs {condition} in the data")
-        if getattr(model, field) not in (0, count):
-            raise T2IError(
-                f"{where}: the data has {count} {condition} but model.{field}="
-                f"{getattr(model, field)}"
-            )
-        updates[field] = count
-    if "mask" in model.conditions and not manifest.has_masks:
-        raise T2IError(f"{where}: the 'mask' condition needs masks in the data")
-    if config.train.lr_decay_epochs:  # Reed et al.: halve the rates every 100 epochs
-        per_epoch = max(1, manifest.num_examples(split) // config.train.batch_size)
-        updates["lr_decay_steps"] = config.train.lr_decay_epochs * per_epoch
-    model = dataclasses.replace(model, **updates)
-    model.validate()
-    data = dataclasses.replace(config.data, dir=str(data_dir))
-    return dataclasses.replace(config, data=data, model=model)
-
-
-def _check_resume(paths: RunPaths, config: Config, resume: bool | None) -> None:
-    """Refuses to mix runs: resume rules and an unchanged model section."""
-    import tensorflow as tf
-
-    from tf_t2i.training.run_dir import read_config
-
-    latest = (
-        tf.train.latest_checkpoint(str(paths.checkpoints)) if paths.checkpoints.is_dir() else None
-    )
-    if resume is True and latest is None:
-        raise T2IError(f"--resume: {paths.checkpoints} holds no checkpoint to continue from")
-    if resume is False and latest is not None:
-        raise T2IError(
-            f"{paths.root} already holds a run (checkpoint {latest}); continue it with "
-            f"--resume or choose another --run-dir"
-        )
-    if latest is not None and paths.config.is_file():
-        # `config` is reconciled with the data: sizes from the manifest are filled in
-        old, new = read_config(paths.root).model.to_dict(), config.model.to_dict()
-        changed = sorted(key for key in old if old[key] != new.get(key))
-        if changed:
-            raise T2IError(
-                f"{paths.config}: the run was trained with a different model "
-                f"({', '.join(f'model.{key}' for key in changed)}); use another --run-dir"
-            )
-
-
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch) % (2**31 - 1)
-
-
-def _make_step_fn(strategy, train_fn=None, gan=None):
-    """A tf.function running one step on every replica: `train_fn` (a per-replica step on a
-    batch dict), or the GAN's step (`gan`, which picks G's turn outside strategy.run);
-    returns the global means of the per-replica metric results."""
-    import tensorflow as tf
-
-    from tf_t2i.training.gan_step import gan_step, replica_mean
-
-    def poisoned(batch):  # the debugging switch train.nan_at_step
-        return dict(batch, images=batch["images"] * float("nan"))
-
-    @tf.function
-    def step(iterator, poison):
-        batch = next(iterator)
-        transform = poisoned if poison else None
-        if gan is not None:
-            return gan_step(strategy, gan, batch, transform)
-
-        def replica_step(replica_batch):
-            return train_fn(poisoned(replica_batch) if poison else replica_batch)
-
-        return replica_mean(strategy, strategy.run(replica_step, args=(batch,)))
-
-    return step
-
-
-def _make_callbacks(
-    config, paths, gan, manifest, data_dir, manager, is_chief, start, total, progress_stream
-):
+def _make_callbacks(config, paths, gan, manifest, data_dir, manager, is_chief, total, stream):
     """The callbacks in order: NaN guard, checkpoints, then (chief only) outputs."""
     from tf_t2i.training import callbacks as cb
+    from tf_t2i.training.grids import SampleGrids
+    from tf_t2i.training.metrics_log import (
+        LossPlot,
+        MetricsLog,
+        PeriodicEvaluation,
+        TensorBoardScalars,
+    )
 
     train = config.train
     guard = cb.NanGuard()
@@ -515,12 +235,12 @@ def _make_callbacks(
 
     paths.root.mkdir(parents=True, exist_ok=True)
     writer = tf.summary.create_file_writer(str(paths.logs)) if train.tensorboard else None
-    metrics = cb.MetricsLog(paths.metrics, train.log_every, start_step=start)
+    metrics = MetricsLog(paths.metrics, train.log_every)
     sample_fn, rows, cols, labels = sample_conditions(config, gan, manifest, data_dir)
     callbacks += [
         metrics,
-        cb.LossPlot(paths.losses, metrics, train.sample_every),
-        cb.SampleGrids(
+        LossPlot(paths.losses, metrics, train.sample_every),
+        SampleGrids(
             sample_fn,
             paths.samples,
             rows,
@@ -532,17 +252,17 @@ def _make_callbacks(
         ),
     ]
     if writer is not None:
-        callbacks.append(cb.TensorBoardScalars(writer, train.log_every))
+        callbacks.append(TensorBoardScalars(writer, train.log_every))
     if train.eval_every:
         callbacks.append(
-            cb.PeriodicEvaluation(
+            PeriodicEvaluation(
                 _evaluate_fn(config, gan, data_dir, manifest),
                 paths.metrics,
                 train.eval_every,
                 writer,
             )
         )
-    callbacks.append(cb.ProgressBar(total, train.log_every, stream=progress_stream))
+    callbacks.append(cb.ProgressBar(total, train.log_every, stream=stream))
     return callbacks
 
 
@@ -566,12 +286,14 @@ def _evaluate_fn(config: Config, gan, data_dir, manifest):
 
 def _finish_stopped(callbacks) -> None:
     """After a NaN: redraw the loss plot and the gif, save nothing else."""
-    from tf_t2i.training import callbacks as cb
+    from tf_t2i.training.callbacks import ProgressBar
+    from tf_t2i.training.grids import SampleGrids, write_gif
+    from tf_t2i.training.metrics_log import LossPlot
 
     for callback in callbacks:
-        if isinstance(callback, cb.LossPlot):
+        if isinstance(callback, LossPlot):
             callback.draw()
-        if isinstance(callback, cb.ProgressBar):
+        if isinstance(callback, ProgressBar):
             callback.on_train_end()
-        if isinstance(callback, cb.SampleGrids) and callback.gif_path is not None:
-            cb.write_gif(sorted(callback.samples_dir.glob("step_*.png")), callback.gif_path)
+        if isinstance(callback, SampleGrids) and callback.gif_path is not None:
+            write_gif(sorted(callback.samples_dir.glob("step_*.png")), callback.gif_path)

@@ -1,7 +1,7 @@
 """The grids `t2i fit` draws: samples, style transfer and GAN-INT interpolation.
 
 - samples/step_XXXXXX.png: fixed captions in rows, fixed noise in columns
-  (`sample_conditions`, drawn by callbacks.SampleGrids during training);
+  (`sample_conditions`, drawn by grids.SampleGrids during training);
 - samples/style_transfer.png: real style images in rows, captions in columns,
   each cell G(S(x), t) (Reed et al. Fig. 6), when the run trains a style encoder;
 - samples/interpolation.png: one noise vector per row, the caption moving from
@@ -154,7 +154,8 @@ def write_final_grids(config: Config, gan, manifest, data_dir, samples_dir) -> l
     Returns:
         The paths written.
     """
-    from tf_t2i.training.callbacks import atomic_write_bytes, image_grid
+    from tf_t2i.files import atomic_write
+    from tf_t2i.training.grids import image_grid
 
     samples_dir = pathlib.Path(samples_dir)
     samples_dir.mkdir(parents=True, exist_ok=True)
@@ -179,7 +180,7 @@ def write_final_grids(config: Config, gan, manifest, data_dir, samples_dir) -> l
         grid = image_grid(images, rows, cols, column_labels=column_labels)
         buffer = io.BytesIO()
         grid.save(buffer, format="PNG")
-        atomic_write_bytes(samples_dir / name, buffer.getvalue())
+        atomic_write(samples_dir / name, buffer.getvalue())
         written.append(samples_dir / name)
     return written
 
