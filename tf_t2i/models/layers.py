@@ -50,9 +50,11 @@ def batch_norm(config: ModelConfig, name: str) -> keras.layers.BatchNormalizatio
 
     Synchronised statistics make a distributed step equal the one-device step on the
     global batch; unsynchronised ones (the default) normalise each replica's share alone
-    and use the fused kernel.
+    and, with the CPU kernels (models/kernels.py), use TF's fused kernel.
     """
-    return FusedBatchNormalization(synchronized=config.sync_batch_norm, name=name)
+    from tf_t2i.models.kernels import batch_normalization
+
+    return batch_normalization(config.kernels, synchronized=config.sync_batch_norm, name=name)
 
 
 @keras.saving.register_keras_serializable(package="tf_t2i")

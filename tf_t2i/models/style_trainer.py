@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from tf_t2i.models.conditional_gan import ConditionalGAN
+from tf_t2i.models.kernels import jit_compile
 
 
 class StyleEncoderTrainer(keras.Model):
@@ -30,7 +31,7 @@ class StyleEncoderTrainer(keras.Model):
 
     def compile(self, **kwargs):
         """Compiles without an optimizer of its own (it uses gan.s_optimizer)."""
-        kwargs.setdefault("jit_compile", False)
+        kwargs.setdefault("jit_compile", jit_compile(self.gan.model_config.kernels))
         super().compile(optimizer=None, **kwargs)
 
     @property
