@@ -12,7 +12,7 @@ from tf_t2i.models.conditions import (
 )
 from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.kernels import conv2d
-from tf_t2i.models.layers import MinibatchStddev, batch_norm
+from tf_t2i.models.layers import LeakyReLU, MinibatchStddev, batch_norm
 
 
 def conv_trunk(
@@ -54,7 +54,8 @@ def conv_trunk(
         )(x)
         if normalize and block > 0:
             x = batch_norm(config, name=f"{prefix}_down{block}_bn")(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"{prefix}_down{block}_lrelu")(x)
+        # the gradient from the output: grappler can then fuse the conv, bias and activation
+        x = LeakyReLU(0.2, name=f"{prefix}_down{block}_lrelu")(x)
         # (B, image_size / 2**(block+1), same, width): 32x32x64, 16x16x128, 8x8x256, 4x4x512
     return x
 
