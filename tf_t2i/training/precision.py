@@ -36,7 +36,8 @@ def resolve_precision(
     faster in it, float32 otherwise. Native bf16 is not always faster: on an AMD EPYC
     (Zen 5) the probe ran 1.9x faster than in float32, on the project's Intel Xeon
     (avx512_bf16, no AMX) 1.9x slower (see cpu_bf16_is_faster). float16 on a CPU is
-    emulated (18x slower here), so `auto` never picks it there.
+    emulated (18x slower here), so `auto` never picks it there. The choice depends on the
+    device only, never on `model.kernels` (models/kernels.py), and vice versa.
 
     Args:
         name: auto | float32 | mixed_float16 | mixed_bfloat16.
