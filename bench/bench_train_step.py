@@ -207,13 +207,14 @@ def main():
     models = {run: build(run[1], run[0], args.batch_size) for run in runs}
     flops = step_flops_per_image(models[runs[0]][0]) * args.batch_size  # per step
     # Per round and model: the matmul peak, then the steps, so all see the same load.
-    wall_ratios, cpu_ratios, seconds, peaks = ({r: [] for r in runs} for _ in range(4))
+    wall_ratios, cpu_ratios, seconds, cpu_seconds, peaks = ({r: [] for r in runs} for _ in range(5))
     for _ in range(args.rounds):
         for run in runs:
             peak_wall, peak_cpu = matmul_peak(*matmuls[run[1]])
             _, step, batch = models[run]
             wall, cpu = time_steps(step, batch, args.steps)
             seconds[run].append(wall)
+            cpu_seconds[run].append(cpu)
             peaks[run].append(peak_wall)
             wall_ratios[run].append(flops / wall / peak_wall)
             cpu_ratios[run].append(flops / cpu / peak_cpu)
@@ -232,9 +233,11 @@ def main():
     paired = []
     for kernels in kernel_settings[1:]:
         for policy in policies:
-            base, other = seconds[(kernel_settings[0], policy)], seconds[(kernels, policy)]
-            ratios = [b / a for a, b in zip(base, other, strict=True)]
-            paired.append(f"| {kernels} / {kernel_settings[0]} | {policy} | {_quartiles(ratios)} |")
+            cells = []
+            for times in (seconds, cpu_seconds):
+                base, other = times[(kernel_settings[0], policy)], times[(kernels, policy)]
+                cells.append(_quartiles([b / a for a, b in zip(base, other, strict=True)]))
+            paired.append(f"| {kernels} / {kernel_settings[0]} | {policy} | {' | '.join(cells)} |")
     flops /= args.batch_size
     best = max(rates, key=rates.get)
     gan = models[runs[0]][0]
@@ -249,8 +252,8 @@ def main():
 Paired step-time ratio per round (same round, same load; median and quartiles over
 {args.rounds} rounds; above 1 means slower than `{kernel_settings[0]}`):
 
-| kernels | precision | s/step ratio |
-|---|---|---:|
+| kernels | precision | s/step ratio (wall) | s/step ratio (process CPU time) |
+|---|---|---:|---:|
 {chr(10).join(paired)}
 """
         if paired
