@@ -9,7 +9,7 @@ that the whole step can reach with these kernels, whatever the Python around the
 `--dtype bfloat16` times the kernels that mixed_bfloat16 runs.
 
 Each layer also gets a fourth row: the filter gradient as one dilated forward conv
-(tf_t2i.models.strided_conv.filter_gradient). The networks use it where
+(tf_t2i.models.cpu_conv.filter_gradient). The networks use it where
 `filter_gradient_method` says so (marked "used"). The second ceiling counts the kernels
 the library actually runs.
 
@@ -53,7 +53,7 @@ def conv_kernels(batch, side, c_in, c_out, transposed, dtype="float32"):
     """
     import tensorflow as tf
 
-    from tf_t2i.models import strided_conv
+    from tf_t2i.models import cpu_conv
 
     def run(fn):
         compiled = tf.function(fn)
@@ -86,9 +86,9 @@ def conv_kernels(batch, side, c_in, c_out, transposed, dtype="float32"):
         ("forward", forward),
         ("input gradient", input_gradient),
         ("filter gradient", filter_gradient),
-        ("filter gradient (conv)", run(lambda: strided_conv.filter_gradient(x, dy)[None])),
+        ("filter gradient (conv)", run(lambda: cpu_conv.filter_gradient(x, dy)[None])),
     ]
-    method = strided_conv.filter_gradient_method(side, dtype)
+    method = cpu_conv.filter_gradient_method(side, dtype)
     return kernels, flops, "filter gradient" + ("" if method == "tf" else f" ({method})")
 
 

@@ -1,9 +1,12 @@
 """Benchmark: images/s of the 64x64 GAN-INT-CLS train step, float32 vs mixed_bfloat16.
 
-Both models (Reed's networks, ngf = ndf = 64, 512-d text embeddings, batch 64) are built
-up front and timed in interleaved rounds in one process, on a synthetic batch in memory
-(no input pipeline), with `tf.function(train_step)`, XLA off. Tracing and the first step
-are excluded. Each figure is the median step time over the rounds.
+The models (Reed's networks, ngf = ndf = 64, 512-d text embeddings, batch 64), one per
+precision and `--kernels` setting (model.kernels: the project's CPU kernels or stock
+Keras, models/kernels.py), are built up front and timed in interleaved rounds in one
+process, on a synthetic batch in memory (no input pipeline), with
+`tf.function(train_step)`, XLA off. Tracing and the first step are excluded. Each figure
+is the median step time over the rounds. It runs unchanged on a GPU machine (`auto`
+kernels are then stock) and names the device it ran on.
 
 FLOPs are counted analytically (multiply-add = 2 FLOPs) from the layers' shapes:
 conv 2*Ho*Wo*k*k*Ci*Co, transposed conv 2*Hi*Wi*k*k*Ci*Co, dense 2*I*O; batch norm and
@@ -25,8 +28,11 @@ The machine's peak is the FLOP/s of two independent 2048x2048 matmuls in each pr
 several) right before each round's steps.
 
     .venv/bin/python -m bench.bench_train_step
+    .venv/bin/python -m bench.bench_train_step --kernels cpu,stock   # paired, kernels.md
 
-Writes bench/results/train_step.md. Goal: >= 75% of the matmul peak in the faster precision.
+Writes bench/results/train_step.md (one kernel setting) or bench/results/kernels.md
+(several, with the paired ratio of their step times per round and precision).
+Goal: >= 75% of the matmul peak in the faster precision.
 """
 
 import argparse
@@ -37,10 +43,10 @@ import statistics
 import sys
 import time
 
-from bench.machine import machine
+from bench.machine import cpu_model, machine
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULT = ROOT / "bench" / "results" / "train_step.md"
+RESULTS = ROOT / "bench" / "results"
 GOAL = 0.75
 POLICIES = ("float32", "mixed_bfloat16")
 
@@ -108,8 +114,21 @@ def matmul_peak(matmul, flops, repeats=6):
     return flops / best_wall, flops / best_cpu
 
 
-def build(policy, batch_size):
-    """A default (64x64 GAN-INT-CLS) GAN under `policy`, its compiled step and a batch."""
+def device() -> str:
+    """The device the step runs on: the first GPU's (or TPU's) name, else the CPU model."""
+    import tensorflow as tf
+
+    for kind in ("GPU", "TPU"):
+        found = tf.config.list_physical_devices(kind)
+        if found:
+            details = tf.config.experimental.get_device_details(found[0])
+            return f"{kind} ({details.get('device_name', found[0].name)}) x {len(found)}"
+    return f"CPU ({cpu_model()}, {len(os.sched_getaffinity(0))} cores)"
+
+
+def build(policy, kernels, batch_size):
+    """A default (64x64 GAN-INT-CLS) GAN under `policy` with `kernels` (model.kernels),
+    its compiled step and a batch."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -119,7 +138,7 @@ def build(policy, batch_size):
 
     keras.mixed_precision.set_dtype_policy(policy)
     try:
-        gan = build_gan(ModelConfig(), seed=0)
+        gan = build_gan(ModelConfig(kernels=kernels), seed=0)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
     rng = np.random.default_rng(0)
@@ -143,11 +162,25 @@ def time_steps(step, batch, n):
     return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
 
 
+def _quartiles(values):
+    """Median and quartiles of `values`, as "m (q1-q3)"."""
+    q1, m, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return f"{m:.3f} ({q1:.3f}-{q3:.3f})"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=3, help="steps per round and precision")
+    parser.add_argument("--steps", type=int, default=3, help="steps per round and model")
+    parser.add_argument(
+        "--kernels",
+        default="auto",
+        help="comma-separated model.kernels settings to time side by side (auto, cpu, stock)",
+    )
+    parser.add_argument(
+        "--precisions", default=",".join(POLICIES), help="comma-separated dtype policies"
+    )
     parser.add_argument(
         "--inter-op", type=int, default=0, help="TF inter-op threads (0: TensorFlow's default)"
     )
@@ -155,8 +188,12 @@ def main():
         "--intra-op", type=int, default=0, help="TF intra-op threads (0: TensorFlow's default)"
     )
     args = parser.parse_args()
+    kernel_settings = args.kernels.split(",")
+    policies = args.precisions.split(",")
 
     import tensorflow as tf
+
+    from tf_t2i.models.kernels import resolve_kernels
 
     if args.inter_op:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
@@ -164,49 +201,72 @@ def main():
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
 
     load_before = os.getloadavg()
-    dtypes = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16}
-    matmuls = {p: make_matmul(dtypes[p]) for p in POLICIES}
-    models = {p: build(p, args.batch_size) for p in POLICIES}
-    flops = step_flops_per_image(models["float32"][0]) * args.batch_size  # per step
-    # Per round and precision: the matmul peak, then the steps, so both see the same load.
-    wall_ratios, cpu_ratios, seconds, peaks = ({p: [] for p in POLICIES} for _ in range(4))
+    dtypes = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}
+    matmuls = {p: make_matmul(dtypes[p]) for p in policies}
+    runs = [(k, p) for k in kernel_settings for p in policies]
+    models = {run: build(run[1], run[0], args.batch_size) for run in runs}
+    flops = step_flops_per_image(models[runs[0]][0]) * args.batch_size  # per step
+    # Per round and model: the matmul peak, then the steps, so all see the same load.
+    wall_ratios, cpu_ratios, seconds, cpu_seconds, peaks = ({r: [] for r in runs} for _ in range(5))
     for _ in range(args.rounds):
-        for policy in POLICIES:
-            peak_wall, peak_cpu = matmul_peak(*matmuls[policy])
-            _, step, batch = models[policy]
+        for run in runs:
+            peak_wall, peak_cpu = matmul_peak(*matmuls[run[1]])
+            _, step, batch = models[run]
             wall, cpu = time_steps(step, batch, args.steps)
-            seconds[policy].append(wall)
-            peaks[policy].append(peak_wall)
-            wall_ratios[policy].append(flops / wall / peak_wall)
-            cpu_ratios[policy].append(flops / cpu / peak_cpu)
+            seconds[run].append(wall)
+            cpu_seconds[run].append(cpu)
+            peaks[run].append(peak_wall)
+            wall_ratios[run].append(flops / wall / peak_wall)
+            cpu_ratios[run].append(flops / cpu / peak_cpu)
     load_after = os.getloadavg()
 
     rows, rates = [], {}
     med = statistics.median
-    for policy in POLICIES:
-        rate = rates[policy] = args.batch_size / med(seconds[policy])
+    for run in runs:
+        rate = rates[run] = args.batch_size / med(seconds[run])
         rows.append(
-            f"| {policy} | {med(seconds[policy]):.3f} | {min(seconds[policy]):.3f} | "
-            f"{rate:.1f} | {rate * flops / args.batch_size / 1e9:.0f} | "
-            f"{med(peaks[policy]) / 1e9:.0f} | {100 * med(wall_ratios[policy]):.0f}% | "
-            f"{100 * med(cpu_ratios[policy]):.0f}% | >= {100 * GOAL:.0f}% |"
+            f"| {run[0]} ({resolve_kernels(run[0])}) | {run[1]} | {med(seconds[run]):.3f} | "
+            f"{min(seconds[run]):.3f} | {rate:.1f} | {rate * flops / args.batch_size / 1e9:.0f} | "
+            f"{med(peaks[run]) / 1e9:.0f} | {100 * med(wall_ratios[run]):.0f}% | "
+            f"{100 * med(cpu_ratios[run]):.0f}% | >= {100 * GOAL:.0f}% |"
         )
+    paired = []
+    for kernels in kernel_settings[1:]:
+        for policy in policies:
+            cells = []
+            for times in (seconds, cpu_seconds):
+                base, other = times[(kernel_settings[0], policy)], times[(kernels, policy)]
+                cells.append(_quartiles([b / a for a, b in zip(base, other, strict=True)]))
+            paired.append(f"| {kernels} / {kernel_settings[0]} | {policy} | {' | '.join(cells)} |")
     flops /= args.batch_size
     best = max(rates, key=rates.get)
-    gan = models["float32"][0]
+    gan = models[runs[0]][0]
     f_g = forward_flops(gan.generator)
     f_t = forward_flops(gan.discriminator.get_layer("d_trunk"))
     f_h = forward_flops(gan.discriminator.get_layer("d_head"))
     command = "python -m bench.bench_train_step " + " ".join(sys.argv[1:])
     fraction = med(cpu_ratios[best])
     met = "met" if fraction >= GOAL else "NOT met"
+    paired_text = (
+        f"""
+Paired step-time ratio per round (same round, same load; median and quartiles over
+{args.rounds} rounds; above 1 means slower than `{kernel_settings[0]}`):
+
+| kernels | precision | s/step ratio (wall) | s/step ratio (process CPU time) |
+|---|---|---:|---:|
+{chr(10).join(paired)}
+"""
+        if paired
+        else ""
+    )
     text = f"""## GAN-INT-CLS train step (64x64, batch {args.batch_size}, ngf = ndf = 64)
 
 - date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC
+- device: {device()}
 - machine: {machine()}; load average before / after the run:
   {", ".join(f"{x:.1f}" for x in load_before)} / {", ".join(f"{x:.1f}" for x in load_after)}
-  (other jobs shared the 2 cores, so absolute figures are low and noisy; the two
-  precisions were interleaved, {args.rounds} rounds of {args.steps} steps each)
+  (other jobs may share the cores, so absolute figures can be low and noisy; the models
+  were interleaved, {args.rounds} rounds of {args.steps} steps each)
 - command: `.venv/bin/{command.strip()}`
 - step: `tf.function(ConditionalGAN.train_step)`, XLA off, synthetic in-memory batch;
   forward GFLOP/image: G {f_g / 1e9:.3f}, D trunk {f_t / 1e9:.3f}, D head {f_h / 1e9:.4f};
@@ -214,21 +274,23 @@ def main():
   see the script; 6 f_G + 12 (f_T + f_H) = {(6 * f_g + 12 * (f_t + f_h)) / 1e9:.2f} without the
   trunk shared between the right and wrong pairs)
 - peak: best of 6 runs of two independent 2048x2048 matmuls (float32 for float32,
-  bfloat16 for mixed_bfloat16) measured right before each round's steps, so that both see the same load. "of peak
-  (wall)" divides the step's FLOP/s by the matmul's, both by wall clock; "of peak (CPU)"
-  divides FLOP per second of process CPU time, which discounts the time the other jobs
-  held the cores (the fairer figure on a shared machine). Medians over the rounds.
+  bfloat16 for mixed_bfloat16) measured right before each round's steps, so that all see
+  the same load. "of peak (wall)" divides the step's FLOP/s by the matmul's, both by wall
+  clock; "of peak (CPU)" divides FLOP per second of process CPU time, which discounts the
+  time the other jobs held the cores (the fairer figure on a shared machine). Medians over
+  the rounds.
 
-| precision | s/step (median) | s/step (best) | images/s | GFLOP/s | matmul peak GFLOP/s | of peak (wall) | of peak (CPU) | goal |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| kernels (resolved) | precision | s/step (median) | s/step (best) | images/s | GFLOP/s | matmul peak GFLOP/s | of peak (wall) | of peak (CPU) | goal |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
-
-Goal (>= {100 * GOAL:.0f}% of peak in the faster precision, here {best}, judged on the
-CPU-time ratio {100 * fraction:.0f}%): {met}. On a loaded machine these ratios are rough:
-rerun on a quiet machine for a firm verdict.
+{paired_text}
+Goal (>= {100 * GOAL:.0f}% of peak in the fastest run, here {best[1]} with {best[0]} kernels,
+judged on the CPU-time ratio {100 * fraction:.0f}%): {met}. On a loaded machine these ratios
+are rough: rerun on a quiet machine for a firm verdict.
 """
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(text, encoding="utf-8")
+    result = RESULTS / ("train_step.md" if len(kernel_settings) == 1 else "kernels.md")
+    result.parent.mkdir(parents=True, exist_ok=True)
+    result.write_text(text, encoding="utf-8")
     print(text)
 
 

@@ -1,11 +1,12 @@
-"""FusedBatchNormalization agrees with keras.layers.BatchNormalization; MinibatchStddev."""
+"""FusedBatchNormalization agrees with keras.layers.BatchNormalization; LeakyReLU with
+Keras's; MinibatchStddev."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_t2i.models.layers import FusedBatchNormalization, MinibatchStddev
+from tf_t2i.models.layers import FusedBatchNormalization, LeakyReLU, MinibatchStddev
 
 
 def _pair(x):
@@ -55,6 +56,39 @@ def test_serialization_round_trip():
     layer = FusedBatchNormalization(momentum=0.9, name="bn")
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert isinstance(restored, FusedBatchNormalization) and restored.momentum == 0.9
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+def test_leaky_relu_equals_keras_bit_for_bit(dtype):
+    # Values on both sides of 0, exact zeros and tiny negatives (whose output rounds to 0).
+    x = tf.cast(tf.concat([tf.random.stateless_normal([64], seed=[5, 6]), [0.0, -1e-38]], 0), dtype)
+    dy = tf.cast(tf.random.stateless_normal([66], seed=[7, 8]), dtype)
+    results = []
+    for layer in (keras.layers.LeakyReLU(0.2, dtype=dtype.name), LeakyReLU(0.2, dtype=dtype.name)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        results.append((y, tape.gradient(y, x, output_gradients=dy)))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(tf.cast(a, tf.float32), tf.cast(b, tf.float32))
+
+
+def test_leaky_relu_gradient_reads_the_output():
+    # What keeps grappler's Conv2D + BiasAdd + LeakyRelu fusion valid: the BiasAdd feeds
+    # only the activation, not its gradient.
+    x = tf.random.stateless_normal([2, 3], seed=[1, 2])
+    bias = tf.Variable(tf.zeros([3]))
+
+    @tf.function
+    def grad(x):
+        with tf.GradientTape() as tape:
+            y = LeakyReLU(0.2)(tf.nn.bias_add(x, bias))
+        return tape.gradient(y, bias)
+
+    graph = grad.get_concrete_function(x).graph
+    (add,) = [op for op in graph.get_operations() if op.type == "BiasAdd"]
+    consumers = {c.type for c in add.outputs[0].consumers()}
+    assert "LeakyReluGrad" not in consumers
 
 
 def _spread(x):

@@ -6,17 +6,17 @@ import keras
 
 from tf_t2i.models.conditional_gan import ConditionalGAN
 from tf_t2i.models.config import ModelConfig
-from tf_t2i.models.optimizers import FusedAdam
+from tf_t2i.models.kernels import adam
 
 
 def _adam(learning_rate: float, config: ModelConfig, name: str) -> keras.optimizers.Optimizer:
-    """FusedAdam with Reed's beta_1, the optional step decay, and loss scaling under float16."""
+    """Adam (FusedAdam with the CPU kernels) with Reed's beta_1, the optional step decay, and loss scaling under float16."""
     if config.lr_decay_steps > 0:
         # Reed halves the learning rate at fixed intervals: a staircase exponential decay.
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
             learning_rate, config.lr_decay_steps, config.lr_decay_rate, staircase=True
         )
-    optimizer = FusedAdam(learning_rate, beta_1=config.beta_1, name=name)
+    optimizer = adam(config.kernels, learning_rate, beta_1=config.beta_1, name=name)
     if keras.mixed_precision.dtype_policy().name == "mixed_float16":
         # One loss scale per optimizer: D's and G's gradients overflow independently.
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_loss_scale")

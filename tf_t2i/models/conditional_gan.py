@@ -16,6 +16,7 @@ from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.discriminator import build_classifier, build_discriminator
 from tf_t2i.models.ema import update_moving_average
 from tf_t2i.models.generator import build_generator
+from tf_t2i.models.kernels import jit_compile
 from tf_t2i.models.sampling import draw
 from tf_t2i.models.style_encoder import build_style_encoder
 
@@ -101,7 +102,7 @@ class ConditionalGAN(keras.Model):
             s_optimizer: optimizer of the style encoder (required when it is enabled).
             **kwargs: passed to keras.Model.compile (e.g. steps_per_execution).
         """
-        kwargs.setdefault("jit_compile", False)  # XLA is slower for this model on CPU
+        kwargs.setdefault("jit_compile", jit_compile(self.model_config.kernels))  # kernels.py
         # optimizer=None: Keras would otherwise create an unused optimizer that breaks restore.
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer

@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 from tf_t2i.errors import T2IError
+from tf_t2i.models.kernels import KERNELS
 
 # Condition name -> key of the batch dict (and of the generator's / discriminator's inputs).
 CONDITION_KEYS = {
@@ -53,6 +54,9 @@ class ModelConfig:
     ngf: int = 64  # generator width: the 4x4 block has ngf*8 channels
     ndf: int = 64  # discriminator width: the 4x4 block has ndf*8 channels
     sync_batch_norm: bool = False  # batch statistics over all replicas under tf.distribute
+    # auto | cpu | stock: the project's CPU kernels, or Keras's; auto = cpu when no GPU or
+    # TPU is visible (models/kernels.py). Checkpoints restore across the settings.
+    kernels: str = "auto"
     minibatch_stddev: bool = False  # D sees the batch's feature spread (against mode collapse)
     # D adds <V phi(c), mean_xy features> (projection discriminator); a no-op without a
     # text, attributes or class condition, so recipes can keep it on under --condition none
@@ -208,6 +212,8 @@ class ModelConfig:
         """Checks every field; raises T2IError naming the first bad one."""
         if self.image_size not in IMAGE_SIZES:
             raise T2IError(f"model.image_size: {self.image_size} is not one of {IMAGE_SIZES}")
+        if self.kernels not in KERNELS:
+            raise T2IError(f"model.kernels: {self.kernels!r} is not one of {', '.join(KERNELS)}")
         if self.channels not in (1, 3):
             raise T2IError(f"model.channels: {self.channels} must be 1 or 3")
         for name in ("z_dim", "ngf", "ndf", "proj_dim", "d_steps"):

@@ -11,8 +11,8 @@ from tf_t2i.models.conditions import (
     project_conditions,
 )
 from tf_t2i.models.config import ModelConfig
-from tf_t2i.models.layers import MinibatchStddev, batch_norm
-from tf_t2i.models.strided_conv import StridedConv2D
+from tf_t2i.models.kernels import conv2d
+from tf_t2i.models.layers import LeakyReLU, MinibatchStddev, batch_norm
 
 
 def conv_trunk(
@@ -43,12 +43,19 @@ def conv_trunk(
         if mask is not None and x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"{prefix}_mask{x.shape[1]}")
         width = top // 2 ** (config.num_blocks - 1 - block)
-        x = StridedConv2D(
-            width, 4, strides=2, padding="same", use_bias=block == 0, name=f"{prefix}_down{block}"
+        x = conv2d(
+            config.kernels,
+            width,
+            4,
+            strides=2,
+            padding="same",
+            use_bias=block == 0,
+            name=f"{prefix}_down{block}",
         )(x)
         if normalize and block > 0:
             x = batch_norm(config, name=f"{prefix}_down{block}_bn")(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"{prefix}_down{block}_lrelu")(x)
+        # the gradient from the output: grappler can then fuse the conv, bias and activation
+        x = LeakyReLU(0.2, name=f"{prefix}_down{block}_lrelu")(x)
         # (B, image_size / 2**(block+1), same, width): 32x32x64, 16x16x128, 8x8x256, 4x4x512
     return x
 

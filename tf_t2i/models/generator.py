@@ -11,8 +11,8 @@ from tf_t2i.models.conditions import (
     project_conditions,
 )
 from tf_t2i.models.config import ModelConfig
+from tf_t2i.models.kernels import conv2d_transpose
 from tf_t2i.models.layers import batch_norm
-from tf_t2i.models.strided_conv import StridedConv2DTranspose
 
 
 def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
@@ -58,12 +58,13 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
         if x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"g_mask{x.shape[1]}")
         if block == config.num_blocks - 1:
-            x = StridedConv2DTranspose(
-                config.channels, 4, strides=2, padding="same", name="g_to_image"
+            x = conv2d_transpose(
+                config.kernels, config.channels, 4, strides=2, padding="same", name="g_to_image"
             )(x)
             # (B, image_size, image_size, channels)
             break
-        x = StridedConv2DTranspose(
+        x = conv2d_transpose(
+            config.kernels,
             width // 2 ** (block + 1),
             4,
             strides=2,

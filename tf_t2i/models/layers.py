@@ -45,14 +45,52 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return outputs
 
 
+@keras.saving.register_keras_serializable(package="tf_t2i")
+class LeakyReLU(keras.layers.LeakyReLU):
+    """keras.layers.LeakyReLU whose gradient reads the activation's output, not its input.
+
+    TensorFlow's LeakyRelu gradient reads the op's input. After a conv with a bias, grappler's
+    remapper fuses Conv2D + BiasAdd + LeakyRelu into one op and deletes the BiasAdd that the
+    gradient still reads, so the remapper fails on the whole train step ("remapper failed:
+    ... fanout '.../LeakyReluGrad' exist for missing node '.../BiasAdd'", TF 2.21, CPU; with
+    Keras's own layers too) and none of its fusions apply. With a positive slope the output
+    is positive exactly where the input is, so LeakyReluGrad on the output is the same
+    gradient, bit for bit, and the BiasAdd keeps one consumer: the fusion is valid.
+
+    Input and output: any shape, same dtype.
+    """
+
+    def call(self, inputs):
+        if self.negative_slope <= 0:
+            return super().call(inputs)
+        return leaky_relu(inputs, self.negative_slope)
+
+
+def leaky_relu(x, slope: float):
+    """tf.nn.leaky_relu(x, slope) for slope > 0, its gradient computed from the output."""
+
+    @tf.custom_gradient
+    def activation(x):
+        y = tf.nn.leaky_relu(x, slope)
+
+        def grad(dy):
+            return tf.raw_ops.LeakyReluGrad(gradients=dy, features=y, alpha=slope)
+
+        return y, grad
+
+    return activation(x)
+
+
 def batch_norm(config: ModelConfig, name: str) -> keras.layers.BatchNormalization:
     """Batch norm; with config.sync_batch_norm, statistics span every replica's batch.
 
     Synchronised statistics make a distributed step equal the one-device step on the
     global batch; unsynchronised ones (the default) normalise each replica's share alone
-    and use the fused kernel.
+    and, with the CPU kernels (models/kernels.py), use TF's fused kernel.
     """
-    return FusedBatchNormalization(synchronized=config.sync_batch_norm, name=name)
+    from tf_t2i.models.kernels import batch_normalization
+
+    return batch_normalization(config.kernels, synchronized=config.sync_batch_norm, name=name)
 
 
 @keras.saving.register_keras_serializable(package="tf_t2i")

@@ -14,6 +14,7 @@ import tensorflow as tf
 from tf_t2i import losses
 from tf_t2i.errors import T2IError
 from tf_t2i.models.conditions import right_conditions
+from tf_t2i.models.kernels import jit_compile
 
 if TYPE_CHECKING:
     from tf_t2i.models.conditional_gan import ConditionalGAN
@@ -79,7 +80,7 @@ class StyleEncoderTrainer(keras.Model):
 
     def compile(self, **kwargs):
         """Compiles without an optimizer of its own (it uses gan.s_optimizer)."""
-        kwargs.setdefault("jit_compile", False)
+        kwargs.setdefault("jit_compile", jit_compile(self.gan.model_config.kernels))
         super().compile(optimizer=None, **kwargs)
 
     @property

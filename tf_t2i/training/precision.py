@@ -36,7 +36,8 @@ def resolve_precision(
     faster in it, float32 otherwise. Native bf16 is not always faster: on an AMD EPYC
     (Zen 5) the probe ran 1.9x faster than in float32, on the project's Intel Xeon
     (avx512_bf16, no AMX) 1.9x slower (see cpu_bf16_is_faster). float16 on a CPU is
-    emulated (18x slower here), so `auto` never picks it there.
+    emulated (18x slower here), so `auto` never picks it there. The choice depends on the
+    device only, never on `model.kernels` (models/kernels.py), and vice versa.
 
     Args:
         name: auto | float32 | mixed_float16 | mixed_bfloat16.
@@ -105,12 +106,12 @@ def conv_probe_seconds(dtype: str, repeats: int = 5) -> float:
     """Best time of a DCGAN-sized conv's forward, input and weight gradients in `dtype`.
 
     The conv is D's middle block at 64x64, batch 32: 16x16x128 -> 8x8x256, 4x4 stride 2,
-    run as the networks run it (strided_conv.conv_down, with the filter gradient that
+    run as the networks run it (cpu_conv.conv_down, with the filter gradient that
     filter_gradient_method picks), so that the probe times the kernels training will use.
     """
     import tensorflow as tf
 
-    from tf_t2i.models.strided_conv import conv_down, filter_gradient_method
+    from tf_t2i.models.cpu_conv import conv_down, filter_gradient_method
 
     x = tf.cast(tf.random.stateless_normal([32, 16, 16, 128], seed=[0, 0]), dtype)
     w = tf.cast(tf.random.stateless_normal([4, 4, 128, 256], seed=[0, 1]), dtype)

@@ -116,6 +116,10 @@ def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
     return dataclasses.replace(config, data=data, model=model)
 
 
+# Model keys that do not change the weights, so a resumed run may change them.
+KERNEL_KEYS = ("kernels",)
+
+
 def check_resume(paths: RunPaths, config: Config, resume: bool | None) -> None:
     """Refuses to mix runs: resume rules and an unchanged model section."""
     import tensorflow as tf
@@ -135,7 +139,10 @@ def check_resume(paths: RunPaths, config: Config, resume: bool | None) -> None:
     if latest is not None and paths.config.is_file():
         # `config` is reconciled with the data: sizes from the manifest are filled in
         old, new = read_config(paths.root).model.to_dict(), config.model.to_dict()
-        changed = sorted(key for key in old if old[key] != new.get(key))
+        # model.kernels picks how the same weights are computed: a run may change it
+        changed = sorted(
+            key for key in old if key not in KERNEL_KEYS and old[key] != new.get(key)
+        )
         if changed:
             raise T2IError(
                 f"{paths.config}: the run was trained with a different model "

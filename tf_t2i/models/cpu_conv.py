@@ -1,4 +1,7 @@
-"""Reed's 4x4 stride-2 convolutions with faster CPU kernels where TensorFlow's are slow.
+"""CpuConv2D(Transpose): Reed's 4x4 stride-2 convolutions with CPU kernels that pay here.
+
+Used only when `model.kernels` resolves to "cpu" (models/kernels.py: by default, when no
+GPU or TPU is visible); otherwise the networks use keras.layers.Conv2D(Transpose).
 
 Every block of G and D is a 4x4 stride-2 "same" convolution (D) or transposed
 convolution (G). TensorFlow's CPU kernels run their forward and input-gradient passes
@@ -224,7 +227,7 @@ def _is_reed_block(layer, inputs) -> bool:
 
 
 @keras.saving.register_keras_serializable(package="tf_t2i")
-class StridedConv2D(keras.layers.Conv2D):
+class CpuConv2D(keras.layers.Conv2D):
     """keras.layers.Conv2D whose 4x4 stride-2 "same" case trains with `conv_down`.
 
     It does so on images (the input gradient) and where another filter gradient pays;
@@ -251,7 +254,7 @@ class StridedConv2D(keras.layers.Conv2D):
 
 
 @keras.saving.register_keras_serializable(package="tf_t2i")
-class StridedConv2DTranspose(keras.layers.Conv2DTranspose):
+class CpuConv2DTranspose(keras.layers.Conv2DTranspose):
     """keras.layers.Conv2DTranspose whose 4x4 stride-2 "same" case runs `conv_up`.
 
     It does so for images (the forward pass) and where another filter gradient pays;

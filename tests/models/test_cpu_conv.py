@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_t2i.models.strided_conv import (
-    StridedConv2D,
-    StridedConv2DTranspose,
+from tf_t2i.models.cpu_conv import (
+    CpuConv2D,
+    CpuConv2DTranspose,
     bias_add,
     conv_down,
     conv_up,
@@ -143,8 +143,8 @@ def _pair(policy, reference_cls, cls, x_shape, **kwargs):
 @pytest.mark.parametrize(
     ("reference_cls", "cls", "x_shape", "filters"),
     [
-        (keras.layers.Conv2D, StridedConv2D, (4, 16, 16, 8), 16),
-        (keras.layers.Conv2DTranspose, StridedConv2DTranspose, (4, 8, 8, 16), 8),
+        (keras.layers.Conv2D, CpuConv2D, (4, 16, 16, 8), 16),
+        (keras.layers.Conv2DTranspose, CpuConv2DTranspose, (4, 8, 8, 16), 8),
     ],
 )
 def test_layers_agree_with_keras_in_bfloat16(reference_cls, cls, x_shape, filters, float32_policy):
@@ -171,13 +171,13 @@ def test_layers_agree_with_keras_in_bfloat16(reference_cls, cls, x_shape, filter
 
 
 def test_float32_and_large_maps_keep_tensorflows_kernel(float32_policy):
-    conv = StridedConv2D(4, 4, strides=2, padding="same")
+    conv = CpuConv2D(4, 4, strides=2, padding="same")
     assert "Conv2DBackpropFilter" in _kernel_op_types(conv, _normal([2, 8, 8, 3], 1))
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    large = StridedConv2D(4, 4, strides=2, padding="same")
+    large = CpuConv2D(4, 4, strides=2, padding="same")
     x = tf.cast(_normal([2, 32, 32, 3], 1), tf.bfloat16)
     assert "Conv2DBackpropFilter" in _kernel_op_types(large, x)
-    other = StridedConv2D(4, 3, strides=1, padding="same")  # not a Reed block
+    other = CpuConv2D(4, 3, strides=1, padding="same")  # not a Reed block
     x = tf.cast(_normal([2, 8, 8, 3], 1), tf.bfloat16)
     assert "Conv2DBackpropFilter" in _kernel_op_types(other, x)
 
@@ -185,8 +185,8 @@ def test_float32_and_large_maps_keep_tensorflows_kernel(float32_policy):
 @pytest.mark.parametrize(
     ("reference_cls", "cls", "x_shape", "filters"),
     [
-        (keras.layers.Conv2D, StridedConv2D, (2, 16, 16, 3), 8),  # D's first conv
-        (keras.layers.Conv2DTranspose, StridedConv2DTranspose, (2, 8, 8, 8), 3),  # G's last
+        (keras.layers.Conv2D, CpuConv2D, (2, 16, 16, 3), 8),  # D's first conv
+        (keras.layers.Conv2DTranspose, CpuConv2DTranspose, (2, 8, 8, 8), 3),  # G's last
     ],
 )
 def test_image_layers_agree_with_keras_in_float32(
@@ -205,7 +205,7 @@ def test_image_layers_agree_with_keras_in_float32(
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     # The image's transposed conv (G's forward, D's input gradient) is a stride-1 conv.
-    if cls is StridedConv2D:
+    if cls is CpuConv2D:
         types, reference_types = (
             _kernel_op_types(layer, x, True),
             _kernel_op_types(reference, x, True),
@@ -224,9 +224,9 @@ def test_image_layers_agree_with_keras_in_float32(
 @pytest.mark.parametrize(
     ("cls", "x_shape", "filters"),
     [
-        (StridedConv2D, (16, 64, 64, 3), 8),  # D's first conv: 16 x 32 x 32 terms per bias
-        (StridedConv2DTranspose, (16, 32, 32, 8), 3),  # G's image: 16 x 64 x 64 terms
-        (StridedConv2DTranspose, (4, 9, 9, 8), 3),  # an odd map side
+        (CpuConv2D, (16, 64, 64, 3), 8),  # D's first conv: 16 x 32 x 32 terms per bias
+        (CpuConv2DTranspose, (16, 32, 32, 8), 3),  # G's image: 16 x 64 x 64 terms
+        (CpuConv2DTranspose, (4, 9, 9, 8), 3),  # an odd map side
     ],
 )
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
@@ -265,8 +265,8 @@ def test_bias_add_equals_tensorflows_in_float32():
 
 def test_serialization_round_trip():
     for layer in (
-        StridedConv2D(8, 4, strides=2, padding="same", name="down"),
-        StridedConv2DTranspose(8, 4, strides=2, padding="same", name="up"),
+        CpuConv2D(8, 4, strides=2, padding="same", name="down"),
+        CpuConv2DTranspose(8, 4, strides=2, padding="same", name="up"),
     ):
         config = keras.saving.serialize_keras_object(layer)
         restored = keras.saving.deserialize_keras_object(config)
