@@ -140,9 +140,7 @@ def check_resume(paths: RunPaths, config: Config, resume: bool | None) -> None:
         # `config` is reconciled with the data: sizes from the manifest are filled in
         old, new = read_config(paths.root).model.to_dict(), config.model.to_dict()
         # model.kernels picks how the same weights are computed: a run may change it
-        changed = sorted(
-            key for key in old if key not in KERNEL_KEYS and old[key] != new.get(key)
-        )
+        changed = sorted(key for key in old if key not in KERNEL_KEYS and old[key] != new.get(key))
         if changed:
             raise T2IError(
                 f"{paths.config}: the run was trained with a different model "
