@@ -441,10 +441,10 @@ def test_d_only_steps_skip_all_of_gs_work(monkeypatch):
         gan, "_interpolation_logits", counting("interpolation", gan._interpolation_logits)
     )
     monkeypatch.setattr(gan, "_mode_seeking", counting("mode_seeking", gan._mode_seeking))
-    update = gan._update
+    update = gan.apply_loss
     monkeypatch.setattr(
         gan,
-        "_update",
+        "apply_loss",
         lambda tape, loss, variables, optimizer: (
             calls["updates"].append(optimizer.name),
             update(tape, loss, variables, optimizer),

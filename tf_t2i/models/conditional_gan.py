@@ -213,13 +213,13 @@ class ConditionalGAN(keras.Model):
                 g_loss = losses.weighted_sum(g_terms, self.g_weights)
                 scaled_g_loss = self.g_optimizer.scale_loss(losses.global_mean(g_loss))
 
-        self._update(d_tape, scaled_d_loss, self.d_variables, self.d_optimizer)
+        self.apply_loss(d_tape, scaled_d_loss, self.d_variables, self.d_optimizer)
         self._track("d", d_loss, d_terms)
         for name in ("real", "wrong", "fake"):
             if scores[name] is not None:
                 self.trackers[f"d_{name}"].update_state(tf.sigmoid(scores[name]))
         if generator_turn:
-            self._update(
+            self.apply_loss(
                 g_tape, scaled_g_loss, self.generator.trainable_variables, self.g_optimizer
             )
             if self.generator_ema is not None:
@@ -350,8 +350,9 @@ class ConditionalGAN(keras.Model):
         return head({"features": features, **inputs}, training=True)[:, 0]
 
     @staticmethod
-    def _update(tape, scaled_loss, variables, optimizer):
-        """Back-propagates a (scaled) loss into one network's variables and applies it.
+    def apply_loss(tape, scaled_loss, variables, optimizer):
+        """Back-propagates a (scaled) loss into one network's variables and applies it
+        (D's, G's and, in style_trainer.py, S's update).
 
         LossScaleOptimizer unscales here and skips the step on inf/NaN gradients.
         """

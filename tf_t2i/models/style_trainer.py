@@ -50,9 +50,7 @@ def style_encoder_step(gan: ConditionalGAN, batch: dict) -> dict:
             terms["reconstruction"] = losses.reconstruction_loss(images, redrawn)
         per_example = losses.weighted_sum(terms, weights)
         scaled_loss = gan.s_optimizer.scale_loss(losses.global_mean(per_example))
-    variables = gan.style_encoder.trainable_variables
-    grads = tape.gradient(scaled_loss, variables)
-    gan.s_optimizer.apply_gradients(zip(grads, variables, strict=True))
+    gan.apply_loss(tape, scaled_loss, gan.style_encoder.trainable_variables, gan.s_optimizer)
     gan.s_loss_tracker.update_state(tf.reduce_mean(per_example))
     return {"s_loss": gan.s_loss_tracker.result()}
 
