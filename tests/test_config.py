@@ -98,6 +98,24 @@ def test_renamed_recipe_key_names_file_line_and_new_key(tmp_path):
         load_config(str(recipe))
 
 
+def test_run_dir_written_before_the_renames_still_reads(tmp_path):
+    """A run's config.json is tf_t2i's own file: its old keys read under the new names."""
+    from tf_t2i.training.run_dir import read_config
+
+    config = Config.from_dict({"data": {"source": "shapes"}, "model": {"image_size": 32}})
+    values = config.to_dict()
+    model = values["model"]
+    model["label_smoothing"] = model.pop("real_label")
+    model["mode_seeking"] = 0.5
+    del model["mode_seeking_weight"]
+    (tmp_path / "old-run").mkdir()
+    (tmp_path / "old-run" / "config.json").write_text(json.dumps(values))
+    read = read_config(tmp_path / "old-run")
+    assert read.model.real_label == config.model.real_label
+    assert read.model.mode_seeking_weight == 0.5
+    assert read.name == config.name
+
+
 def test_recipe_path_and_name_agree(tmp_path):
     by_name = load_config("digits")
     by_path = load_config(str(pipelines_dir() / "digits.yaml"))

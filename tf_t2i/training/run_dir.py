@@ -25,6 +25,7 @@ import sys
 
 from tf_t2i.config import Config, read_recipe
 from tf_t2i.errors import T2IError
+from tf_t2i.models.config import RENAMED_FIELDS
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -152,9 +153,16 @@ def read_config(run_dir: str | pathlib.Path) -> Config:
     if not path.is_file():
         raise T2IError(f"{run_dir} is not a tf_t2i run directory: {path} is missing")
     try:
-        json.loads(path.read_text(encoding="utf-8"))
+        values = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise T2IError(f"{path}: not valid JSON ({err})") from None
+    model = values.get("model") if isinstance(values, dict) else None
+    if isinstance(model, dict) and any(key in RENAMED_FIELDS for key in model):
+        # written by a tf_t2i from before the renames: the same values under the new names
+        # (a recipe a user writes gets an error naming the new key instead)
+        values["model"] = {RENAMED_FIELDS.get(key, key): value for key, value in model.items()}
+        config = Config.from_dict(values, where=str(path))
+        return config if config.name else dataclasses.replace(config, name=path.parent.name)
     return read_recipe(path)
 
 
