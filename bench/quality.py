@@ -24,7 +24,7 @@ its figures beside the issue's goals ("Style and content"):
 A budget in minutes means this machine at full speed (a 2048x2048 bf16 matmul at
 875 GFLOP/s, bench/machine.py). The host's speed is measured before each timed
 fit, and on a throttled host the fit gets the budget scaled by the ratio; both
-figures are written. A time-limited fit is stopped with SIGINT when its time is
+figures are written. A time-limited fit is stopped with SIGTERM when its time is
 up; a recipe with a style encoder then trains it from the last checkpoint (the
 recipe's style_steps), and the run is evaluated at its latest checkpoint
 (checkpoints every 50 steps).
@@ -46,7 +46,6 @@ import os
 import pathlib
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -69,7 +68,7 @@ ABLATION = {
 
 
 def run(args, log, timeout=None) -> float:
-    """Runs a t2i command, echoing it to the log; SIGINT after `timeout` seconds.
+    """Runs a t2i command, echoing it to the log; SIGTERM after `timeout` seconds.
 
     Returns:
         Wall seconds.
@@ -82,7 +81,9 @@ def run(args, log, timeout=None) -> float:
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGINT)  # time is up: stop at the latest checkpoint
+        # time is up: stop now; the run is evaluated at its latest checkpoint (SIGTERM, because
+        # a background shell starts children with SIGINT ignored)
+        process.terminate()
         try:
             process.wait(timeout=120)
         except subprocess.TimeoutExpired:
