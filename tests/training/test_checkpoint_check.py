@@ -52,6 +52,23 @@ def test_a_recorded_checkpoint_verifies_and_a_truncated_one_is_named(two_checkpo
     assert prefix == str(checkpoints / "ckpt-7") and "bytes" in reason and ".data-" in reason
 
 
+def test_a_relative_run_directory_resumes_from_its_intact_checkpoints(two_checkpoints, monkeypatch):
+    """`t2i fit --run-dir runs/x --resume` from the folder above: nothing is called damaged."""
+    monkeypatch.chdir(two_checkpoints.parent)
+    checkpoints = pathlib.Path(two_checkpoints.name) / "checkpoints"  # relative
+    assert checkpoint_check.prefixes(checkpoints) == [
+        str(checkpoints / "ckpt-7"),
+        str(checkpoints / "ckpt-5"),
+    ]
+    assert checkpoint_check.fall_back(checkpoints, print) == str(checkpoints / "ckpt-7")
+    assert not (checkpoints / checkpoint_check.DAMAGED_DIR).exists()
+    # with a damaged latest one, the rewritten index still restores from here
+    _truncate(checkpoints / "ckpt-7")
+    assert checkpoint_check.fall_back(checkpoints, print) == str(checkpoints / "ckpt-5")
+    assert tf.train.latest_checkpoint(str(checkpoints)) == str(checkpoints / "ckpt-5")
+    assert tf.train.load_checkpoint(tf.train.latest_checkpoint(str(checkpoints))) is not None
+
+
 def test_a_legacy_checkpoint_without_manifest_is_read_back_tensor_by_tensor(two_checkpoints):
     checkpoints = two_checkpoints / "checkpoints"
     pathlib.Path(f"{checkpoints / 'ckpt-7'}{checkpoint_check.MANIFEST_SUFFIX}").unlink()

@@ -109,11 +109,11 @@ def prefixes(directory) -> list[str]:
     state = tf.train.get_checkpoint_state(str(directory))
     found = []
     if state is not None:
-        for path in state.all_model_checkpoint_paths:
-            path = pathlib.Path(path)
-            found.append(str(path if path.is_absolute() else directory / path))
+        # TensorFlow has already joined relative entries to the directory as given
+        # (joining again doubled a relative run directory: runs/x/checkpoints/runs/x/...)
+        found += [os.path.normpath(path) for path in state.all_model_checkpoint_paths]
     for index in directory.glob("ckpt-*.index"):  # also those the index file forgot
-        prefix = str(index.with_suffix(""))
+        prefix = os.path.normpath(index.with_suffix(""))
         if prefix not in found:
             found.append(prefix)
     return sorted(found, key=_step, reverse=True)
@@ -169,8 +169,10 @@ def fall_back(directory, log) -> str | None:
             if path.exists():
                 shutil.move(str(path), str(aside / path.name))
     kept = sorted(prefixes(directory), key=_step)
+    # an absolute directory: with a relative one TensorFlow writes the entries relative to
+    # the working directory's view of it ("../../ckpt-6000"), which nothing can restore
     tf.compat.v1.train.update_checkpoint_state(
-        str(directory),
+        str(directory.resolve()),
         os.path.basename(good),
         all_model_checkpoint_paths=[os.path.basename(p) for p in kept],
     )
