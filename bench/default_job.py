@@ -14,6 +14,7 @@ with `t2i evaluate` and writes bench/results/default_job.md:
 
     .venv/bin/python -m bench.default_job --seeds 0 1          # train and score
     .venv/bin/python -m bench.default_job --runs runs/a runs/b # score existing runs
+    .venv/bin/python -m bench.default_job --runs runs/a --reuse # their evaluation.json
 """
 
 import argparse
@@ -38,14 +39,16 @@ def run(args, log) -> float:
     return time.perf_counter() - start
 
 
-def score(run_dir: pathlib.Path, num_samples: int, log) -> dict:
-    """`t2i evaluate` on a run; its figures plus the run's own timing."""
+def score(run_dir: pathlib.Path, num_samples: int, log, reuse: bool = False) -> dict:
+    """`t2i evaluate` on a run (or, with reuse, the RUN/evaluation.json it wrote); its figures."""
     config = json.loads((run_dir / "config.json").read_text())
     data_dir = config["data"]["dir"]
-    if not pathlib.Path(data_dir, "evaluator", "evaluator.keras").is_file():
-        run(["evaluator", "train", "--data", data_dir], log)
     out = run_dir / "evaluation.json"
-    run(["evaluate", run_dir, "--data", data_dir, "--num-samples", num_samples, "--out", out], log)
+    if not (reuse and out.is_file()):
+        if not pathlib.Path(data_dir, "evaluator", "evaluator.keras").is_file():
+            run(["evaluator", "train", "--data", data_dir], log)
+        command = ["evaluate", run_dir, "--data", data_dir, "--num-samples", num_samples]
+        run([*command, "--out", out], log)
     figures = json.loads(out.read_text())
     figures["seed"] = config["train"]["seed"]
     return figures
@@ -75,17 +78,33 @@ def row(name, f) -> str:
     )
 
 
+def _without_note(argv: list[str]) -> list[str]:
+    """The arguments without --note's text (written below the command instead)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--note":
+            skip = True
+        elif not arg.startswith("--note="):
+            kept.append(arg)
+    return kept
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1])
     parser.add_argument("--runs", type=pathlib.Path, nargs="*", help="score these runs instead")
     parser.add_argument("--num-samples", type=int, default=400)
     parser.add_argument("--note", default="", help="a line about the host, written above the table")
+    parser.add_argument(
+        "--reuse", action="store_true", help="with --runs: read RUN/evaluation.json if it exists"
+    )
     args = parser.parse_args()
     log, results = [], []
     if args.runs:
         for run_dir in args.runs:
-            results.append((run_dir.name, score(run_dir, args.num_samples, log)))
+            results.append((run_dir.name, score(run_dir, args.num_samples, log, args.reuse)))
     else:
         for seed in args.seeds:
             run_dir = ROOT / "runs" / f"default-job-seed{seed}"
@@ -102,7 +121,8 @@ def main():
         "## The default job: content, style and style transfer",
         "",
         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. "
-        f"Command: `python -m bench.default_job {' '.join(sys.argv[1:])}`. {args.note}",
+        f"Command: `python -m bench.default_job {' '.join(_without_note(sys.argv[1:]))}`. "
+        f"{args.note}",
         "Goals: colour accuracy >= 0.9, background spread >= 0.8 of the maximum, "
         "style transfer keeps the background >= 0.8.",
         "",
