@@ -96,11 +96,7 @@ def gan_cls_generator_loss(
 
 
 def mode_seeking_loss(
-    images_1: tf.Tensor,
-    images_2: tf.Tensor,
-    noise_1: tf.Tensor,
-    noise_2: tf.Tensor,
-    pool: int = 1,
+    images_1: tf.Tensor, images_2: tf.Tensor, noise_1: tf.Tensor, noise_2: tf.Tensor
 ) -> tf.Tensor:
     """Mao et al. 2019's mode-seeking term for G: 1 / (|G(z1,c) - G(z2,c)| / |z1 - z2|).
 
@@ -109,22 +105,16 @@ def mode_seeking_loss(
     GAN-CLS, where every sample of a caption is the same image). Distances are mean
     absolute differences, as in the paper.
 
-    With pool > 1 the image distance is taken between the images average-pooled by
-    pool x pool: speckle (pixels that differ from their neighbours) then no longer counts
-    as variety, and only differences at the scale of backgrounds and shapes do.
-
     Args:
         images_1, images_2: G's images for the same conditions, [B, H, W, C].
         noise_1, noise_2: the z that made them, [B, z_dim].
-        pool: the side of the average pool before the image distance (1 = pixels, Mao et al.).
 
     Returns:
         float32 [B], per-pair loss.
     """
-    difference = tf.cast(images_1, tf.float32) - tf.cast(images_2, tf.float32)
-    if pool > 1:
-        difference = tf.nn.avg_pool2d(difference, pool, pool, "VALID")
-    image_distance = tf.reduce_mean(tf.abs(difference), axis=[1, 2, 3])
+    image_distance = tf.reduce_mean(
+        tf.abs(tf.cast(images_1, tf.float32) - tf.cast(images_2, tf.float32)), axis=[1, 2, 3]
+    )
     noise_difference = tf.cast(noise_1, tf.float32) - tf.cast(noise_2, tf.float32)
     noise_distance = tf.maximum(tf.reduce_mean(tf.abs(noise_difference), axis=-1), 1e-8)
     return 1.0 / (image_distance / noise_distance + 1e-5)

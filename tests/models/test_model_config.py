@@ -56,8 +56,6 @@ def test_cls_and_interp_need_fitting_conditions():
         ({"conditions": ["mask"], "mask_resolutions": [5]}, "model.mask_resolutions"),
         ({"interp_beta": 1.5}, "model.interp_beta"),
         ({"real_label": 0.0}, "model.real_label"),
-        ({"mode_seeking_pool": 3}, "model.mode_seeking_pool"),
-        ({"mode_seeking_pool": 0}, "model.mode_seeking_pool"),
         ({"d_steps": 0}, "model.d_steps"),
         ({"g_lr": -1.0}, "model.g_lr"),
         ({"colour": 1}, "unknown field"),

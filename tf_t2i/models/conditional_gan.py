@@ -316,9 +316,7 @@ class ConditionalGAN(keras.Model):
         """
         other_noise = keras.random.normal(tf.shape(noise), seed=self.seed_generator)  # z2
         other = self.generator({"noise": other_noise, **right}, training=True)  # G(z2, h)
-        return losses.mode_seeking_loss(
-            fake, other, noise, other_noise, pool=self.model_config.mode_seeking_pool
-        )
+        return losses.mode_seeking_loss(fake, other, noise, other_noise)
 
     def _interpolation_logits(self, noise, right, batch):
         """GAN-INT: D's logits on G(z, beta*t1 + (1-beta)*t2), float32 [B].

@@ -90,9 +90,6 @@ class ModelConfig:
     aux_weight: float = 0.0
     # weight of Mao et al.'s mode-seeking term, which makes G use z (0 = off; +1 G pass)
     mode_seeking_weight: float = 0.0
-    # its image distance on images average-pooled by this side (1 = pixels, as Mao et al.;
-    # 4 = differences at the scale of backgrounds and shapes, not speckle)
-    mode_seeking_pool: int = 1
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
     augment: list[str] = dataclasses.field(default_factory=list)
@@ -253,11 +250,6 @@ class ModelConfig:
             raise T2IError(
                 f"model.augment: {moving} would move the image off its mask; use 'color' only "
                 "with the mask condition"
-            )
-        if self.mode_seeking_pool < 1 or self.image_size % self.mode_seeking_pool:
-            raise T2IError(
-                f"model.mode_seeking_pool: must be >= 1 and divide the image size "
-                f"({self.image_size}), got {self.mode_seeking_pool}"
             )
         if not 0.0 <= self.interp_beta <= 1.0:
             raise T2IError(f"model.interp_beta: must be in [0, 1], got {self.interp_beta}")
