@@ -288,7 +288,10 @@ def main():
                         "--set",
                         f"train.seed={seed}",
                         *extra,
-                    ],  # fmt: skip
+                        # the claim is about content: no style-encoder phase after the GAN
+                        "--set",
+                        "model.style_encoder=false",
+                    ],
                     None,
                     args.num_samples,
                     args.root,
