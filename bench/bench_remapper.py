@@ -20,7 +20,8 @@ import os
 import statistics
 import sys
 
-from bench.bench_train_step import device, make_matmul, matmul_peak, time_steps
+from bench.bench_train_step import device, time_steps
+from bench.machine import make_matmul, matmul_peak
 
 
 def build_variant(variant, policy, batch_size):

@@ -43,7 +43,7 @@ import statistics
 import sys
 import time
 
-from bench.machine import cpu_model, machine
+from bench.machine import cpu_model, machine, make_matmul, matmul_peak
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -78,40 +78,6 @@ def step_flops_per_image(gan) -> int:
     f_t = forward_flops(gan.discriminator.get_layer("d_trunk"))
     f_h = forward_flops(gan.discriminator.get_layer("d_head"))
     return 6 * f_g + 9 * f_t + 12 * f_h
-
-
-def make_matmul(dtype, size=2048):
-    """Two independent compiled size x size matmuls in `dtype`, and their FLOPs.
-
-    Two, so that the peak is the machine's under any threading: with one intra-op thread
-    a single matmul runs on one core, two run side by side on two. With TensorFlow's
-    default threading two give the same FLOP/s as one (measured here: 399 against 406
-    GFLOP/s in bfloat16).
-    """
-    import tensorflow as tf
-
-    a = tf.cast(tf.random.normal([size, size]), dtype)
-    b = tf.cast(tf.random.normal([size, size]), dtype)
-
-    @tf.function
-    def matmul():
-        return tf.cast(tf.matmul(a, b)[0, 0], tf.float32) + tf.cast(
-            tf.matmul(b, a)[0, 0], tf.float32
-        )
-
-    matmul().numpy()
-    return matmul, 2 * 2 * size**3
-
-
-def matmul_peak(matmul, flops, repeats=6):
-    """Best FLOP/s of the matmul over `repeats` runs, by wall clock and by process CPU time."""
-    best_wall, best_cpu = float("inf"), float("inf")
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        matmul().numpy()
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-    return flops / best_wall, flops / best_cpu
 
 
 def device() -> str:
