@@ -175,14 +175,18 @@ def _drawer(source: pathlib.Path):
     return draw_export, z_dim
 
 
-def score(source, data_dir, batch: int = 256, log=print) -> dict:
-    """Language -> {"color_kind", "color", "kind"} accuracies (see the module docstring)."""
+def score(source, data_dir, batch: int = 256, log=print, drawer=None) -> dict:
+    """Language -> {"color_kind", "color", "kind"} accuracies (see the module docstring).
+
+    Args:
+        drawer: (draw, z_dim) to score instead of the source's own (see _drawer).
+    """
     from tf_t2i.evaluation.evaluator import Evaluator
 
     evaluator = Evaluator.load(data_dir=data_dir)
     class_names = evaluator.info["class_names"]
     combos = combinations()
-    draw, z_dim = _drawer(pathlib.Path(source))
+    draw, z_dim = drawer or _drawer(pathlib.Path(source))
     noise = np.stack(
         [np.random.default_rng(i).standard_normal(z_dim) for i in range(len(combos))]
     ).astype(np.float32)

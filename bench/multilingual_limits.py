@@ -101,16 +101,14 @@ def main():
     for k in [int(k) for k in args.ks.split(",")]:
         basis = directions[:k]
 
-        def drawer(source, basis=basis):
-            def draw(texts, noise):
-                e = np.asarray(encoder.encode(list(texts)), np.float32)
-                e = (mean + (e - mean) @ basis.T @ basis).astype(np.float32)
-                return np.asarray(run.gan.generate({"embeddings": e}, noise=noise))
+        def draw(texts, noise, basis=basis):
+            e = np.asarray(encoder.encode(list(texts)), np.float32)
+            e = (mean + (e - mean) @ basis.T @ basis).astype(np.float32)
+            return np.asarray(run.gan.generate({"embeddings": e}, noise=noise))
 
-            return draw, run.gan.model_config.z_dim
-
-        multilingual._drawer = drawer  # the same scoring, with projected embeddings
-        projected[k] = multilingual.score(args.run, args.data, log=lambda *a: None)
+        # the same scoring, with projected embeddings
+        drawer = (draw, run.gan.model_config.z_dim)
+        projected[k] = multilingual.score(args.run, args.data, log=lambda *a: None, drawer=drawer)
         print(f"k={k}: {projected[k]}", flush=True)
 
     lines = [
