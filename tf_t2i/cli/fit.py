@@ -106,6 +106,9 @@ def fit(
     t2i fit --run-dir runs/shapes --resume --steps 4000   # continue, with a larger budget
     TF_CONFIG='{...}' t2i fit --strategy multi-worker     # one process per worker
 
+    SIGTERM or Ctrl-C stops after the current step and saves it (a second one
+    stops at once); rerunning the command continues from there.
+
     The run directory gets config.json, checkpoints/, samples/step_XXXXXX.png,
     metrics.jsonl, losses.png, progress.gif and TensorBoard logs/.
     """
@@ -159,6 +162,14 @@ def fit(
 
     result = run_fit(config, run_dir, resume=True if resume else None)
     trained = result.step - result.start_step
+    if result.stopped_by:
+        import signal
+
+        # fit has logged the step and checkpoint; the status is the shell's for the signal
+        click.echo(f"stopped by {result.stopped_by}: step {result.step}/{result.total_steps}")
+        click.echo(f"checkpoint: {result.checkpoint}")
+        sys.stdout.flush()
+        sys.exit(128 + signal.Signals[result.stopped_by].value)
     click.echo(
         f"done: step {result.step}/{result.total_steps} ({trained} steps in "
         f"{result.seconds:.0f} s, {result.images_per_sec:.0f} images/s)"

@@ -43,6 +43,8 @@ class FitResult:
         seconds: wall time of the loop.
         images_per_sec: mean throughput of the loop.
         config: the resolved Config (as written to config.json).
+        stopped_by: the signal that stopped training early ("SIGTERM", "SIGINT"),
+            after a checkpoint of `step` was saved (stop.py); None if it ran to the end.
     """
 
     run_dir: pathlib.Path
@@ -54,6 +56,7 @@ class FitResult:
     seconds: float
     images_per_sec: float
     config: Config
+    stopped_by: str | None = None
 
 
 def fit(
@@ -81,6 +84,10 @@ def fit(
         T2IError: a mismatch between config, data and run directory, found
             before training starts.
         TrainingStopped: a NaN or inf loss; the last good checkpoint is kept.
+
+    SIGINT or SIGTERM (from the main thread of a single-worker run) ends training
+    after the current step and saves it; the result's `stopped_by` names the
+    signal, and rerunning continues from there (stop.py).
     """
     import keras
 
@@ -100,7 +107,7 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
 
     # The strategy comes first: MultiWorkerMirroredStrategy must set up
     # collective ops before any other TensorFlow work.
-    from tf_t2i.training.strategy import describe, resolve_strategy, task_info
+    from tf_t2i.training.strategy import describe, num_workers, resolve_strategy, task_info
 
     strategy = resolve_strategy(train.strategy)
     is_chief, worker = task_info(strategy)
@@ -181,12 +188,17 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
             )
         )
     callback_list = keras.callbacks.CallbackList(callbacks, model=gan)
+    from tf_t2i.training.stop import GracefulStop
+
+    # several workers keep the old behaviour: one leaving alone would hang the others
+    stop = GracefulStop(enabled=num_workers(strategy) == 1)
     loop = TrainingLoop(
-        config, strategy, data_dir, steps_per_epoch, callback_list, start_step, last_step
+        config, strategy, data_dir, steps_per_epoch, callback_list, start_step, last_step, stop
     )
     begin = time.monotonic()
     try:
-        step = loop.run(phases, log)
+        with stop:
+            step = loop.run(phases, log)
     except NonFiniteLossError as err:
         _finish_stopped(callbacks)
         latest = manager.latest_checkpoint
@@ -195,7 +207,12 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
             f"training stopped: {err} ({kept}); lower the learning rates, check the data, "
             f"or rerun to continue from the checkpoint"
         ) from None
-    if is_chief and step > start_step:
+    if stop.requested:
+        log(
+            f"stopped by {stop.requested} at step {step} of {last_step}: checkpoint "
+            f"{manager.latest_checkpoint} saved; rerun the same command to continue"
+        )
+    elif is_chief and step > start_step:
         for path in write_final_grids(config, gan, manifest, data_dir, paths.samples):
             log(f"grid: {path}")
     seconds = time.monotonic() - begin
@@ -211,6 +228,7 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
         seconds=seconds,
         images_per_sec=trained * train.batch_size / seconds if seconds > 0 else 0.0,
         config=config,
+        stopped_by=stop.requested,
     )
 
 

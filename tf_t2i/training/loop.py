@@ -84,6 +84,8 @@ class TrainingLoop:
     Keras's batch index does within an epoch), logs a dict of Python floats (the
     step's metric results, images_per_sec, eta_sec, epoch), and `on_train_end`.
     A NonFiniteLossError from the NaN guard propagates, `on_train_end` not called.
+    A stop request (`stop.requested`, stop.py) ends the loop after the step that
+    is running; `on_train_end` is then called as at the end, and saves that step.
 
     Args:
         config: the resolved Config.
@@ -92,10 +94,19 @@ class TrainingLoop:
         steps_per_epoch: batches of train.batch_size in one epoch of the split.
         callbacks: a keras.callbacks.CallbackList (its model set).
         start_step, last_step: the global steps training starts and ends at.
+        stop: a stop.GracefulStop (or anything with `requested`), or None.
     """
 
     def __init__(
-        self, config: Config, strategy, data_dir, steps_per_epoch, callbacks, start_step, last_step
+        self,
+        config: Config,
+        strategy,
+        data_dir,
+        steps_per_epoch,
+        callbacks,
+        start_step,
+        last_step,
+        stop=None,
     ):
         self.config = config
         self.strategy = strategy
@@ -104,6 +115,7 @@ class TrainingLoop:
         self.callbacks = callbacks
         self.start_step = start_step
         self.last_step = last_step
+        self.stop = stop
         self.clock = {"start": time.monotonic(), "steps": 0, "rate": 0.0, "first": True}
 
     def run(self, phases: list[Phase], log) -> int:
@@ -111,7 +123,7 @@ class TrainingLoop:
         self.callbacks.on_train_begin({"step": self.start_step})
         step = self.start_step
         for index, phase in enumerate(phases):
-            if phase.done >= phase.steps:
+            if phase.done >= phase.steps or self.stopping():
                 continue
             if index:  # Reed sec. 4.4: the style encoder learns after the GAN, with G frozen
                 log(f"style encoder: steps {phase.done}->{phase.steps} (G frozen)")
@@ -166,7 +178,13 @@ class TrainingLoop:
                     for tracker in phase.trackers:
                         tracker.reset_state()  # logged values are means over one log interval
                     self.clock.update(start=time.monotonic(), steps=0)
+                if self.stopping():
+                    return phase.base + done
         return phase.base + done
+
+    def stopping(self) -> bool:
+        """Whether a stop was requested (a signal, stop.py)."""
+        return self.stop is not None and self.stop.requested is not None
 
     def timing(self, step: int) -> dict:
         """images_per_sec and eta_sec after `step`; the first step of a phase (tracing) is

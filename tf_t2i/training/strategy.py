@@ -91,12 +91,17 @@ def _tpu_strategy(tf):
     return tf.distribute.TPUStrategy(resolver)
 
 
+def num_workers(strategy) -> int:
+    """Worker processes in the cluster (1 without a cluster resolver)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    return max(1, len(resolver.cluster_spec().as_dict().get("worker", [])))
+
+
 def describe(strategy) -> str:
     """A one-line description: strategy class, replicas, workers."""
-    workers = 1
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is not None:
-        workers = max(1, len(resolver.cluster_spec().as_dict().get("worker", [])))
+    workers = num_workers(strategy)
     import tensorflow as tf
 
     # public names (MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy)
