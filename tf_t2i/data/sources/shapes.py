@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from tf_t2i.data.record import Record
+from tf_t2i.data.sources import shapes_languages
 from tf_t2i.data.sources.base import Source, SourceInfo
 from tf_t2i.data.sources.holdout import held_out_classes
 from tf_t2i.errors import T2IError
@@ -77,6 +78,9 @@ class ShapesSource(Source):
             Their train-range images form a "holdout" split, which the GAN does not
             read and `t2i evaluator train` learns from, so the evaluator knows them.
         holdout_classes: or name them: "red circle,blue star" or a list.
+        languages: caption languages, "en" (the default) or codes from
+            shapes_languages.CODES ("en,fr,de,es,zh" or a list): each other
+            language adds three paraphrases per image, in their own phrasing.
     """
 
     name = "shapes"
@@ -96,6 +100,7 @@ class ShapesSource(Source):
         seed: int = 0,
         holdout: int = 0,
         holdout_classes: str | list | None = None,
+        languages: str | list = "en",
     ):
         if path is not None:
             raise T2IError("the shapes source is built in and takes no PATH")
@@ -113,6 +118,7 @@ class ShapesSource(Source):
         self.num_test = int(round(self.num_images * self.test_fraction))
         self.holdout, self.holdout_classes = holdout, holdout_classes
         self.held_out = held_out_classes(list(COLORS), SHAPES, holdout, holdout_classes)
+        self.languages = shapes_languages.parse_languages(languages)
 
     def info(self) -> SourceInfo:
         return SourceInfo(
@@ -121,7 +127,8 @@ class ShapesSource(Source):
             splits=["train", "test", *(["holdout"] if self.held_out else [])],
             class_names=[f"{c} {k}" for c in COLORS for k in SHAPES],
             attribute_names=attribute_names(),
-            captions_per_image=len(_SHAPE_PHRASES),
+            captions_per_image=len(_SHAPE_PHRASES)
+            + shapes_languages.TEMPLATES * (len(self.languages) - 1),
             has_masks=True,
             options={
                 "num_images": self.num_images,
@@ -132,6 +139,7 @@ class ShapesSource(Source):
                 # only when set, so data converted before the option keeps its key
                 **({"holdout": self.holdout} if self.holdout else {}),
                 **({"holdout_classes": self.holdout_classes} if self.holdout_classes else {}),
+                **({"languages": list(self.languages)} if len(self.languages) > 1 else {}),
             },
             style_groups=list(self.style_groups),
             held_out_classes=list(self.held_out),
@@ -174,6 +182,16 @@ class ShapesSource(Source):
             )
         return rng, background, shapes
 
+    def _captions(self, index, shapes, background, rng) -> list[str]:
+        english = _captions(shapes, background, rng)
+        # other languages draw from their own stream, so the English captions stay as they were
+        other = np.random.default_rng([self.seed, index, 1])
+        return english + [
+            text
+            for code in self.languages[1:]
+            for text in shapes_languages.captions(code, shapes, background, other)
+        ]
+
     def make(self, index: int, split: str = "train") -> Record:
         """Renders image `index` (deterministic in (seed, index))."""
         rng, background, shapes = self._layout(index)
@@ -184,7 +202,7 @@ class ShapesSource(Source):
             image=image,
             image_id=f"shapes/{index:06d}",
             split=split,
-            captions=_captions(shapes, background, rng),
+            captions=self._captions(index, shapes, background, rng),
             label=label,
             label_text=f"{first['color']} {first['kind']}",
             attributes=_attributes(first, background),
