@@ -1,4 +1,5 @@
-"""Colour x kind accuracy from captions in English, French, German, Spanish and Chinese.
+"""Colour x kind accuracy from captions in English, French, German, Spanish, Chinese,
+Italian and Portuguese.
 
 The default text encoder, USE-m3, maps sentences of 16 languages into one
 space, so a G trained on English shapes captions may draw from a French one.
@@ -88,6 +89,39 @@ _ZH_SIZES = {"small": "小", "medium": "中等大小", "large": "大"}
 _ZH_POSITIONS = ("左上角", "顶部", "右上角", "左边", "中间", "右边", "左下角", "底部", "右下角")
 
 
+# Italian and Portuguese: never among the `languages` the shapes data can be trained on
+# (tf_t2i/data/sources/shapes_languages.py), so they show what carries over untrained
+_IT_KINDS = {"circle": ("cerchio", "m"), "square": ("quadrato", "m"),
+             "triangle": ("triangolo", "m"), "diamond": ("rombo", "m"),
+             "star": ("stella", "f"), "cross": ("croce", "f")}  # fmt: skip
+_IT_COLORS = {"red": ("rosso", "rossa"), "green": ("verde", "verde"), "blue": ("blu", "blu"),
+              "yellow": ("giallo", "gialla"), "purple": ("viola", "viola"),
+              "orange": ("arancione", "arancione"), "cyan": ("ciano", "ciano"),
+              "pink": ("rosa", "rosa")}  # fmt: skip
+_IT_SIZES = {"small": ("piccolo", "piccola"), "medium": ("medio", "media"),
+             "large": ("grande", "grande")}  # fmt: skip
+_IT_POSITIONS = (
+    "nell'angolo in alto a sinistra", "in alto", "nell'angolo in alto a destra", "a sinistra",
+    "al centro", "a destra", "nell'angolo in basso a sinistra", "in basso",
+    "nell'angolo in basso a destra",
+)  # fmt: skip
+
+_PT_KINDS = {"circle": ("círculo", "m"), "square": ("quadrado", "m"),
+             "triangle": ("triângulo", "m"), "diamond": ("losango", "m"),
+             "star": ("estrela", "f"), "cross": ("cruz", "f")}  # fmt: skip
+_PT_COLORS = {"red": ("vermelho", "vermelha"), "green": ("verde", "verde"),
+              "blue": ("azul", "azul"), "yellow": ("amarelo", "amarela"),
+              "purple": ("roxo", "roxa"), "orange": ("laranja", "laranja"),
+              "cyan": ("ciano", "ciano"), "pink": ("rosa", "rosa")}  # fmt: skip
+_PT_SIZES = {"small": ("pequeno", "pequena"), "medium": ("médio", "média"),
+             "large": ("grande", "grande")}  # fmt: skip
+_PT_POSITIONS = (
+    "no canto superior esquerdo", "em cima", "no canto superior direito", "à esquerda",
+    "no centro", "à direita", "no canto inferior esquerdo", "em baixo",
+    "no canto inferior direito",
+)  # fmt: skip
+
+
 def _english(color, kind, size, position):
     # English: the data set's own first template, "a {size} {colour} {kind} {position}"
     return f"a {size} {color} {kind} {shapes.POSITIONS[position][1]}"
@@ -121,13 +155,31 @@ def _chinese(color, kind, size, position):
     return f"{where}有一个{_ZH_SIZES[size]}的{_ZH_COLORS[color]}{_ZH_KINDS[kind]}"
 
 
+def _italian(color, kind, size, position):
+    noun, gender = _IT_KINDS[kind]
+    g = 0 if gender == "m" else 1
+    where = _IT_POSITIONS[POSITIONS.index(position)]
+    return f"{('un', 'una')[g]} {_IT_SIZES[size][g]} {noun} {_IT_COLORS[color][g]} {where}"
+
+
+def _portuguese(color, kind, size, position):
+    noun, gender = _PT_KINDS[kind]
+    g = 0 if gender == "m" else 1
+    where = _PT_POSITIONS[POSITIONS.index(position)]
+    return f"{('um', 'uma')[g]} {noun} {_PT_COLORS[color][g]} {_PT_SIZES[size][g]} {where}"
+
+
 LANGUAGES = {
     "English": _english,
     "French": _french,
     "German": _german,
     "Spanish": _spanish,
     "Chinese": _chinese,
+    "Italian": _italian,
+    "Portuguese": _portuguese,
 }
+# the shapes `languages` code of each (Italian and Portuguese have none: never trained on)
+CODES = {"English": "en", "French": "fr", "German": "de", "Spanish": "es", "Chinese": "zh"}
 
 
 def combinations() -> list[tuple[str, str, str, str]]:
@@ -210,11 +262,29 @@ def score(source, data_dir, batch: int = 256, log=print, drawer=None) -> dict:
     return results
 
 
+def trained_languages(source) -> list[str] | None:
+    """The shapes `languages` a run directory was trained on (codes), or None if unknown."""
+    import json
+
+    config = pathlib.Path(source) / "config.json"
+    if not config.is_file():
+        return None
+    options = json.loads(config.read_text())["data"].get("options") or {}
+    return list(options.get("languages") or ["en"])
+
+
 def report(results: dict, command: str, source, data_dir, note: str = "") -> str:
     """The Markdown of bench/results/multilingual.md."""
     english = results["English"]["color_kind"]
+    trained = trained_languages(source)
+
+    def seen(language):
+        if trained is None:
+            return "?"
+        return "yes" if CODES.get(language) in trained else "no"
+
     lines = [
-        "# Colour x kind accuracy from captions in five languages",
+        f"# Colour x kind accuracy from captions in {len(results)} languages",
         "",
         f"Command: `{command}`",
         "",
@@ -223,14 +293,19 @@ def report(results: dict, command: str, source, data_dir, note: str = "") -> str
         "the same noise in every language, scored by the data set's evaluator.",
         *(["", note] if note else []),
         "",
-        "| language | colour x kind | colour | kind | colour x kind vs English (points) |",
-        "|---|---|---|---|---|",
+        "The language's captions in training: `yes` if the run's data had them (the shapes "
+        "`languages` option, in phrasings unlike the ones scored here), `no` if G only saw "
+        "them through the encoder.",
+        "",
+        "| language | in training captions | colour x kind | colour | kind "
+        "| colour x kind vs English (points) |",
+        "|---|---|---|---|---|---|",
     ]
     for language, r in results.items():
         delta = 100 * (r["color_kind"] - english)
         lines.append(
-            f"| {language} | {r['color_kind']:.3f} | {r['color']:.3f} | {r['kind']:.3f} "
-            f"| {delta:+.1f} |"
+            f"| {language} | {seen(language)} | {r['color_kind']:.3f} | {r['color']:.3f} "
+            f"| {r['kind']:.3f} | {delta:+.1f} |"
         )
     lines += ["", "Example captions (a small red circle in the top left corner):", ""]
     lines += [f"- {language}: {captions(language)[0]}" for language in LANGUAGES]

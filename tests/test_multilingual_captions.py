@@ -18,7 +18,12 @@ ENGLISH_WORDS = {
     "corner", "the", "in", "at", "on",
 }  # fmt: skip
 # English words that are also the right word in the language
-SAME_WORD = {"French": {"orange", "triangle", "cyan"}, "German": {"in"}}
+SAME_WORD = {
+    "French": {"orange", "triangle", "cyan"},
+    "German": {"in"},
+    "Italian": {"in"},
+    "Portuguese": {"em"},
+}
 
 
 def test_the_grid_is_the_shapes_data_sets():
@@ -41,7 +46,9 @@ def test_english_captions_are_the_data_sets_first_template():
         )
 
 
-@pytest.mark.parametrize("language", ["French", "German", "Spanish", "Chinese"])
+@pytest.mark.parametrize(
+    "language", ["French", "German", "Spanish", "Chinese", "Italian", "Portuguese"]
+)
 def test_every_combination_has_its_own_caption_without_english(language):
     texts = multilingual.captions(language)
     assert len(texts) == len(set(texts)) == len(multilingual.combinations())
@@ -69,3 +76,14 @@ def test_genders_agree():
         "una cruz amarilla pequeña en el centro"
     )
     assert text("Chinese", "pink", "triangle", "large", "top left") == "左上角有一个大的粉色三角形"
+    assert text("Italian", "red", "star", "small", "center") == "una piccola stella rossa al centro"
+    assert text("Portuguese", "yellow", "square", "medium", "bottom") == (
+        "um quadrado amarelo médio em baixo"
+    )
+
+
+def test_italian_and_portuguese_are_never_training_languages():
+    from tf_t2i.data.sources import shapes_languages
+
+    assert set(multilingual.CODES.values()) == set(shapes_languages.CODES)
+    assert {"Italian", "Portuguese"} <= set(multilingual.LANGUAGES) - set(multilingual.CODES)
