@@ -25,9 +25,9 @@ A budget in minutes means this machine at full speed (a 2048x2048 bf16 matmul at
 875 GFLOP/s, bench/machine.py). The host's speed is measured before each timed
 fit, and on a throttled host the fit gets the budget scaled by the ratio; both
 figures are written. A time-limited fit is stopped with SIGTERM when its time is
-up; a recipe with a style encoder then trains it from the last checkpoint (the
-recipe's style_steps), and the run is evaluated at its latest checkpoint
-(checkpoints every 50 steps).
+up, and checkpoints the step it stopped at (tf_t2i/training/stop.py); a recipe
+with a style encoder then trains it from there (the recipe's style_steps), and
+the run is evaluated at its latest checkpoint.
 
     .venv/bin/python -m bench.quality                       # everything (~3 h at full speed)
     .venv/bin/python -m bench.quality --only shapes-64 --minutes 30
@@ -81,8 +81,8 @@ def run(args, log, timeout=None) -> float:
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        # time is up: stop now; the run is evaluated at its latest checkpoint (SIGTERM, because
-        # a background shell starts children with SIGINT ignored)
+        # time is up: `t2i fit` stops after the current step and checkpoints it (SIGTERM,
+        # because a background shell starts children with SIGINT ignored)
         process.terminate()
         try:
             process.wait(timeout=120)
