@@ -79,6 +79,31 @@ def test_raw_generator_evaluates_g_itself_and_needs_a_run(runner, workspace, tmp
     assert "--raw-generator needs a run directory" in result.output
 
 
+def test_truncation_is_recorded_and_published_fid_options_need_a_protocol(
+    runner, workspace, tmp_path
+):
+    data, run = workspace
+    if not (data / "evaluator" / "evaluator.keras").is_file():
+        _ok(runner, ["evaluator", "train", "--data", data, "--epochs", "1"])
+    common = ["evaluate", run, "--data", data, "--num-samples", "16", "--seed", "5"]
+    _ok(runner, [*common, "--out", tmp_path / "p.json"])
+    plain = json.loads((tmp_path / "p.json").read_text())
+    result = _ok(runner, [*common, "--truncation", "0.5", "--out", tmp_path / "t.json"])
+    assert "truncation 0.5" in result.output
+    truncated = json.loads((tmp_path / "t.json").read_text())
+    assert plain["truncation"] is None
+    assert truncated["truncation"] == {"scale": 0.5, "bound": 2.0}
+    assert truncated["fid"] != plain["fid"]  # the same seed, other noise: other images
+    zero = _ok(runner, [*common, "--truncation", "0", "--out", tmp_path / "z.json"])
+    assert "truncation" not in zero.output.splitlines()[0]
+    assert json.loads((tmp_path / "z.json").read_text())["fid"] == plain["fid"]
+
+    for option in (["--passes", "2"], ["--reference-stats", "stats.npz"]):
+        result = runner.invoke(cli, [str(a) for a in [*common, *option]])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert f"{option[0]} belong to a published FID: add --protocol" in result.output
+
+
 def test_evaluator_of_other_data_and_offline_inception_are_clear_errors(
     runner, workspace, tmp_path, monkeypatch
 ):

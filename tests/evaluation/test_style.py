@@ -196,3 +196,38 @@ def test_the_summary_prints_every_figure_and_says_what_was_skipped():
     assert "style transfer: skipped, the model has no style encoder" in text
     assert re.search(r"zero-shot accuracy \(9 images\) +0\.2500", text)
     assert style.summary_lines({}) == []
+
+
+def test_truncation_reaches_every_sample_and_narrows_the_spread(
+    shapes_dir, loaded_evaluator, real_data
+):
+    # the background follows the first noise entry by its terciles under N(0, 1), so plain
+    # noise spreads it and noise truncated to |z| <= 2 * 0.1 leaves only gray
+    largest = []
+
+    def generate(conditions, noise):
+        largest.append(float(np.abs(noise).max()))
+        captions = {
+            e.tobytes(): c for c, e in zip(real_data["test"]["captions"],
+                                           real_data["test"]["embeddings"], strict=True)
+        }  # fmt: skip
+        images = []
+        for embedding, z in zip(conditions["embeddings"], noise[:, 0], strict=True):
+            attributes = real_data["attributes_of"][captions[embedding.tobytes()].decode()]
+            background = "black" if z < -0.43 else "white" if z > 0.43 else "gray"
+            images.append(_render(attributes, background))
+        return np.stack(images)
+
+    run = lambda truncation: evaluate.run_protocol(  # noqa: E731
+        generate, ["text"], 4, shapes_dir, loaded_evaluator, num_samples=60, seed=0,
+        truncation=truncation,
+    )  # fmt: skip
+    plain = run(None)
+    assert plain["truncation"] is None and max(largest) > 2.0
+    assert plain["style"]["spread"]["background"]["spread"] > 0.8
+    largest.clear()
+    narrow = run(0.1)
+    assert narrow["truncation"] == {"scale": 0.1, "bound": evaluate.TRUNCATION_BOUND}
+    assert max(largest) <= 0.2 + 1e-6
+    assert narrow["style"]["spread"]["background"]["spread"] == 0.0
+    assert narrow["diversity"] < plain["diversity"]

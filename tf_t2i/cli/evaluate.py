@@ -161,6 +161,16 @@ def evaluate(
     """
     if published["protocol"] is not None:
         return run_published(source, data_dir, split, seed, out, raw_generator, **published)
+    only_published = [
+        f"--{name.replace('_', '-')}"
+        for name in ("inception_graph", "reference_stats", "passes")
+        if published[name] is not None
+    ]
+    if only_published:
+        raise click.UsageError(
+            f"{', '.join(only_published)} belong to a published FID: add --protocol "
+            "(dfgan-cub, ttur, or custom for the options alone)"
+        )
     from tf_t2i.evaluation.sources import evaluate_source
     from tf_t2i.evaluation.style import summary_lines
 
@@ -175,8 +185,11 @@ def evaluate(
         inception_weights=inception_weights,
         out=out,
         use_ema=not raw_generator,
+        truncation=published["truncation"] or None,  # 0: plain noise
     )
     drew = f", drawn by {results['generator']}" if "generator" in results else ""
+    if results.get("truncation"):
+        drew += f", truncation {results['truncation']['scale']:g}"
     click.echo(
         f"{source}: {results['num_samples']} '{split}' captions, seed {seed}, "
         f"{results['features']} features{drew}, {results['seconds']:.1f} s"

@@ -37,7 +37,8 @@ _OPTIONS = [
         "--truncation",
         type=click.FloatRange(min=0.0),
         default=None,
-        help="Scale of truncated noise, |z| <= 2 (0: plain noise; overrides the protocol).",
+        help="Sample with truncated noise: |z| <= 2, times this scale (0: plain noise). "
+        "Applies to every figure, and overrides a --protocol's.",
     ),
 ]
 

@@ -45,6 +45,7 @@ from tf_t2i.models.config import CONDITION_KEYS
 DIVERSITY_CAPTIONS = 10
 DIVERSITY_SAMPLES = 8
 GENERATE_BATCH = 64
+TRUNCATION_BOUND = 2.0  # |z| beyond this is redrawn when sampling with truncation (DF-GAN's)
 
 # generate(conditions, noise) -> float32 [N, H, W, C] in [-1, 1]
 GenerateFn = Callable[[dict, np.ndarray], np.ndarray]
@@ -98,6 +99,7 @@ def run_protocol(
     seed: int = 0,
     metric_names=metric_registry.DEFAULT_METRICS,
     transfer_fn=None,
+    truncation: float | None = None,
 ) -> dict:
     """Runs the protocol (module docstring) for any generator.
 
@@ -113,6 +115,10 @@ def run_protocol(
         seed: seeds the noise and KID's subsets.
         metric_names: registered metrics to compute.
         transfer_fn: the model's style transfer (`style.TransferFn`), None if it has none.
+        truncation: sample with truncated noise, |z| <= TRUNCATION_BOUND times this
+            scale (the fidelity-for-diversity trade of DF-GAN and BigGAN), in every
+            figure that samples noise; style transfer takes its noise from S. None:
+            plain N(0, 1).
 
     Returns:
         A JSON-ready dict of figures plus the protocol's settings.
@@ -136,6 +142,14 @@ def run_protocol(
     if "masks" in [CONDITION_KEYS[c] for c in condition_names] and "masks" not in real:
         raise T2IError(f"the model is conditioned on masks but {data_dir} has none")
     conditions = {CONDITION_KEYS[c]: real[CONDITION_KEYS[c]] for c in condition_names}
+
+    if truncation is not None:
+        from tf_t2i.evaluation.published import truncate
+
+        plain_fn, redraw = generate_fn, np.random.default_rng([seed, 1])
+
+        def generate_fn(conditions, noise):
+            return plain_fn(conditions, truncate(noise, truncation, TRUNCATION_BOUND, redraw))
 
     rng = np.random.default_rng(seed)
     fakes = _generate_all(generate_fn, conditions, rng.standard_normal((n, z_dim)).astype("f4"))
@@ -202,6 +216,7 @@ def run_protocol(
         evaluator_real_accuracy=evaluator.info.get("real_accuracy"),
         diversity_captions=groups,
         diversity_samples_per_caption=DIVERSITY_SAMPLES,
+        truncation=None if truncation is None else {"scale": truncation, "bound": TRUNCATION_BOUND},
         seconds=round(time.perf_counter() - started, 2),
     )
     return results
@@ -252,7 +267,9 @@ def evaluate_gan(
     return run_gan(gan, data_dir, evaluator, split, num_samples, seed)
 
 
-def run_gan(gan, data_dir, evaluator, split, num_samples, seed, use_ema=True) -> dict:
+def run_gan(
+    gan, data_dir, evaluator, split, num_samples, seed, use_ema=True, truncation=None
+) -> dict:
     """`run_protocol` for a ConditionalGAN, with its training step and which generator drew."""
     config = gan.model_config
     results = run_protocol(
@@ -265,6 +282,7 @@ def run_gan(gan, data_dir, evaluator, split, num_samples, seed, use_ema=True) ->
         num_samples,
         seed,
         transfer_fn=style.gan_transfer_fn(gan),
+        truncation=truncation,
     )
     drew = "ema" if use_ema and gan.generator_ema is not None else "generator"
     return {"step": int(gan.step.numpy()), "generator": drew, **results}

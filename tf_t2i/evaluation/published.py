@@ -92,7 +92,16 @@ def protocol_settings(name: str | None, **overrides) -> FidProtocol:
 
 def truncated_noise(rng: np.random.Generator, shape, scale: float | None, bound: float):
     """float32 noise of `shape`: N(0, 1), or N(0, 1) redrawn beyond +-bound times `scale`."""
-    z = rng.standard_normal(shape)
+    return truncate(rng.standard_normal(shape), scale, bound, rng)
+
+
+def truncate(z: np.ndarray, scale: float | None, bound: float, rng: np.random.Generator):
+    """float32 `z` (N(0, 1) draws) truncated: entries beyond +-bound redrawn, then times `scale`.
+
+    DF-GAN's truncation (truncnorm(-bound, bound) * scale) applied to noise already
+    drawn, so that a protocol keeps its noise stream; None leaves `z` as it is.
+    """
+    z = np.array(z, np.float64)
     if scale is None:
         return z.astype(np.float32)
     outside = np.abs(z) > bound

@@ -88,13 +88,15 @@ def evaluate_source(
     inception_weights: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
     use_ema: bool = True,
+    truncation: float | None = None,
 ) -> dict:
     """`t2i evaluate`: evaluates a run directory or a SavedModel and records the figures.
 
     The figures go to `out` (JSON) and, for a run directory, are appended as
     one line to its metrics.jsonl (with "event": "evaluate"). A run with
     model.ema_decay draws with G_ema unless `use_ema` is False; a SavedModel
-    holds only the generator it was exported with.
+    holds only the generator it was exported with. `truncation` samples with
+    truncated noise (evaluate.run_protocol).
 
     Returns:
         The figures dict written to `out`.
@@ -114,7 +116,9 @@ def evaluate_source(
 
         run = load_run(source)
         check_encoder(run.manifest, data_dir, source)
-        results = evaluate.run_gan(run.gan, data_dir, evaluator, split, num_samples, seed, use_ema)
+        results = evaluate.run_gan(
+            run.gan, data_dir, evaluator, split, num_samples, seed, use_ema, truncation
+        )
     elif saved_model is not None:
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (SentencePiece ops of the embedded encoder)
@@ -123,7 +127,7 @@ def evaluate_source(
         generate_fn, conditions, z_dim = saved_model_generate_fn(loaded)
         results = evaluate.run_protocol(
             generate_fn, conditions, z_dim, data_dir, evaluator, split, num_samples, seed,
-            transfer_fn=style.saved_model_transfer_fn(loaded),
+            transfer_fn=style.saved_model_transfer_fn(loaded), truncation=truncation,
         )  # fmt: skip
     else:
         raise T2IError(
