@@ -94,6 +94,28 @@ def test_generate_through_the_server_matches_the_savedmodel(toy_root, tmp_path, 
         )
 
 
+def test_truncation_narrows_the_samples_the_same_way_locally_and_through_the_server(
+    toy_root, tmp_path, runner
+):
+    def generate(source, name, *extra):
+        where = ["--server", f"{source}/toy"] if source.startswith("http") else [source]
+        args = ["generate", *where, "a green triangle", "-n", "4", "--seed", "3", *extra]
+        result = runner.invoke(cli, [*args, "-o", str(tmp_path / f"{name}.png")])
+        assert result.exit_code == 0, result.output
+        return _images([tmp_path / f"{name}-{i}.png" for i in range(4)]).astype(int)
+
+    local = str(toy_root / "toy")
+    plain = generate(local, "plain")
+    narrow = generate(local, "narrow", "--truncation", "0.001")
+    wide = generate(local, "wide", "--truncation", "1.0")
+    assert np.abs(plain - plain[:1]).max() > 10  # four seeds, four images
+    assert np.abs(narrow - narrow[:1]).max() <= 2  # |z| <= 0.002: one image, to rounding
+    assert np.abs(wide - wide[:1]).max() > 10
+    np.testing.assert_array_equal(generate(local, "again", "--truncation", "1.0"), wide)
+    with running_server(toy_root) as server:
+        np.testing.assert_array_equal(generate(server.url, "remote", "--truncation", "1.0"), wide)
+
+
 def test_interpolate_and_style_transfer(toy_root, tmp_path, runner):
     result = runner.invoke(
         cli,
@@ -167,6 +189,8 @@ def test_class_model_takes_class_ids(toy_root, tmp_path, runner):
         (["{root}/toy"], "give at least one condition"),
         (["{root}/classes", "--interpolate", "a", "b"], "no 'interpolate' signature"),
         (["{root}/toy", "--style-from", "{root}/toy/1/saved_model.pb", "a"], "image"),
+        (["{root}/toy", "--interpolate", "a", "b", "--truncation", "0.5"], "an interpolation"),
+        (["{root}/toy", "a", "--truncation", "0"], "not in the range x>0.0"),
     ],
 )
 def test_generate_errors_are_clear(toy_root, runner, args, message):

@@ -43,6 +43,13 @@ from tf_t2i.cli.errors import user_errors
     help="Images per interpolation strip.",
 )
 @click.option(
+    "--truncation",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Sample with truncated noise: |z| <= 2, times this scale (below 1: closer to each "
+    "caption's typical image, less varied).",
+)
+@click.option(
     "--style-from",
     "style_from",
     multiple=True,
@@ -50,7 +57,9 @@ from tf_t2i.cli.errors import user_errors
     help="Draw the captions in the style of this image (repeatable).",
 )
 @user_errors
-def generate(args, server, num, seed, out, grid, interpolate, steps, style_from, overwrite):
+def generate(
+    args, server, num, seed, out, grid, interpolate, steps, truncation, style_from, overwrite
+):
     """Generates images from captions (or the model's other conditions).
 
     ARGS is SOURCE then CAPTION...; with --server, only CAPTION.... SOURCE is a
@@ -64,6 +73,10 @@ def generate(args, server, num, seed, out, grid, interpolate, steps, style_from,
     t2i generate --server http://localhost:8501/shapes "a red circle"
     t2i generate runs/shapes --interpolate "a red circle" "a blue square" --steps 8 -n 2
     t2i generate runs/shapes --style-from photo.png "a green triangle"
+    t2i generate runs/shapes "a red circle" -n 8 --truncation 0.7
+
+    --truncation draws the noise here from --seed (N(0, 1) redrawn beyond 2, then
+    scaled), so its images differ from the same seed's without it.
     """
     import os
     import random
@@ -79,6 +92,11 @@ def generate(args, server, num, seed, out, grid, interpolate, steps, style_from,
         source, conditions = args[0], list(args[1:])
     else:
         raise T2IError("give a SOURCE (run dir or SavedModel dir) or --server URL/MODEL")
+    if truncation is not None and (interpolate or style_from):
+        raise T2IError(
+            "--truncation applies to sampling from captions: an interpolation keeps one "
+            "noise per row, and style transfer takes its noise from the style image"
+        )
     if seed is None:
         seed = random.randrange(2**31)
         click.echo(f"seed: {seed}", err=True)
@@ -109,11 +127,28 @@ def generate(args, server, num, seed, out, grid, interpolate, steps, style_from,
     else:
         inputs = _condition_inputs(backend.input_names("serving_default"), conditions, num)
         rows = len(next(iter(inputs.values()))) if inputs else num
-        inputs["seed"] = np.full([rows], seed, np.int64)
+        if truncation is None:
+            inputs["seed"] = np.full([rows], seed, np.int64)
+        else:
+            inputs["noise"] = _truncated_noise(backend, rows, seed, truncation)
         images, columns = backend.run("serving_default", inputs)["images"], num
     paths = save_images(images, out, grid=grid, columns=columns, overwrite=overwrite)
     shown = paths[0] if len(paths) == 1 else f"{paths[0]} ... {paths[-1]}"
     click.echo(f"wrote {len(images)} image(s) to {shown}")
+
+
+def _truncated_noise(backend, rows, seed, scale):
+    """float32 [rows, Z] noise from `seed`, truncated (evaluation.published.truncate)."""
+    import numpy as np
+
+    from tf_t2i.errors import T2IError
+    from tf_t2i.evaluation.evaluate import TRUNCATION_BOUND
+    from tf_t2i.evaluation.published import truncated_noise
+
+    z_dim = backend.noise_dim("serving_default")
+    if z_dim is None:
+        raise T2IError(f"{backend.description}: serving_default takes no noise, so no --truncation")
+    return truncated_noise(np.random.default_rng(seed), (rows, z_dim), scale, TRUNCATION_BOUND)
 
 
 def _texts(conditions, what):

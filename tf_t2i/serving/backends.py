@@ -24,6 +24,13 @@ class Backend:
         """The input names of a signature."""
         return [spec.name for spec in self._function(signature).input_signature]
 
+    def noise_dim(self, signature) -> int | None:
+        """The size Z of the signature's `noise` input ([N, Z]), None if it takes none."""
+        for spec in self._function(signature).input_signature:
+            if spec.name == "noise":
+                return int(spec.shape[-1])
+        return None
+
     def run(self, signature, inputs):
         """Runs a signature.
 
@@ -104,6 +111,13 @@ class ServerBackend(Backend):
                 f"{self.description}: no {signature!r} signature (has {self.signatures()})"
             )
         return sorted(self._defs[signature]["inputs"])
+
+    def noise_dim(self, signature):
+        self.input_names(signature)
+        noise = self._defs[signature]["inputs"].get("noise")
+        if noise is None:
+            return None
+        return int(noise["tensor_shape"]["dim"][-1]["size"])
 
     def run(self, signature, inputs):
         self.input_names(signature)
