@@ -32,6 +32,7 @@ the run is evaluated at its latest checkpoint.
     .venv/bin/python -m bench.quality                       # everything (~3 h at full speed)
     .venv/bin/python -m bench.quality --only shapes-64 --minutes 30
     .venv/bin/python -m bench.quality --only ablation --ablation-steps 1500 --seeds 0 1 2
+    .venv/bin/python -m bench.quality --only shapes-64 --rescore --truncations 0.7 0.5
 
 Writes bench/results/quality_<experiment>.md as each experiment ends (figures
 beside their goals, the commands, the sample grid; an experiment not rerun keeps
@@ -112,15 +113,51 @@ def fit_and_evaluate(name, fit_args, budget, num_samples, root, log) -> dict:
             int(p.stem.split("-")[1]) for p in (run_dir / "checkpoints").glob("ckpt-*.index")
         )
         seconds += run(["fit", "--run-dir", run_dir, "--resume", "--steps", done], log)
-    data_dir = config["data"]["dir"]
-    if not pathlib.Path(data_dir, "evaluator", "evaluator.keras").is_file():
-        run(["evaluator", "train", "--data", data_dir, "--epochs", "15"], log)
-    out = run_dir / "evaluation.json"
-    run(["evaluate", run_dir, "--data", data_dir, "--num-samples", num_samples, "--out", out], log)
-    figures = json.loads(out.read_text())
+    figures = evaluate_run(run_dir, num_samples, log)
     grids = sorted((run_dir / "samples").glob("step_*.png"))
     figures.update(train_seconds=round(seconds), grid=str(grids[-1]) if grids else None)
     return figures
+
+
+def evaluate_run(run_dir, num_samples, log, truncation=None) -> dict:
+    """`t2i evaluate` on a run (training its data set's evaluator first if there is none).
+
+    With `truncation`, every figure samples truncated noise (`--truncation`), and the
+    figures go to evaluation-truncation<T>.json instead of evaluation.json.
+    """
+    data_dir = json.loads((run_dir / "config.json").read_text())["data"]["dir"]
+    if not pathlib.Path(data_dir, "evaluator", "evaluator.keras").is_file():
+        run(["evaluator", "train", "--data", data_dir, "--epochs", "15"], log)
+    name = "evaluation.json" if truncation is None else f"evaluation-truncation{truncation:g}.json"
+    command = ["evaluate", run_dir, "--data", data_dir, "--num-samples", num_samples]
+    command += ["--out", run_dir / name]
+    if truncation is not None:
+        command += ["--truncation", truncation]
+    run(command, log)
+    return json.loads((run_dir / name).read_text())
+
+
+def truncation_sections(name, goals_of, args) -> None:
+    """Scores an experiment's existing run at each of --truncations; quality_<name>_truncation.md.
+
+    Truncated noise trades diversity (and the spread of the style) for fidelity; the
+    table puts each setting's figures beside the same goals as the run's own.
+    """
+    run_dir, log = args.root / name, []
+    plain = json.loads((run_dir / "evaluation.json").read_text())  # the experiment's own
+    body = [
+        f"The run of `quality_{name.replace('-', '_')}.md` ({run_dir}), scored again with "
+        "`t2i evaluate --truncation T`: noise drawn from N(0, 1), redrawn beyond +-2 and "
+        "scaled by T, in every figure that samples noise (style transfer takes S(x)).",
+    ]
+    runs = [("plain noise", plain)]
+    for truncation in args.truncations:
+        runs.append((f"truncation {truncation:g}", evaluate_run(run_dir, args.num_samples, log,
+                                                                truncation)))  # fmt: skip
+    for label, f in runs:
+        body += ["", f"**{label}**", "", *goal_table(goals_of(f))]
+    write_section(f"{name.replace('-', '_')}_truncation", f"{name}, truncated noise", body,
+                  runs, log, args)  # fmt: skip
 
 
 def timed_budget(minutes, log) -> tuple[float, str]:
@@ -143,7 +180,8 @@ def _fmt(value, digits=3):
 
 def _row(name, f):
     return (
-        f"| {name} | {f['step']} | {f['train_seconds'] / 60:.1f} | {_fmt(f.get('class_accuracy'))} "
+        f"| {name} | {f['step']} | {_fmt(f.get('train_seconds', 0) / 60 or None, 1)} "
+        f"| {_fmt(f.get('class_accuracy'))} "
         f"| {_fmt(f.get('class_accuracy_real'))} | {_fmt(f['fid'], 2)} "
         f"| {_fmt(f['fid_real_baseline'], 2)} | {_fmt(f['fid_ratio'], 2)} | {_fmt(f['kid'], 4)} "
         f"| {_fmt(f['diversity_ratio'], 2)} |"
@@ -257,6 +295,16 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="ablation seeds")
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--root", type=pathlib.Path, default=ROOT / "runs" / "quality")
+    parser.add_argument(
+        "--truncations",
+        type=float,
+        nargs="+",
+        default=[],
+        help="with --rescore: score shapes-64 and digits' runs again at these truncations",
+    )
+    parser.add_argument(
+        "--rescore", action="store_true", help="no training: score the existing runs (see above)"
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -266,6 +314,9 @@ def main():
         ("digits", DIGITS, digits_goals),
     ):
         if name not in only:
+            continue
+        if args.rescore:
+            truncation_sections(name, goals_of, args)
             continue
         log = []
         budget, speed = timed_budget(args.minutes, log)
