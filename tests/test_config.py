@@ -1,5 +1,6 @@
 """Config: recipes, YAML load, `key=value` overrides with type checks, round trips."""
 
+import dataclasses
 import json
 
 import pytest
@@ -16,6 +17,7 @@ RECIPES = [
     "sun-attributes",
     "mnist-dcgan",
     "shapes-mask",
+    "shapes-multilingual",
 ]
 
 
@@ -149,3 +151,16 @@ def test_from_dict_checks_like_yaml():
     assert config.train.batch_size == 8 and config.model.ngf == 16
     with pytest.raises(T2IError, match="unknown key 'train.colour'"):
         Config.from_dict({"train": {"colour": 1}})
+
+
+def test_the_multilingual_recipe_is_the_default_job_with_captions_in_five_languages():
+    default, multilingual = load_config("shapes"), load_config("shapes-multilingual")
+    assert multilingual.data.options["languages"] == ["en", "fr", "de", "es", "zh"]
+    assert {**multilingual.data.options, "languages": None} == {
+        **default.data.options,
+        "languages": None,
+    }
+    assert multilingual.model == default.model
+    assert dataclasses.replace(multilingual.train, sample_captions=[]) == dataclasses.replace(
+        default.train, sample_captions=[]
+    )
