@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import pathlib
+import shlex
 import sys
 import time
 
@@ -322,7 +323,7 @@ def main():
     parser.add_argument("--note", default="", help="a line about the model, for the report")
     args = parser.parse_args()
     results = score(args.source, args.data)
-    command = " ".join([".venv/bin/python -m bench.multilingual", *sys.argv[1:]])
+    command = shlex.join([".venv/bin/python", "-m", "bench.multilingual", *sys.argv[1:]])
     text = report(results, command, args.source, args.data, args.note)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
