@@ -179,6 +179,30 @@ def test_style_encoder_phase_runs_after_the_gan_and_resumes(tmp_path):
     assert (more.start_step, more.step) == (4, 5)
 
 
+def test_a_larger_gan_budget_after_the_style_phase_trains_the_style_encoder_again(tmp_path):
+    def style_config(gan_steps):
+        return tiny_config(
+            "model.style_encoder=true", f"train.steps={gan_steps}", "train.style_steps=2",
+            "train.checkpoint_every=100",
+        )  # fmt: skip
+
+    fit(style_config(2), tmp_path / "run", log=quiet)
+    lines = []
+    more = fit(style_config(3), tmp_path / "run", log=lines.append)
+    # G moves on from step 2, so S, fit to the old G, is trained again after it
+    assert (more.start_step, more.step, more.total_steps) == (2, 5, 5)
+    assert any("style encoder's 2 steps are redone" in line for line in lines)
+    weights = checkpoint_weights(more.checkpoint)
+    assert int(weights["step/.ATTRIBUTES/VARIABLE_VALUE"]) == 3
+    assert int(weights["s_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) == 2
+    records = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    # one history: the first run's style steps 3 and 4 gave way to GAN step 3 and S's 4, 5
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5]
+    assert "d_loss" in records[2] and "s_loss" in records[3] and "s_loss" not in records[2]
+
+
 def test_fit_writes_style_transfer_and_interpolation_grids(tmp_path):
     from PIL import Image
 

@@ -157,6 +157,16 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
     style_steps = train.style_steps if config.model.style_encoder else 0
     style_done = int(gan.s_optimizer.iterations.numpy()) if style_steps else 0
     gan_done = int(gan.step.numpy())
+    if style_done and gan_done < total_steps:
+        # a larger --steps on a run whose style phase began: S inverted the G it was trained
+        # on, and G trains on, so S's phase runs again in full after the GAN (from S's
+        # current weights); the global step, metrics.jsonl and checkpoints follow the GAN
+        log(
+            f"style encoder: G trains on from step {gan_done}, so the style encoder's "
+            f"{style_done} steps are redone after the GAN"
+        )
+        gan.s_optimizer.iterations.assign(0)
+        style_done = 0
     # global step: GAN steps, then style encoder steps numbered after them
     start_step = gan_done + style_done
     last_step = total_steps + style_steps
