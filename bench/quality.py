@@ -33,6 +33,7 @@ the run is evaluated at its latest checkpoint.
     .venv/bin/python -m bench.quality --only shapes-64 --minutes 30
     .venv/bin/python -m bench.quality --only ablation --ablation-steps 1500 --seeds 0 1 2
     .venv/bin/python -m bench.quality --only shapes-64 --rescore --truncations 0.7 0.5
+    .venv/bin/python -m bench.quality --only shapes-64 --set model.mode_seeking_weight=2.0
 
 Writes bench/results/quality_<experiment>.md as each experiment ends (figures
 beside their goals, the commands, the sample grid; an experiment not rerun keeps
@@ -45,6 +46,7 @@ import datetime
 import json
 import os
 import pathlib
+import re
 import shlex
 import shutil
 import subprocess
@@ -158,6 +160,11 @@ def truncation_sections(name, goals_of, args) -> None:
         body += ["", f"**{label}**", "", *goal_table(goals_of(f))]
     write_section(f"{name.replace('-', '_')}_truncation", f"{name}, truncated noise", body,
                   runs, log, args)  # fmt: skip
+
+
+def override_suffix(overrides) -> str:
+    """'-model-mode-seeking-weight-2-0' for ['model.mode_seeking_weight=2.0']; '' for none."""
+    return "".join("-" + re.sub(r"[^A-Za-z0-9]+", "-", o).strip("-").lower() for o in overrides)
 
 
 def timed_budget(minutes, log) -> tuple[float, str]:
@@ -305,16 +312,29 @@ def main():
     parser.add_argument(
         "--rescore", action="store_true", help="no training: score the existing runs (see above)"
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="recipe override for shapes-64 and digits (as t2i fit --set); repeatable. The "
+        "run and its results are named after it: runs/quality/shapes-64-<key>-<value>, "
+        "bench/results/quality_shapes_64_<key>_<value>.md",
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    for name, recipe, goals_of in (
+    sets = [word for override in args.overrides for word in ("--set", override)]
+    for base, recipe, goals_of in (
         ("shapes-64", SHAPES_64, shapes_64_goals),
         ("digits", DIGITS, digits_goals),
     ):
-        if name not in only:
+        if base not in only:
             continue
+        name = base + override_suffix(args.overrides)
+        recipe = [*recipe, *sets]
         if args.rescore:
             truncation_sections(name, goals_of, args)
             continue
@@ -323,7 +343,9 @@ def main():
         f = fit_and_evaluate(
             name, [*recipe, "--steps", FOREVER], budget, args.num_samples, args.root, log
         )
-        title = f"{name}, {args.minutes:g} min at full speed"
+        title = f"{base}, {args.minutes:g} min at full speed"
+        if args.overrides:
+            title += f", with {', '.join(args.overrides)}"
         body = [speed, "", *goal_table(goals_of(f))]
         write_section(name.replace("-", "_"), title, body, [(name, f)], log, args)
     if "ablation" in only:
