@@ -203,6 +203,44 @@ def test_a_larger_gan_budget_after_the_style_phase_trains_the_style_encoder_agai
     assert "d_loss" in records[2] and "s_loss" in records[3] and "s_loss" not in records[2]
 
 
+def test_an_interrupted_continuation_leaves_no_older_checkpoint_ranked_newest(tmp_path):
+    from tf_t2i.training.checkpoint_check import newest_good, prefixes
+
+    def style_config(gan_steps, *more):
+        return tiny_config(
+            "model.style_encoder=true", f"train.steps={gan_steps}", "train.style_steps=2",
+            "train.checkpoint_every=1", *more,
+        )  # fmt: skip
+
+    run = tmp_path / "run"
+    checkpoints = run / "checkpoints"
+    fit(style_config(2), run, log=quiet)  # ckpt-4: the GAN's 2 steps, then S's 2
+    old_final = checkpoint_weights(checkpoints / "ckpt-4")
+    lines = []
+    # continued to 5 GAN steps, and stopped at GAN step 4, below the old ckpt-4
+    with pytest.raises(TrainingStopped):
+        fit(style_config(5, "train.nan_at_step=4"), run, log=lines.append)
+    assert any("the later ckpt-3, ckpt-4 moved to" in line for line in lines), lines
+    aside = checkpoints / "superseded" / "step-2"
+    assert (aside / "ckpt-4.index").is_file() and (aside / "ckpt-4.sha256.json").is_file()
+    # one history: what generate and export load is the continuation's newest checkpoint
+    assert [pathlib.Path(p).name for p in prefixes(checkpoints)] == ["ckpt-3", "ckpt-2"]
+    assert pathlib.Path(newest_good(checkpoints)[0]).name == "ckpt-3"
+    assert pathlib.Path(latest(run)).name == "ckpt-3"
+    assert load_run(run).step == 3
+    # ckpt-2 is the state the continuation restarted from: the old G and S, style phase undone
+    restart = checkpoint_weights(checkpoints / "ckpt-2")
+    assert int(restart["step/.ATTRIBUTES/VARIABLE_VALUE"]) == 2
+    assert int(restart["s_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) == 0
+    for key, value in old_final.items():
+        if key.startswith(("g_optimizer/_trainable_variables/", "s_optimizer/_trainable")):
+            np.testing.assert_array_equal(restart[key], value)
+    # and it resumes to the end, past the moved checkpoint's number
+    done = fit(style_config(5), run, log=quiet)
+    assert (done.start_step, done.step) == (3, 7)
+    assert pathlib.Path(newest_good(checkpoints)[0]).name == "ckpt-7"
+
+
 def test_fit_writes_style_transfer_and_interpolation_grids(tmp_path):
     from PIL import Image
 

@@ -22,6 +22,7 @@ from tf_t2i.errors import T2IError
 
 MANIFEST_SUFFIX = ".sha256.json"
 DAMAGED_DIR = "damaged"
+SUPERSEDED_DIR = "superseded"
 
 
 def _files(prefix: str) -> list[pathlib.Path]:
@@ -116,10 +117,11 @@ def prefixes(directory) -> list[str]:
         prefix = os.path.normpath(index.with_suffix(""))
         if prefix not in found:
             found.append(prefix)
-    return sorted(found, key=_step, reverse=True)
+    return sorted(found, key=step_of, reverse=True)
 
 
-def _step(prefix: str) -> int:
+def step_of(prefix: str) -> int:
+    """The global step in a checkpoint prefix (ckpt-N), or -1."""
     try:
         return int(str(prefix).rsplit("-", 1)[1])
     except (IndexError, ValueError):
@@ -154,27 +156,62 @@ def fall_back(directory, log) -> str | None:
     Raises:
         T2IError: there are checkpoints, but none is intact.
     """
-    import tensorflow as tf
-
     good, damaged = newest_good(directory)
     if not damaged:
         return good
     if good is None:
         raise T2IError(f"no intact checkpoint to resume from: {describe(damaged)}")
+    aside = _move_aside(directory, [prefix for prefix, _ in damaged], DAMAGED_DIR)
+    log(f"warning: {describe(damaged)}; moved to {aside}; resuming from {good}")
+    return good
+
+
+def supersede(directory, step: int, log) -> list[str]:
+    """Moves the checkpoints numbered above `step` out of the way of a run restarting at `step`.
+
+    Checkpoints are numbered by global step and `t2i generate` / `t2i export`
+    take the highest-numbered intact one. A finished run with a style phase,
+    continued with a larger --steps, trains again from its last GAN step, below
+    its old final checkpoint; until the new run passed it, that old checkpoint
+    would stay "newest". Like metrics.jsonl, the directory keeps one history:
+    the newer checkpoints move to DIRECTORY/superseded/step-STEP/ and the
+    `checkpoint` index file is rewritten; `log` says what moved.
+
+    Returns:
+        The prefixes moved (none if no checkpoint is numbered above `step`).
+    """
+    newer = [prefix for prefix in prefixes(directory) if step_of(prefix) > step]
+    if newer:
+        aside = _move_aside(directory, newer, os.path.join(SUPERSEDED_DIR, f"step-{step}"))
+        names = ", ".join(os.path.basename(prefix) for prefix in sorted(newer, key=step_of))
+        log(f"training again from step {step}: the later {names} moved to {aside}")
+    return newer
+
+
+def _move_aside(directory, moved: list[str], subdirectory: str) -> pathlib.Path:
+    """Moves checkpoints into DIRECTORY/SUBDIRECTORY and rewrites the index to the rest.
+
+    The highest-numbered checkpoint left becomes the latest one.
+    """
+    import tensorflow as tf
+
     directory = pathlib.Path(directory)
-    aside = directory / DAMAGED_DIR
-    aside.mkdir(exist_ok=True)
-    for prefix, _ in damaged:
+    aside = directory / subdirectory
+    aside.mkdir(parents=True, exist_ok=True)
+    for prefix in moved:
         for path in [*_files(prefix), pathlib.Path(f"{prefix}{MANIFEST_SUFFIX}")]:
             if path.exists():
                 shutil.move(str(path), str(aside / path.name))
-    kept = sorted(prefixes(directory), key=_step)
-    # an absolute directory: with a relative one TensorFlow writes the entries relative to
-    # the working directory's view of it ("../../ckpt-6000"), which nothing can restore
-    tf.compat.v1.train.update_checkpoint_state(
-        str(directory.resolve()),
-        os.path.basename(good),
-        all_model_checkpoint_paths=[os.path.basename(p) for p in kept],
-    )
-    log(f"warning: {describe(damaged)}; moved to {aside}; resuming from {good}")
-    return good
+    # the index file still lists the moved ones
+    kept = sorted((p for p in prefixes(directory) if _files(p)), key=step_of)
+    if kept:
+        # an absolute directory: with a relative one TensorFlow writes the entries relative
+        # to the working directory's view of it ("../../ckpt-6000"), which nothing can restore
+        tf.compat.v1.train.update_checkpoint_state(
+            str(directory.resolve()),
+            os.path.basename(kept[-1]),
+            all_model_checkpoint_paths=[os.path.basename(p) for p in kept],
+        )
+    else:
+        (directory / "checkpoint").unlink(missing_ok=True)
+    return aside

@@ -20,7 +20,13 @@ from tf_t2i.errors import T2IError
 from tf_t2i.training.callbacks import NonFiniteLossError
 from tf_t2i.training.run_dir import RunPaths
 from tf_t2i.training.samples import held_out_split, sample_conditions, write_final_grids
-from tf_t2i.training.setup import check_resume, reconcile, resolve_data, restore_latest
+from tf_t2i.training.setup import (
+    check_resume,
+    reconcile,
+    resolve_data,
+    restore_latest,
+    start_at,
+)
 
 __all__ = ["FitResult", "TrainingStopped", "fit", "reconcile", "resolve_data"]
 
@@ -169,6 +175,8 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
         style_done = 0
     # global step: GAN steps, then style encoder steps numbered after them
     start_step = gan_done + style_done
+    restored = manager.latest_checkpoint
+    manager = start_at(start_step, checkpoint, manager, paths, train.keep_checkpoints, log)
     last_step = total_steps + style_steps
     if is_chief:
         write_config(run_dir, config)
@@ -178,7 +186,7 @@ def _fit(config, run_dir, resume, log, progress_stream) -> FitResult:
         f"steps {start_step}->{last_step} ({steps_per_epoch}/epoch)"
     )
     if start_step:
-        log(f"resumed from {manager.latest_checkpoint} at step {start_step}")
+        log(f"resumed from {restored} at step {start_step}")
     if start_step >= last_step:
         log(f"nothing to do: the run is already at step {start_step} of {total_steps}")
 

@@ -4,6 +4,8 @@
 `reconcile` fills the model sizes the data determines and refuses mismatches,
 `check_resume` refuses to mix runs, and `restore_latest` loads the run's newest
 checkpoint. Each raises T2IError with the fix before any training work.
+`start_at` then keeps the checkpoints to one history when training restarts
+below the newest of them.
 """
 
 from __future__ import annotations
@@ -169,3 +171,28 @@ def restore_latest(checkpoint, manager, paths: RunPaths) -> None:
             f"model ({missing_model_keys(paths.root) or 'written by another tf_t2i version?'})"
             f": {str(err).splitlines()[0]}"
         ) from None
+
+
+def start_at(step: int, checkpoint, manager, paths: RunPaths, keep: int, log):
+    """Leaves no checkpoint numbered above `step`, where training starts (again).
+
+    Training restarts below the run's newest checkpoint when a finished run
+    with a style phase is continued: the GAN goes on from its last step, and
+    the style phase (numbered after it) is redone. The restored state is saved
+    as ckpt-STEP, so that an interrupted continuation still has a checkpoint,
+    and those numbered above it move to superseded/ (checkpoint_check.supersede).
+
+    Returns:
+        The CheckpointManager to save with (a new one if checkpoints moved).
+    """
+    import tensorflow as tf
+
+    from tf_t2i.training.checkpoint_check import record, step_of, supersede
+
+    restored = manager.latest_checkpoint
+    # decided by the restored state alone, the same on every worker (saving is collective)
+    if restored and step_of(restored) > step:
+        record(manager.save(checkpoint_number=step))
+    if not supersede(paths.checkpoints, step, log):
+        return manager
+    return tf.train.CheckpointManager(checkpoint, str(paths.checkpoints), max_to_keep=keep)
