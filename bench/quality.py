@@ -8,7 +8,8 @@ its figures beside the issue's goals ("Style and content"):
              8 of the 48 colour x kind combinations held out of training
              (`-o holdout=8`). Goals, on the classes it saw: class accuracy
              >= 0.97, FID <= 1.3x the real-vs-real baseline, diversity >= 0.8x
-             the real images', background spread >= 0.9 of the maximum, style
+             that of the real images with the caption's content (a caption
+             names the size and position; bench/diversity_ceiling.py), background spread >= 0.9 of the maximum, style
              transfer keeps the background >= 0.9 and draws the caption's
              colour and kind >= 0.9; on the held-out classes: zero-shot colour
              x kind accuracy >= 0.8.
@@ -191,13 +192,14 @@ def _row(name, f):
         f"| {_fmt(f.get('class_accuracy'))} "
         f"| {_fmt(f.get('class_accuracy_real'))} | {_fmt(f['fid'], 2)} "
         f"| {_fmt(f['fid_real_baseline'], 2)} | {_fmt(f['fid_ratio'], 2)} | {_fmt(f['kid'], 4)} "
-        f"| {_fmt(f['diversity_ratio'], 2)} |"
+        f"| {_fmt(f['diversity_ratio'], 2)} | {_fmt(f.get('diversity_caption_ratio'), 2)} |"
     )
 
 
 HEADER = (
     "| run | steps | train min | class acc | real acc | FID | FID real-real | FID ratio "
-    "| KID | diversity ratio |\n|---|---|---|---|---|---|---|---|---|---|"
+    "| KID | diversity ratio (class) | diversity ratio (caption) |"
+    "\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
 STYLE_HEADER = (
     "| run | spread of max (vs real) | transfer keeps style (chance) | transfer class acc "
@@ -240,7 +242,10 @@ def shapes_64_goals(f) -> list[tuple[str, float | None, str, bool]]:
     goals = [
         ("class accuracy, seen classes", seen if seen is not None else f.get("class_accuracy"), ">=", 0.97),
         ("FID / real-vs-real FID", f.get("fid_ratio"), "<=", 1.3),
-        ("diversity / real diversity", f.get("diversity_ratio"), ">=", 0.8),
+        # the real images of the caption's content: a caption fixes the size and position
+        # that real images of its class vary, so the class-wide ratio of a generator drawing
+        # exactly what each caption says is 0.48 (bench/results/diversity_ceiling.md)
+        ("diversity / real images of the caption's content", f.get("diversity_caption_ratio"), ">=", 0.8),
         ("background spread (of max)", _get(f, "style", "spread", "background", "spread"), ">=", 0.9),
         ("style transfer keeps the background", _get(f, "style", "transfer", "keeps_style", "background"), ">=", 0.9),
         ("style transfer draws colour x kind", _get(f, "style", "transfer", "class_accuracy"), ">=", 0.9),
@@ -399,8 +404,10 @@ def write_section(name, title, body, runs, log, args):
         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. "
         f"Command: `python -m bench.quality {' '.join(sys.argv[1:])}`. Figures from "
         f"`t2i evaluate` (evaluator features, {args.num_samples} held-out captions at most, "
-        "seed 0); FID ratio = FID / real-vs-real FID; diversity ratio = within-caption "
-        "diversity / real within-class diversity (< 0.2 raises the mode-collapse alarm).",
+        "seed 0); FID ratio = FID / real-vs-real FID; diversity ratio (class) = "
+        "within-caption diversity / real within-class diversity (< 0.2 raises the "
+        "mode-collapse alarm); diversity ratio (caption) = the same / the diversity of real "
+        "images with the caption's content (its class and every attribute it names).",
         "",
         *body,
         "",

@@ -231,3 +231,95 @@ def test_truncation_reaches_every_sample_and_narrows_the_spread(
     assert max(largest) <= 0.2 + 1e-6
     assert narrow["style"]["spread"]["background"]["spread"] == 0.0
     assert narrow["diversity"] < plain["diversity"]
+
+
+def test_the_caption_diversity_scale_compares_real_images_of_what_the_caption_names():
+    names = ["color=red", "color=blue", "size=small", "size=large", "background=black",
+             "background=white"]  # fmt: skip
+    rows = [(c, s, b) for c in (0, 1) for s in (0, 1) for b in (0, 1)]
+    attributes = np.zeros((len(rows), 6), np.float32)
+    for i, (c, s, b) in enumerate(rows):
+        attributes[i, [c, 2 + s, 4 + b]] = 1.0
+    # the features read size in tens and the background in ones; the label is the colour
+    pool = {
+        "labels": np.array([c for c, _, _ in rows]),
+        "attributes": attributes,
+        "features": np.array([[10.0 * s, 1.0 * b] for _, s, b in rows]),
+    }
+
+    def scale(*captions):
+        picks = [0] * len(captions)  # the red, small, black image's labels and attributes
+        return style.caption_diversity_scale(
+            captions, pool["labels"][picks], attributes[picks], pool, names
+        )
+
+    # a caption naming the size leaves the background: real images differ by 1
+    assert scale("a small red square") == pytest.approx(1.0)
+    # one naming neither leaves both: the four red images' mean distance
+    everything = (1 + 10 + 101**0.5 + 101**0.5 + 10 + 1) / 6
+    assert scale("a red square") == pytest.approx(everything)
+    assert scale("a small red square", "a red square") == pytest.approx((1 + everything) / 2)
+    # one naming everything has a single real image: no scale from it
+    assert np.isnan(scale("a small red square on a black background"))
+    assert scale("a small red square on a black background", "a red one") == pytest.approx(
+        everything
+    )
+
+
+def _caption_oracle(real_data, keep_size=True):
+    """Draws each caption's shape and, at random, what it leaves free (the background
+    when unnamed, rotation, jitter); with keep_size=False also a random size and position."""
+    captions = {
+        e.tobytes(): c.decode()
+        for c, e in zip(real_data["test"]["captions"], real_data["test"]["embeddings"],
+                        strict=True)
+    }  # fmt: skip
+
+    def generate(conditions, noise):
+        images = []
+        for embedding, z in zip(conditions["embeddings"], noise, strict=True):
+            caption = captions[embedding.tobytes()]
+            attributes = real_data["attributes_of"][caption]
+            rng = np.random.default_rng(np.abs(z[:4] * 1e6).astype(np.int64))
+            shape = {
+                "color": _value(attributes, "color"),
+                "kind": _value(attributes, "shape"),
+                "size": _value(attributes, "size") if keep_size else rng.choice(list(shapes.SIZES)),
+                "position": _value(attributes, "position")
+                if keep_size
+                else rng.choice(list(shapes.POSITIONS)),
+                "angle": float(rng.uniform(-0.25, 0.25)),
+                "jitter": rng.uniform(-0.04, 0.04, size=2),
+            }
+            background = _value(attributes, "background")
+            if groups.is_free(caption, NAMES, "background"):
+                allowed = [
+                    b for b in shapes.BACKGROUNDS if shape["color"] not in shapes._clashes(b)
+                ]
+                background = str(rng.choice(allowed))
+            image, _ = shapes._render([shape], background, 32)
+            images.append(image.astype(np.float32) / 127.5 - 1.0)
+        return np.stack(images)
+
+    return generate
+
+
+def test_a_generator_faithful_to_the_caption_has_the_diversity_of_its_real_images(
+    shapes_dir, loaded_evaluator, real_data
+):
+    def run(generate):
+        return evaluate.run_protocol(
+            generate, ["text"], 4, shapes_dir, loaded_evaluator, num_samples=60, seed=0
+        )
+
+    faithful = run(_caption_oracle(real_data))
+    # about the real images with the caption's content, and well below those of its class,
+    # which also vary in the size and position the caption names
+    assert faithful["diversity_caption_ratio"] == pytest.approx(1.0, abs=0.35)
+    assert faithful["diversity_ratio"] < 0.75 * faithful["diversity_caption_ratio"]
+    # drawing sizes and positions the caption did not ask for varies more than its real images
+    loose = run(_caption_oracle(real_data, keep_size=False))
+    assert loose["diversity_caption_ratio"] > 1.25 * faithful["diversity_caption_ratio"]
+    assert loose["diversity_caption_real"] == faithful["diversity_caption_real"]
+    constant = run(_a_real_image(real_data))
+    assert constant["diversity_caption_ratio"] == 0.0

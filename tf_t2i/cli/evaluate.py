@@ -21,6 +21,7 @@ SUMMARY = [
     ("attribute_exact_match", "all attributes right"),
     ("diversity", "within-caption diversity"),
     ("diversity_real", "real within-class diversity"),
+    ("diversity_caption_real", "real within-caption diversity"),
 ]
 
 

@@ -17,7 +17,10 @@ For a generator and a converted data set:
    the evaluator's accuracy on the N real images is the ceiling.
 5. Diversity: S samples for each of the first G captions; their mean
    pairwise feature distance against the real images' within-class distance
-   gives the mode-collapse alarm.
+   gives the mode-collapse alarm, and against the distance between real
+   images with the caption's content (its class and every attribute it
+   names: style.caption_diversity_scale) the share of what a generator
+   faithful to the caption can vary (`diversity_caption_ratio`).
 6. Style ("style"): the spread of the data set's style groups over seeds and,
    for a model with a style encoder, style transfer (style.py).
 7. Zero-shot ("zero_shot"), when the data set holds classes out of its train
@@ -169,6 +172,9 @@ def run_protocol(
     ev_real = evaluator.predict(real["images"])
     ev_fake = evaluator.predict(fakes)
     ev_diverse = evaluator.predict(diverse)
+    # the held-out images plus train images: the real images a caption or class allows
+    pool = style.reference_pool(data_dir, split, real, ev_real, evaluator)
+    captions = [c.decode() if isinstance(c, bytes) else str(c) for c in real["captions"]]
     half = n // 2
     inputs = metric_registry.MetricInputs(
         real_features=ev_real["features"][:half],
@@ -183,6 +189,9 @@ def run_protocol(
         diversity_features=ev_diverse["features"],
         diversity_groups=np.repeat(np.arange(groups), DIVERSITY_SAMPLES),
         real_labels=real["labels"],
+        diversity_caption_real=style.caption_diversity_scale(
+            captions, real["labels"], real["attributes"], pool, manifest.attribute_names
+        ),
         seed=seed,
         attribute_names=list(manifest.attribute_names or []),
     )
@@ -201,7 +210,7 @@ def run_protocol(
         evaluator=evaluator,
         attribute_names=manifest.attribute_names,
         z_dim=z_dim,
-        reference=style_groups and style.reference_pool(data_dir, split, real, ev_real, evaluator),
+        reference=pool,
     )
     results["style"] = style.style_metrics(style_inputs, style_groups, rng)
     if manifest.held_out_classes:

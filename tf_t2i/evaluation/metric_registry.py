@@ -44,6 +44,8 @@ class MetricInputs:
         diversity_groups: int [G * S] which caption each diversity sample belongs to.
         real_labels: int [N + M] classes of real_features then real_reference
             (for the real diversity scale).
+        diversity_caption_real: the real images' diversity within what a caption
+            allows (style.caption_diversity_scale); None or NaN: not known.
         seed: seeds the random subsets of KID.
         attribute_names: the data set's attribute names ("group=value"), for the
             per-group accuracy of one-hot groups (colour, kind, background, ...).
@@ -61,6 +63,7 @@ class MetricInputs:
     diversity_features: np.ndarray | None = None
     diversity_groups: np.ndarray | None = None
     real_labels: np.ndarray | None = None
+    diversity_caption_real: float | None = None
     seed: int = 0
     attribute_names: list[str] | None = None
 
@@ -161,11 +164,13 @@ def _conditional_accuracy_metric(inputs: MetricInputs) -> dict:
 
 @register_metric("diversity")
 def _diversity_metric(inputs: MetricInputs) -> dict:
-    """Within-caption diversity, its real scale, and the mode-collapse alarm.
+    """Within-caption diversity, its real scales, and the mode-collapse alarm.
 
-    The scale is the real images' mean within-class distance; with no class
-    holding two real images (no labels, or few samples) it is the spread of
-    the whole real set.
+    `diversity_ratio`'s scale is the real images' mean within-class distance;
+    with no class holding two real images (no labels, or few samples) it is
+    the spread of the whole real set. `diversity_caption_ratio`'s is the real
+    images' diversity within what a caption allows (the sizes and positions
+    a shapes caption names are fixed), which a faithful generator can reach.
     """
     generated = within_group_diversity(inputs.diversity_features, inputs.diversity_groups)
     real = np.concatenate([inputs.real_features, inputs.real_reference])
@@ -177,11 +182,17 @@ def _diversity_metric(inputs: MetricInputs) -> dict:
         scope = "all"
         reference = mean_pairwise_distance(real)
     ratio = generated / reference if reference > 0 else float("nan")
+    caption_scale = inputs.diversity_caption_real
+    if caption_scale is None or not caption_scale > 0:
+        caption_scale = float("nan")
     return {
         "diversity": generated,
         "diversity_real": reference,
         "diversity_real_scope": scope,
         "diversity_ratio": ratio,
+        # against real images with the caption's content: what a faithful generator can vary
+        "diversity_caption_real": caption_scale,
+        "diversity_caption_ratio": generated / caption_scale,
         "mode_collapse": bool(ratio < MODE_COLLAPSE_RATIO),
     }
 

@@ -98,12 +98,68 @@ def reference_pool(data_dir, split: str, real: dict, ev_real: dict, evaluator) -
     from tf_t2i.data.schema import read_manifest
     from tf_t2i.evaluation.evaluator import real_batches
 
-    labels, probs = [real["labels"]], [ev_real["attr_probs"]]
+    pool = {
+        "labels": [real["labels"]],
+        "attr_probs": [ev_real["attr_probs"]],
+        "attributes": [real["attributes"]],
+        "features": [ev_real["features"]],
+    }
     if split != "train" and "train" in read_manifest(data_dir).splits:
         for batch in real_batches(data_dir, "train", 256, limit=REFERENCE_IMAGES):
-            labels.append(batch["labels"])
-            probs.append(evaluator.predict(batch["images"])["attr_probs"])
-    return {"labels": np.concatenate(labels), "attr_probs": np.concatenate(probs)}
+            predicted = evaluator.predict(batch["images"])
+            pool["labels"].append(batch["labels"])
+            pool["attr_probs"].append(predicted["attr_probs"])
+            pool["attributes"].append(batch["attributes"])
+            pool["features"].append(predicted["features"])
+    return {key: np.concatenate(parts) for key, parts in pool.items()}
+
+
+def caption_diversity_scale(captions, labels, attributes, pool, attribute_names) -> float:
+    """The real images' diversity within what a caption allows.
+
+    For each caption, the real images of the pool (`reference_pool`) with the
+    caption's class and the caption's value of every attribute group it names
+    ("a small red star in the top left corner": colour, kind, size, position,
+    but not the background) differ only in what the caption leaves free. The
+    scale is the mean over captions of their mean pairwise feature distance,
+    for captions with at least two such images. A generator that draws exactly
+    what each caption says, and the rest as the data does, scores about this.
+    (The class-wide scale, `diversity_real`, also counts the sizes and
+    positions a caption fixes.)
+
+    Args:
+        captions: str [N]; labels: int [N] (-1: none); attributes: float [N, A].
+        pool: from `reference_pool`.
+        attribute_names: the data set's ("group=value").
+
+    Returns:
+        The scale, or NaN if no caption has two matching real images.
+    """
+    from tf_t2i.evaluation.metrics import mean_pairwise_distance
+
+    names = list(attribute_names or [])
+    group_indices = groups_lib.attribute_groups(names)
+    pool_values = {
+        group: groups_lib.group_values(pool["attributes"], indices)
+        for group, indices in group_indices.items()
+        if len(indices) > 1
+    }
+    by_key: dict[tuple, float] = {}  # captions naming the same content share their images
+    per_caption = []
+    for caption, label, values in zip(captions, labels, attributes, strict=True):
+        named = [g for g in groups_lib.named_groups(caption, names) if g in pool_values]
+        key = (int(label), *(
+            (g, int(groups_lib.group_values(values[None], group_indices[g])[0])) for g in named
+        ))  # fmt: skip
+        if key not in by_key:
+            match = pool["labels"] == label if label >= 0 else np.ones(len(pool["labels"]), bool)
+            for group, value in key[1:]:
+                match &= pool_values[group] == value
+            features = pool["features"][match]
+            by_key[key] = mean_pairwise_distance(features) if len(features) >= 2 else np.nan
+        if not np.isnan(by_key[key]):
+            per_caption.append(by_key[key])
+    return float(np.mean(per_caption)) if per_caption else float("nan")
 
 
 def style_metrics(inputs: StyleInputs, style_groups: list[str], rng: np.random.Generator) -> dict:
