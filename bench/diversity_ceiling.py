@@ -23,7 +23,9 @@ import argparse
 import datetime
 import json
 import pathlib
+import shlex
 import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -173,7 +175,7 @@ def main(argv=None) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    command = f"python -m bench.diversity_ceiling --data {args.data}"
+    command = shlex.join(["python", "-m", "bench.diversity_ceiling", *(argv or sys.argv[1:])])
     text = "\n".join(
         [
             "## The diversity a perfect shapes generator scores",
