@@ -47,6 +47,7 @@ def test_train_then_evaluate_a_run_twice_gives_the_same_figures(runner, workspac
         args = ["evaluate", run, "--data", data, "--num-samples", "16", "--seed", "5"]
         result = _ok(runner, [*args, "--out", out])
         assert "FID real-vs-real" in result.output and "class accuracy" in result.output
+        assert "diversity / real, class" in result.output
     first, second = (json.loads(p.read_text()) for p in outs)
     for key in ("fid", "fid_real_baseline", "kid", "class_accuracy", "diversity"):
         assert first[key] == second[key], key

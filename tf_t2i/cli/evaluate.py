@@ -21,7 +21,9 @@ SUMMARY = [
     ("attribute_exact_match", "all attributes right"),
     ("diversity", "within-caption diversity"),
     ("diversity_real", "real within-class diversity"),
+    ("diversity_ratio", "diversity / real, class"),
     ("diversity_caption_real", "real within-caption diversity"),
+    ("diversity_caption_ratio", "diversity / real, caption"),
 ]
 
 
