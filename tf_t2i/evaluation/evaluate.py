@@ -40,6 +40,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tf_t2i.errors import T2IError
+from tf_t2i.evaluation import groups as groups_lib
 from tf_t2i.evaluation import metric_registry, style, zero_shot
 from tf_t2i.evaluation.evaluator import Evaluator, default_path, real_batches
 from tf_t2i.evaluation.evaluator_training import train_evaluator
@@ -173,7 +174,15 @@ def run_protocol(
     ev_fake = evaluator.predict(fakes)
     ev_diverse = evaluator.predict(diverse)
     # the held-out images plus train images: the real images a caption or class allows
-    pool = style.reference_pool(data_dir, split, real, ev_real, evaluator)
+    # (the train images only where style groups or attribute values need them: with
+    # Inception features they cost a forward pass each)
+    style_groups = style.declared_style_groups(manifest)
+    valued = any(
+        len(i) > 1 for i in groups_lib.attribute_groups(manifest.attribute_names or []).values()
+    )
+    pool = style.reference_pool(
+        data_dir, split, real, ev_real, evaluator, with_train=bool(style_groups) or valued
+    )
     captions = [c.decode() if isinstance(c, bytes) else str(c) for c in real["captions"]]
     half = n // 2
     inputs = metric_registry.MetricInputs(
@@ -200,7 +209,6 @@ def run_protocol(
         k: None if isinstance(v, float) and np.isnan(v) else v
         for k, v in metric_registry.compute_metrics(metric_names, inputs).items()
     }
-    style_groups = style.declared_style_groups(manifest)
     style_inputs = style.StyleInputs(
         generate_all=lambda c, z: _generate_all(generate_fn, c, z),
         transfer_fn=transfer_fn,

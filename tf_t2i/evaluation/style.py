@@ -91,10 +91,13 @@ class StyleInputs:
     reference: dict
 
 
-def reference_pool(data_dir, split: str, real: dict, ev_real: dict, evaluator) -> dict:
-    """Labels and evaluator attribute probabilities of the held-out real images plus
-    up to REFERENCE_IMAGES train images, so a class has enough real images to
-    draw SPREAD_SEEDS from."""
+def reference_pool(
+    data_dir, split: str, real: dict, ev_real: dict, evaluator, with_train: bool = True
+) -> dict:
+    """Labels, attributes, evaluator features and attribute probabilities of the
+    held-out real images plus (`with_train`) up to REFERENCE_IMAGES train images,
+    so a class has enough real images to draw SPREAD_SEEDS from, and a caption's
+    content enough to measure its diversity."""
     from tf_t2i.data.schema import read_manifest
     from tf_t2i.evaluation.evaluator import real_batches
 
@@ -104,7 +107,7 @@ def reference_pool(data_dir, split: str, real: dict, ev_real: dict, evaluator) -
         "attributes": [real["attributes"]],
         "features": [ev_real["features"]],
     }
-    if split != "train" and "train" in read_manifest(data_dir).splits:
+    if with_train and split != "train" and "train" in read_manifest(data_dir).splits:
         for batch in real_batches(data_dir, "train", 256, limit=REFERENCE_IMAGES):
             predicted = evaluator.predict(batch["images"])
             pool["labels"].append(batch["labels"])
