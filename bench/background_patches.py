@@ -1,0 +1,183 @@
+"""How patchy are a shapes model's backgrounds? One background level per image, or a mix?
+
+A shapes image has one background (black, gray or white). For each of the first
+--captions test captions, 8 samples are drawn (G_ema, seeded noise); the pixels
+away from the caption's shape (outside the real example's mask, dilated by
+--margin pixels) are each put to the nearest background level, and an image's
+*purity* is the share of its commonest level. The real images score 1.0. A
+patchy image (purity < 0.9) is one the evaluator may read as either background,
+which costs style transfer's "keeps the background".
+
+    python -m bench.background_patches --data DIR RUN [RUN ...]
+
+It also asks, for runs with a style encoder, where style transfer loses the
+background: per background of the style image x, the norm of S(x) and how often
+G(S(x), t) keeps x's background.
+
+writes bench/results/background_patches.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import pathlib
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+
+from tf_t2i.data.sources import shapes
+
+RESULTS = pathlib.Path(__file__).parent / "results" / "background_patches.md"
+SAMPLES = 8
+PATCHY = 0.9
+
+
+def purity(images: np.ndarray, masks: np.ndarray, margin: int) -> np.ndarray:
+    """Share of the commonest background level among the pixels away from the shape.
+
+    Args:
+        images: float [N, H, W, 3] in [-1, 1].
+        masks: float [N, H, W, 1], the real shape's mask (> 0 on the shape).
+        margin: pixels the mask is grown by.
+
+    Returns:
+        float [N].
+    """
+    import scipy.ndimage
+
+    levels = np.array([v[0] for v in shapes.BACKGROUNDS.values()], np.float32)  # grey levels
+    grey = (images.mean(axis=-1) + 1.0) * 127.5  # [N, H, W]
+    nearest = np.argmin(np.abs(grey[..., None] - levels), axis=-1)
+    out = []
+    for level, mask in zip(nearest, masks[..., 0] > 0, strict=True):
+        away = ~scipy.ndimage.binary_dilation(mask, iterations=margin)
+        counts = np.bincount(level[away], minlength=len(levels))
+        out.append(counts.max() / max(counts.sum(), 1))
+    return np.array(out)
+
+
+def backgrounds(images: np.ndarray, masks: np.ndarray, margin: int) -> np.ndarray:
+    """The commonest background level (index into shapes.BACKGROUNDS) away from the shape."""
+    import scipy.ndimage
+
+    levels = np.array([v[0] for v in shapes.BACKGROUNDS.values()], np.float32)
+    nearest = np.argmin(np.abs(((images.mean(axis=-1) + 1.0) * 127.5)[..., None] - levels), -1)
+    return np.array(
+        [
+            np.bincount(level[~scipy.ndimage.binary_dilation(mask, iterations=margin)],
+                        minlength=len(levels)).argmax()
+            for level, mask in zip(nearest, masks[..., 0] > 0, strict=True)
+        ]
+    )  # fmt: skip
+
+
+def transfer_rows(name: str, run, real: dict, margin: int) -> list[str]:
+    """Per style-image background: |S(x)| and how often G(S(x), t) keeps x's background.
+
+    t is x's own caption, or the next test image's (a caption of other content).
+    """
+    style = np.asarray(run.gan.style_encoder(real["images"], training=False))
+    truth = backgrounds(real["images"], real["masks"], margin)
+    other = np.roll(np.arange(len(truth)), 1)
+    own = np.asarray(run.gan.transfer_style(real["images"], {"embeddings": real["embeddings"]}))
+    moved = np.asarray(
+        run.gan.transfer_style(real["images"], {"embeddings": real["embeddings"][other]})
+    )
+    kept_own = backgrounds(own, real["masks"], margin) == truth
+    kept_other = backgrounds(moved, real["masks"][other], margin) == truth
+    norms = np.linalg.norm(style, axis=1)
+    rows = []
+    for k, background in enumerate(shapes.BACKGROUNDS):
+        chosen = truth == k
+        rows.append(
+            f"| {name} | {background} | {chosen.sum()} | {norms[chosen].mean():.2f} "
+            f"| {kept_own[chosen].mean():.2f} | {kept_other[chosen].mean():.2f} |"
+        )
+    return rows
+
+
+def _row(name: str, values: np.ndarray, step) -> str:
+    return (
+        f"| {name} | {step} | {values.mean():.3f} | {np.mean(values < PATCHY):.3f} "
+        f"| {len(values)} |"
+    )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="run directories of shapes models")
+    parser.add_argument("--data", required=True, help="the converted shapes data set")
+    parser.add_argument("--captions", type=int, default=100)
+    parser.add_argument("--margin", type=int, default=4)
+    args = parser.parse_args(argv)
+    from tf_t2i.evaluation.evaluate import _collect_real
+    from tf_t2i.training.run_dir import load_run
+
+    data_dir = pathlib.Path(args.data).expanduser()
+    real = _collect_real(data_dir, "test", args.captions)
+    real_all, transfers = _collect_real(data_dir, "test", 10**6), []
+    rows = [_row("real test images", purity(real["images"], real["masks"], args.margin), "—")]
+    print(rows[-1], flush=True)
+    masks = np.repeat(real["masks"], SAMPLES, axis=0)
+    embeddings = np.repeat(real["embeddings"], SAMPLES, axis=0)
+    for run_dir in args.runs:
+        run = load_run(run_dir)
+        noise = np.random.default_rng(0).standard_normal(
+            (len(embeddings), run.gan.model_config.z_dim)
+        )
+        images = np.concatenate(
+            [
+                np.asarray(
+                    run.gan.generate(
+                        {"embeddings": embeddings[i : i + 64]},
+                        noise=noise[i : i + 64].astype("f4"),
+                    )
+                )
+                for i in range(0, len(embeddings), 64)
+            ]
+        )
+        rows.append(_row(f"`{run_dir}`", purity(images, masks, args.margin), run.step))
+        print(rows[-1], flush=True)
+        if run.gan.style_encoder is not None:
+            transfers += transfer_rows(f"`{run_dir}` ({run.step})", run, real_all, args.margin)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    command = shlex.join(["python", "-m", "bench.background_patches", *(argv or sys.argv[1:])])
+    text = "\n".join(
+        [
+            "## Patchy backgrounds in shapes samples",
+            "",
+            f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit {commit}.",
+            "",
+            f"    {command}",
+            "",
+            f"{SAMPLES} samples for each of the first {args.captions} test captions; purity ="
+            " share of the commonest background level (black, gray, white) among the pixels"
+            f" more than {args.margin} px from the real shape; patchy = purity < {PATCHY}.",
+            "",
+            "| images | step | mean purity | patchy share | images |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            "Style transfer by the style image's background (every test image as x; the"
+            " background read off the pixels as above, not by the evaluator): the norm of"
+            " S(x) (z ~ N(0, 1) in 100 dimensions has norm about 10), and the share of"
+            " G(S(x), t) on x's background, with t x's own caption or another image's.",
+            "",
+            "| run (step) | style background | images | mean norm of S(x) "
+            "| keeps it, own caption | keeps it, other caption |",
+            "|---|---|---|---|---|---|",
+            *transfers,
+            "",
+        ]
+    )
+    RESULTS.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
