@@ -20,14 +20,12 @@ writes bench/results/background_patches.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import pathlib
-import shlex
-import subprocess
 import sys
 
 import numpy as np
 
+from bench.machine import provenance
 from tf_t2i.data.sources import shapes
 
 RESULTS = pathlib.Path(__file__).parent / "results" / "background_patches.md"
@@ -143,15 +141,12 @@ def main(argv=None) -> None:
         print(rows[-1], flush=True)
         if run.gan.style_encoder is not None:
             transfers += transfer_rows(f"`{run_dir}` ({run.step})", run, real_all, args.margin)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    command = shlex.join(["python", "-m", "bench.background_patches", *(argv or sys.argv[1:])])
+    stamp, command = provenance("bench.background_patches", argv or sys.argv[1:])
     text = "\n".join(
         [
             "## Patchy backgrounds in shapes samples",
             "",
-            f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit {commit}.",
+            f"{stamp}.",
             "",
             f"    {command}",
             "",

@@ -20,16 +20,14 @@ writes bench/results/diversity_ceiling.md (and --out for the JSON).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import pathlib
-import shlex
-import subprocess
 import sys
 import zlib
 
 import numpy as np
 
+from bench.machine import provenance
 from tf_t2i.data.schema import read_manifest
 from tf_t2i.data.sources import shapes
 from tf_t2i.evaluation import evaluate, groups
@@ -172,16 +170,12 @@ def main(argv=None) -> None:
         f" {faithful['diversity_ratio']:.2f} can only come from drawing sizes or positions the"
         f" caption did not ask for (or from artefacts)."
     )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    command = shlex.join(["python", "-m", "bench.diversity_ceiling", *(argv or sys.argv[1:])])
+    stamp, command = provenance("bench.diversity_ceiling", argv or sys.argv[1:])
     text = "\n".join(
         [
             "## The diversity a perfect shapes generator scores",
             "",
-            f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, "
-            f"data {data_dir.name} ({read_manifest(data_dir).image_size} px).",
+            f"{stamp}, data {data_dir.name} ({read_manifest(data_dir).image_size} px).",
             "",
             f"    {command}",
             "",

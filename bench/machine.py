@@ -76,3 +76,16 @@ def scaled_seconds(seconds: float, gflops: float) -> float:
     Never shorter than the budget itself: a host faster than the reference keeps it.
     """
     return seconds * max(1.0, FULL_SPEED_GFLOPS / gflops)
+
+
+def provenance(module: str, argv) -> tuple[str, str]:
+    """(a "Date: ... UTC, commit ..." stamp, the shell command that reruns `module` with argv)."""
+    import datetime
+    import shlex
+    import subprocess
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    stamp = f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit {commit}"
+    return stamp, shlex.join(["python", "-m", module, *argv])
