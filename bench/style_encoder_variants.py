@@ -8,8 +8,12 @@ the background of G(S(x), t) off the pixels (bench/background_patches.py) for ev
 test image x with another image's caption t.
 
     python -m bench.style_encoder_variants RUN STEPS --data DIR
+    python -m bench.style_encoder_variants RUN 0 --data DIR --refine 10 30 100
 
 Prints one line per variant (recorded by hand in bench/results/background_patches.md).
+With --refine N..., instead: z starts at S(x) and takes N Adam steps (lr 0.05) on
+|G(z, c_x) - x|, the inversion-by-optimisation that refines an encoder's guess; does
+G(z, t) then keep x's background?
 """
 
 import argparse
@@ -35,11 +39,15 @@ def main(argv=None):
     parser.add_argument("run")
     parser.add_argument("steps", type=int)
     parser.add_argument("--data", required=True)
+    parser.add_argument("--refine", type=int, nargs="+", default=[])
     args = parser.parse_args(argv)
     data = pathlib.Path(args.data).expanduser()
     real = _collect_real(data, "test", 10**6)
     truth = backgrounds(real["images"], real["masks"], 4)
     other = np.roll(np.arange(len(truth)), 1)
+    if args.refine:
+        refine(args.run, real, truth, other, args.refine)
+        return
     for name, w_rec, w_cyc in VARIANTS:
         gan = load_run(args.run).gan
         encoder, generator = gan.style_encoder, gan.inference_generator
@@ -84,6 +92,52 @@ def main(argv=None):
             f"{float(loss):.1f}, rec {float(rec):.3f}; keeps bg overall {kept.mean():.3f}: {per}",
             flush=True,
         )
+
+
+def _kept(name, gan, style, real, truth, other):
+    """Prints how often G(style, t) keeps x's background, overall and per background."""
+    moved = np.asarray(
+        gan.inference_generator(
+            {
+                "noise": tf.convert_to_tensor(style),
+                "embeddings": tf.constant(real["embeddings"][other]),
+            },
+            training=False,
+        )
+    )
+    kept = backgrounds(moved, real["masks"][other], 4) == truth
+    norms = np.linalg.norm(np.asarray(style), axis=1)
+    per = " ".join(
+        f"{b} {kept[truth == k].mean():.2f} (|z| {norms[truth == k].mean():.1f})"
+        for k, b in enumerate(["black", "gray", "white"])
+    )
+    print(f"{name}: keeps bg overall {kept.mean():.3f}: {per}", flush=True)
+
+
+def refine(run_dir, real, truth, other, checkpoints):
+    gan = load_run(run_dir).gan
+    images = tf.constant(real["images"])
+    conditions = {"embeddings": tf.constant(real["embeddings"])}
+    z = tf.Variable(gan.style_encoder(images, training=False))
+    optimizer = keras.optimizers.Adam(0.05)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            drawn = gan.inference_generator(
+                {"noise": tf.convert_to_tensor(z), **conditions}, training=False
+            )
+            loss = tf.reduce_mean(tf.abs(drawn - images))
+        optimizer.apply_gradients([(tape.gradient(loss, z), z)])
+        return loss
+
+    _kept("S(x)", gan, z, real, truth, other)
+    for i in range(1, max(checkpoints) + 1):
+        loss = step()
+        if i in checkpoints:
+            _kept(
+                f"refined {i} steps (|G(z, c_x) - x| {float(loss):.3f})", gan, z, real, truth, other
+            )
 
 
 if __name__ == "__main__":
