@@ -177,11 +177,9 @@ def run_protocol(
     # (the train images only where style groups or attribute values need them: with
     # Inception features they cost a forward pass each)
     style_groups = style.declared_style_groups(manifest)
-    valued = any(
-        len(i) > 1 for i in groups_lib.attribute_groups(manifest.attribute_names or []).values()
-    )
+    valued = groups_lib.valued_groups(manifest.attribute_names or [])
     pool = style.reference_pool(
-        data_dir, split, real, ev_real, evaluator, with_train=bool(style_groups) or valued
+        data_dir, split, real, ev_real, evaluator, with_train=bool(style_groups or valued)
     )
     captions = [c.decode() if isinstance(c, bytes) else str(c) for c in real["captions"]]
     half = n // 2

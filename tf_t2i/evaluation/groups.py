@@ -28,6 +28,11 @@ def attribute_groups(attribute_names) -> dict[str, list[int]]:
     return groups
 
 
+def valued_groups(attribute_names) -> dict[str, list[int]]:
+    """The groups of `attribute_groups` that choose among values: two entries or more."""
+    return {g: i for g, i in attribute_groups(attribute_names).items() if len(i) > 1}
+
+
 def value_names(attribute_names, group: str) -> list[str]:
     """The value names of one group ("background" -> ["black", "gray", "white"])."""
     return [name.partition("=")[2] for name in attribute_names if name.partition("=")[0] == group]

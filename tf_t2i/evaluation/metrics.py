@@ -271,13 +271,13 @@ def group_accuracy(attr_probs: np.ndarray, attributes: np.ndarray, attribute_nam
     Returns:
         {group: accuracy in [0, 1]}.
     """
-    from tf_t2i.evaluation.groups import attribute_groups
+    from tf_t2i.evaluation.groups import valued_groups
 
     result = {}
-    for group, indices in attribute_groups(attribute_names).items():
+    for group, indices in valued_groups(attribute_names).items():
         truth = attributes[:, indices]
         known = truth.max(axis=1) > 0.5
-        if len(indices) < 2 or not known.any():
+        if not known.any():
             continue
         hits = attr_probs[known][:, indices].argmax(1) == truth[known].argmax(1)
         result[group] = float(hits.mean())

@@ -56,8 +56,8 @@ def declared_style_groups(manifest) -> list[str]:
         except ImportError:  # a source's optional dependency: it declared none we could read
             cls = None
         declared = list(getattr(cls, "style_groups", ()))
-    known = groups_lib.attribute_groups(manifest.attribute_names)
-    return [g for g in declared if g in known and len(known[g]) > 1]
+    known = groups_lib.valued_groups(manifest.attribute_names)
+    return [g for g in declared if g in known]
 
 
 @dataclasses.dataclass
@@ -141,11 +141,10 @@ def caption_diversity_scale(captions, labels, attributes, pool, attribute_names)
     from tf_t2i.evaluation.metrics import mean_pairwise_distance
 
     names = list(attribute_names or [])
-    group_indices = groups_lib.attribute_groups(names)
+    group_indices = groups_lib.valued_groups(names)
     pool_values = {
         group: groups_lib.group_values(pool["attributes"], indices)
         for group, indices in group_indices.items()
-        if len(indices) > 1
     }
     by_key: dict[tuple, float] = {}  # captions naming the same content share their images
     per_caption = []

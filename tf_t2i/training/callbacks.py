@@ -120,11 +120,9 @@ class CheckpointSaver(StepCallback):
         if step == self.last_saved:
             return None
         self.last_saved = step
-        prefix = self.manager.save(checkpoint_number=step)
-        from tf_t2i.training.checkpoint_check import record
+        from tf_t2i.training.checkpoint_check import save
 
-        record(prefix)  # hashed as read back from disk; checked again before a restore
-        return prefix
+        return save(self.manager, step)
 
     def on_step_end(self, step, logs):
         if step % self.every == 0:

@@ -65,6 +65,17 @@ def record(prefix: str) -> pathlib.Path:
     return manifest
 
 
+def save(manager, step: int) -> str:
+    """Saves a CheckpointManager checkpoint as ckpt-STEP and records its hashes (`record`).
+
+    Returns:
+        The checkpoint's prefix.
+    """
+    prefix = manager.save(checkpoint_number=step)
+    record(prefix)  # hashed as read back from disk; checked again before a restore
+    return prefix
+
+
 def verify(prefix: str) -> str | None:
     """Why the checkpoint at `prefix` cannot be restored, or None if it is intact."""
     manifest = pathlib.Path(f"{prefix}{MANIFEST_SUFFIX}")

@@ -187,12 +187,12 @@ def start_at(step: int, checkpoint, manager, paths: RunPaths, keep: int, log):
     """
     import tensorflow as tf
 
-    from tf_t2i.training.checkpoint_check import record, step_of, supersede
+    from tf_t2i.training.checkpoint_check import save, step_of, supersede
 
     restored = manager.latest_checkpoint
     # decided by the restored state alone, the same on every worker (saving is collective)
     if restored and step_of(restored) > step:
-        record(manager.save(checkpoint_number=step))
+        save(manager, step)
     if not supersede(paths.checkpoints, step, log):
         return manager
     return tf.train.CheckpointManager(checkpoint, str(paths.checkpoints), max_to_keep=keep)
