@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 
 import numpy as np
 
-from bench.machine import provenance
+from bench.machine import section_header
 from tf_t2i.data.sources import shapes
 
 RESULTS = pathlib.Path(__file__).parent / "results" / "background_patches.md"
@@ -33,8 +32,8 @@ SAMPLES = 8
 PATCHY = 0.9
 
 
-def purity(images: np.ndarray, masks: np.ndarray, margin: int) -> np.ndarray:
-    """Share of the commonest background level among the pixels away from the shape.
+def level_counts(images: np.ndarray, masks: np.ndarray, margin: int) -> np.ndarray:
+    """How many pixels away from the shape are nearest each background level.
 
     Args:
         images: float [N, H, W, 3] in [-1, 1].
@@ -42,34 +41,31 @@ def purity(images: np.ndarray, masks: np.ndarray, margin: int) -> np.ndarray:
         margin: pixels the mask is grown by.
 
     Returns:
-        float [N].
+        int [N, len(shapes.BACKGROUNDS)].
     """
     import scipy.ndimage
 
     levels = np.array([v[0] for v in shapes.BACKGROUNDS.values()], np.float32)  # grey levels
     grey = (images.mean(axis=-1) + 1.0) * 127.5  # [N, H, W]
     nearest = np.argmin(np.abs(grey[..., None] - levels), axis=-1)
-    out = []
-    for level, mask in zip(nearest, masks[..., 0] > 0, strict=True):
-        away = ~scipy.ndimage.binary_dilation(mask, iterations=margin)
-        counts = np.bincount(level[away], minlength=len(levels))
-        out.append(counts.max() / max(counts.sum(), 1))
-    return np.array(out)
-
-
-def backgrounds(images: np.ndarray, masks: np.ndarray, margin: int) -> np.ndarray:
-    """The commonest background level (index into shapes.BACKGROUNDS) away from the shape."""
-    import scipy.ndimage
-
-    levels = np.array([v[0] for v in shapes.BACKGROUNDS.values()], np.float32)
-    nearest = np.argmin(np.abs(((images.mean(axis=-1) + 1.0) * 127.5)[..., None] - levels), -1)
-    return np.array(
+    return np.stack(
         [
             np.bincount(level[~scipy.ndimage.binary_dilation(mask, iterations=margin)],
-                        minlength=len(levels)).argmax()
+                        minlength=len(levels))
             for level, mask in zip(nearest, masks[..., 0] > 0, strict=True)
         ]
     )  # fmt: skip
+
+
+def purity(images: np.ndarray, masks: np.ndarray, margin: int) -> np.ndarray:
+    """float [N]: the share of the commonest background level away from the shape."""
+    counts = level_counts(images, masks, margin)
+    return counts.max(axis=1) / np.maximum(counts.sum(axis=1), 1)
+
+
+def backgrounds(images: np.ndarray, masks: np.ndarray, margin: int) -> np.ndarray:
+    """int [N]: the commonest background level (index into shapes.BACKGROUNDS) away from the shape."""
+    return level_counts(images, masks, margin).argmax(axis=1)
 
 
 def transfer_rows(name: str, run, real: dict, margin: int) -> list[str]:
@@ -141,15 +137,11 @@ def main(argv=None) -> None:
         print(rows[-1], flush=True)
         if run.gan.style_encoder is not None:
             transfers += transfer_rows(f"`{run_dir}` ({run.step})", run, real_all, args.margin)
-    stamp, command = provenance("bench.background_patches", argv or sys.argv[1:])
     text = "\n".join(
         [
-            "## Patchy backgrounds in shapes samples",
-            "",
-            f"{stamp}.",
-            "",
-            f"    {command}",
-            "",
+            *section_header(
+                "Patchy backgrounds in shapes samples", "bench.background_patches", argv
+            ),
             f"{SAMPLES} samples for each of the first {args.captions} test captions; purity ="
             " share of the commonest background level (black, gray, white) among the pixels"
             f" more than {args.margin} px from the real shape; patchy = purity < {PATCHY}.",

@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import sys
 import zlib
 
 import numpy as np
 
-from bench.machine import provenance
+from bench.machine import section_header
 from tf_t2i.data.schema import read_manifest
 from tf_t2i.data.sources import shapes
 from tf_t2i.evaluation import evaluate, groups
@@ -170,15 +169,15 @@ def main(argv=None) -> None:
         f" {faithful['diversity_ratio']:.2f} can only come from drawing sizes or positions the"
         f" caption did not ask for (or from artefacts)."
     )
-    stamp, command = provenance("bench.diversity_ceiling", argv or sys.argv[1:])
+    detail = f"data {data_dir.name} ({read_manifest(data_dir).image_size} px)"
     text = "\n".join(
         [
-            "## The diversity a perfect shapes generator scores",
-            "",
-            f"{stamp}, data {data_dir.name} ({read_manifest(data_dir).image_size} px).",
-            "",
-            f"    {command}",
-            "",
+            *section_header(
+                "The diversity a perfect shapes generator scores",
+                "bench.diversity_ceiling",
+                argv,
+                detail,
+            ),
             "An oracle renders each test caption's own shape (colour, kind, size, position,"
             " and the background when the caption names it) and draws what the caption"
             " leaves free from the data's own laws, seeded by the noise; `run_protocol`"

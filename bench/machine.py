@@ -78,14 +78,24 @@ def scaled_seconds(seconds: float, gflops: float) -> float:
     return seconds * max(1.0, FULL_SPEED_GFLOPS / gflops)
 
 
-def provenance(module: str, argv) -> tuple[str, str]:
-    """(a "Date: ... UTC, commit ..." stamp, the shell command that reruns `module` with argv)."""
+def section_header(title: str, module: str, argv=None, detail: str = "") -> list[str]:
+    """A results section's first lines: its title, the date and commit (and `detail`),
+    and the command that reruns `module` with `argv` (default: this process's)."""
     import datetime
     import shlex
     import subprocess
+    import sys
 
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
     stamp = f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit {commit}"
-    return stamp, shlex.join(["python", "-m", module, *argv])
+    command = shlex.join(["python", "-m", module, *(argv or sys.argv[1:])])
+    return [
+        f"## {title}",
+        "",
+        f"{stamp}{', ' + detail if detail else ''}.",
+        "",
+        f"    {command}",
+        "",
+    ]

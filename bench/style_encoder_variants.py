@@ -27,6 +27,7 @@ import tensorflow as tf
 from bench.background_patches import backgrounds
 from tf_t2i import losses
 from tf_t2i.data.input import make_dataset
+from tf_t2i.data.sources import shapes
 from tf_t2i.evaluation.evaluate import _collect_real
 from tf_t2i.training.run_dir import load_run
 
@@ -78,24 +79,20 @@ def main(argv=None):
         started = time.time()
         for _ in range(args.steps):
             loss, rec = step(next(batches))
-        moved = np.asarray(
-            gan.transfer_style(real["images"], {"embeddings": real["embeddings"][other]})
-        )
-        kept = backgrounds(moved, real["masks"][other], 4) == truth
-        norms = np.linalg.norm(np.asarray(encoder(real["images"], training=False)), axis=1)
-        per = " ".join(
-            f"{b} {kept[truth == k].mean():.2f} (|S| {norms[truth == k].mean():.1f})"
-            for k, b in enumerate(["black", "gray", "white"])
-        )
-        print(
+        _kept(
             f"{name}: {args.steps} more S steps in {time.time() - started:.0f}s, loss "
-            f"{float(loss):.1f}, rec {float(rec):.3f}; keeps bg overall {kept.mean():.3f}: {per}",
-            flush=True,
+            f"{float(loss):.1f}, rec {float(rec):.3f}",
+            gan,
+            encoder(real["images"], training=False),
+            real,
+            truth,
+            other,
         )
 
 
 def _kept(name, gan, style, real, truth, other):
-    """Prints how often G(style, t) keeps x's background, overall and per background."""
+    """Prints how often G(style, t) keeps x's background, overall and per background
+    (with `style` = S(x), this is style transfer)."""
     moved = np.asarray(
         gan.inference_generator(
             {
@@ -109,7 +106,7 @@ def _kept(name, gan, style, real, truth, other):
     norms = np.linalg.norm(np.asarray(style), axis=1)
     per = " ".join(
         f"{b} {kept[truth == k].mean():.2f} (|z| {norms[truth == k].mean():.1f})"
-        for k, b in enumerate(["black", "gray", "white"])
+        for k, b in enumerate(shapes.BACKGROUNDS)
     )
     print(f"{name}: keeps bg overall {kept.mean():.3f}: {per}", flush=True)
 
