@@ -134,6 +134,20 @@ def style_encoder_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.Tenso
     return tf.reduce_sum(tf.square(diff), axis=-1)
 
 
+def latent_regression_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.Tensor:
+    """Mean absolute error |z - S(G(z, h))| over z's dimensions (BicycleGAN's L1 latent loss).
+
+    Args:
+        noise: the z given to G, [B, z_dim].
+        predicted_noise: the style encoder's estimate from G's image, [B, z_dim].
+
+    Returns:
+        float32 [B].
+    """
+    diff = tf.cast(noise, tf.float32) - tf.cast(predicted_noise, tf.float32)
+    return tf.reduce_mean(tf.abs(diff), axis=-1)
+
+
 def reconstruction_loss(images: tf.Tensor, redrawn: tf.Tensor) -> tf.Tensor:
     """Mean absolute pixel difference per image, for the style encoder on real images.
 

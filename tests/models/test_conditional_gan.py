@@ -268,6 +268,79 @@ def test_style_reconstruction_adds_the_real_images_redrawn_term():
     assert not any(_changed(g_before, gan.generator.weights))  # G frozen
 
 
+def _latent_regression_gan(weight):
+    config = tiny_config(
+        conditions=["text"], interp=False, style_encoder=True, latent_regression_weight=weight
+    )
+    return config, build_gan(config, seed=0)
+
+
+def test_latent_regression_term_enters_g_loss():
+    config, gan = _latent_regression_gan(3.0)
+    batch = make_batch(config, batch_size=5, with_noise=True)
+    right = {"embeddings": batch["embeddings"]}
+    fake = gan.generator({"noise": batch["noise"], **right}, training=True)
+    fake_logits = gan.discriminator({"images": fake, **right}, training=True)[:, 0]
+    predicted = gan.style_encoder(fake, training=True)
+    term = np.mean(np.abs(batch["noise"].numpy() - predicted.numpy()), axis=-1)  # by hand
+    expected = losses.gan_cls_generator_loss(fake_logits) + 3.0 * term
+    logs = gan.train_step(batch)
+    np.testing.assert_allclose(float(logs["g_loss"]), float(tf.reduce_mean(expected)), rtol=1e-5)
+    np.testing.assert_allclose(float(logs["g_latent_regression"]), term.mean(), rtol=1e-5)
+    assert term.mean() > 0.3  # S has not learnt z yet: not negligible
+
+
+def test_latent_regression_trains_s_with_g_and_leaves_d_and_the_style_phase_alone():
+    moved, initial = {}, None
+    for weight in (0.0, 5.0):
+        config, gan = _latent_regression_gan(weight)
+        if initial is None:  # both GANs start from the same weights
+            initial = [n.get_weights() for n in (gan.generator, gan.discriminator, gan.style_encoder)]
+        for network, weights in zip(
+            (gan.generator, gan.discriminator, gan.style_encoder), initial, strict=True
+        ):
+            network.set_weights(weights)
+        s_before = _values(gan.style_encoder.trainable_variables)
+        batch = make_batch(config, batch_size=4, with_noise=True)
+        tf.function(gan.train_step)(batch)
+        # S moves with G only when the term is on
+        assert any(_changed(s_before, gan.style_encoder.trainable_variables)) == (weight > 0)
+        moved[weight] = [
+            _values(n.trainable_variables)
+            for n in (gan.generator, gan.discriminator, gan.style_encoder)
+        ]
+        # S's own phase (G frozen) counts its steps on s_optimizer: untouched by the GAN
+        assert int(gan.s_optimizer.iterations) == 0
+    (g_off, d_off, s_off), (g_on, d_on, s_on) = moved[0.0], moved[5.0]
+    assert sum(not np.allclose(a, b) for a, b in zip(s_off, s_on, strict=True)) >= len(s_on) // 2
+    assert any(not np.allclose(a, b) for a, b in zip(g_off, g_on, strict=True))
+    for a, b in zip(d_off, d_on, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_latent_regression_lets_s_read_z_back_from_g_samples():
+    config, gan = _latent_regression_gan(1.0)
+    batch = make_batch(config, batch_size=16)
+    step = tf.function(gan.train_step)
+    errors = []
+    for _ in range(80):
+        for tracker in gan.metrics:
+            tracker.reset_state()
+        errors.append(float(step(batch)["g_latent_regression"]))
+    first, last = np.mean(errors[:5]), np.mean(errors[-5:])
+    assert last < 0.6 * first, (first, last)
+    # on fresh z (batch statistics: 80 steps are too few for BN's moving averages)
+    noise = tf.random.stateless_normal([16, config.z_dim], seed=[1, 2])
+    fake = gan.generator({"noise": noise, "embeddings": batch["embeddings"]}, training=True)
+    read_back = gan.style_encoder(fake, training=True)
+    assert np.mean(np.abs(read_back - noise)) < 0.6 * first
+
+
+def test_latent_regression_needs_the_style_encoder():
+    with pytest.raises(T2IError, match="latent_regression_weight"):
+        tiny_config(latent_regression_weight=1.0).validate()
+
+
 def test_style_encoder_off_is_a_named_error():
     gan = build_gan(tiny_config())
     assert gan.style_encoder is None

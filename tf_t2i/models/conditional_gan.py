@@ -27,7 +27,8 @@ class ConditionalGAN(keras.Model):
 
     `fit()` on the input pipeline's dataset runs `train_step` (one D update, and one G update
     every `d_steps` steps). After the GAN, `train_style_encoder_step` (or
-    `StyleEncoderTrainer(gan).fit(...)`) trains the style encoder with G frozen.
+    `StyleEncoderTrainer(gan).fit(...)`) trains the style encoder with G frozen; with
+    `latent_regression_weight` S also trains with G during the GAN.
 
     Args:
         model_config: a ModelConfig (or its dict).
@@ -110,7 +111,7 @@ class ConditionalGAN(keras.Model):
         self.s_optimizer = s_optimizer
         # Built up front: no retrace on the first step and no variables created in a replica.
         d_optimizer.build(self.d_variables)
-        g_optimizer.build(self.generator.trainable_variables)
+        g_optimizer.build(self.g_variables)
         if self.style_encoder is not None:
             if s_optimizer is None:
                 raise T2IError("model.style_encoder is on: compile() needs an s_optimizer")
@@ -128,6 +129,15 @@ class ConditionalGAN(keras.Model):
         variables = list(self.discriminator.trainable_variables)
         if self.classifier is not None:
             variables += self.classifier.trainable_variables
+        return variables
+
+    @property
+    def g_variables(self) -> list:
+        """What G's optimizer trains: G's weights, and S's when S trains with G on the
+        latent-regression term (the only one of G's terms that depends on S)."""
+        variables = list(self.generator.trainable_variables)
+        if "latent_regression" in self.g_weights:
+            variables += self.style_encoder.trainable_variables
         return variables
 
     @property
@@ -159,7 +169,8 @@ class ConditionalGAN(keras.Model):
         1. x, h, h^, z from the batch; x^ = G(z, h).
         2. D's terms on s_r = D(x, h), s_w = D(x, h^), s_f = D(x^, h); D's update.
         3. G's terms on the same s_f (D before its update, as in the paper), GAN-INT's
-           interpolated captions, and the regularisers; G's update. With d_steps > 1, G's
+           interpolated captions, and the regularisers; G's update (with S's, when S
+           trains with G on the latent-regression term). With d_steps > 1, G's
            turn comes every d_steps-th step, and on the other steps none of G's work runs.
 
         Args:
@@ -219,9 +230,7 @@ class ConditionalGAN(keras.Model):
             if scores[name] is not None:
                 self.trackers[f"d_{name}"].update_state(tf.sigmoid(scores[name]))
         if generator_turn:
-            self.apply_loss(
-                g_tape, scaled_g_loss, self.generator.trainable_variables, self.g_optimizer
-            )
+            self.apply_loss(g_tape, scaled_g_loss, self.g_variables, self.g_optimizer)
             if self.generator_ema is not None:
                 update_moving_average(
                     self.generator_ema, self.generator, self.step, self.model_config.ema_decay
@@ -282,6 +291,9 @@ class ConditionalGAN(keras.Model):
             terms["aux"] = losses.auxiliary_class_loss(fake_classes, batch["labels"])
         if "mode_seeking" in self.g_weights:
             terms["mode_seeking"] = self._mode_seeking(fake, noise, right)
+        if "latent_regression" in self.g_weights:  # can S read z back from x^ alone?
+            predicted = self.style_encoder(fake, training=True)
+            terms["latent_regression"] = losses.latent_regression_loss(noise, predicted)
         return terms
 
     def _track(self, network: str, loss, terms) -> None:

@@ -108,6 +108,11 @@ class ModelConfig:
     # S also learns to redraw real images: + weight * mean |G(S(x), c_x) - x| (G frozen), so
     # that S(x) carries the real image's style and not only G's own (0 = Reed's loss alone)
     style_reconstruction_weight: float = 0.0
+    # S also trains during the GAN, and G's loss adds weight * mean |z - S(G(z, h))| (the
+    # latent regression of InfoGAN / BicycleGAN's cLR-GAN): S reads the image only, so G
+    # must draw z the same way whatever the caption, which is what style transfer needs
+    # (0 = off, S trains after the GAN only; needs style_encoder; +1 S pass per G step)
+    latent_regression_weight: float = 0.0
 
     def to_dict(self) -> dict:
         """Returns a JSON-serialisable dict of every field."""
@@ -174,7 +179,8 @@ class ModelConfig:
 
         D: `gan_cls` (Reed's matching-aware loss; `gan` without wrong pairs), `aux` (TAC-GAN),
         `r1` (gamma / 2). G: `gan` (-log D(G(z, h), h)), `gan_int` (the same on interpolated
-        conditions), `aux`, `mode_seeking`. The order is the order in which they are summed.
+        conditions), `aux`, `mode_seeking`, `latent_regression`. The order is the order in
+        which they are summed.
 
         Returns:
             (discriminator weights, generator weights), each name -> float.
@@ -190,6 +196,8 @@ class ModelConfig:
             d_weights["r1"] = 0.5 * self.r1_gamma
         if self.mode_seeking_weight > 0:
             g_weights["mode_seeking"] = self.mode_seeking_weight
+        if self.latent_regression_weight > 0:
+            g_weights["latent_regression"] = self.latent_regression_weight
         return d_weights, g_weights
 
     def generator_mask_resolutions(self) -> list[int]:
@@ -263,9 +271,12 @@ class ModelConfig:
             "r1_gamma",
             "aux_weight",
             "style_reconstruction_weight",
+            "latent_regression_weight",
         ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
+        if self.latent_regression_weight > 0 and not self.style_encoder:
+            raise T2IError("model.latent_regression_weight: needs model.style_encoder: true")
         for name in ("g_lr", "d_lr", "s_lr"):
             if getattr(self, name) <= 0:
                 raise T2IError(f"model.{name}: must be > 0, got {getattr(self, name)}")
