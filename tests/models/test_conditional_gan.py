@@ -295,7 +295,9 @@ def test_latent_regression_trains_s_with_g_and_leaves_d_and_the_style_phase_alon
     for weight in (0.0, 5.0):
         config, gan = _latent_regression_gan(weight)
         if initial is None:  # both GANs start from the same weights
-            initial = [n.get_weights() for n in (gan.generator, gan.discriminator, gan.style_encoder)]
+            initial = [
+                n.get_weights() for n in (gan.generator, gan.discriminator, gan.style_encoder)
+            ]
         for network, weights in zip(
             (gan.generator, gan.discriminator, gan.style_encoder), initial, strict=True
         ):
