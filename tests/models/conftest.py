@@ -34,6 +34,8 @@ COMBINATIONS = {
     "text_r1": dict(conditions=["text"], r1_gamma=1.0),
     # TAC-GAN: D's auxiliary classifier learns the labels, G is scored on its caption's class
     "text_aux": dict(conditions=["text"], aux_weight=1.0),
+    # the style encoder trains with G on |z - S(G(z, h))|
+    "text_latent": dict(conditions=["text"], style_encoder=True, latent_regression_weight=1.0),
 }
 
 

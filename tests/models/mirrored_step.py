@@ -26,7 +26,8 @@ from tf_t2i.training.gan_step import gan_step  # noqa: E402
 def sgd_gan(config):
     """SGD, unlike Adam's sign-like first step, moves weights in proportion to the gradient."""
     gan = ConditionalGAN(config, seed=0)
-    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
+    style = keras.optimizers.SGD(0.1) if config.style_encoder else None
+    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), style)
     return gan
 
 

@@ -32,6 +32,7 @@ def test_every_combination_trains_and_generates(name):
     expected |= {"g_mode_seeking"} if config.mode_seeking_weight > 0 else set()
     expected |= {"d_r1"} if config.r1_gamma > 0 else set()
     expected |= {"d_aux", "g_aux"} if config.aux_weight > 0 else set()
+    expected |= {"g_latent_regression"} if config.latent_regression_weight > 0 else set()
     assert set(logs) == expected
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert int(gan.step.numpy()) == 1

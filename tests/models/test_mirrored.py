@@ -26,6 +26,13 @@ MIRRORED_CASES = {
         "sync_batch_norm": True,
         "steps": 2,
     },
+    # S trains with G on the latent-regression term: S's weights are compared too
+    "latent regression": {
+        "conditions": ["text"],
+        "style_encoder": True,
+        "latent_regression_weight": 1.0,
+        "sync_batch_norm": True,
+    },
 }
 
 

@@ -15,6 +15,8 @@ REMEDIES = dict(
     augment=["color", "translation", "cutout"],
     r1_gamma=1.0,
     ema_decay=0.9,
+    style_encoder=True,
+    latent_regression_weight=1.0,  # S's weights join G's (loss-scaled) optimizer
 )
 
 
