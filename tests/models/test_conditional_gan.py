@@ -33,6 +33,7 @@ def test_every_combination_trains_and_generates(name):
     expected |= {"d_r1"} if config.r1_gamma > 0 else set()
     expected |= {"d_aux", "g_aux"} if config.aux_weight > 0 else set()
     expected |= {"g_latent_regression"} if config.latent_regression_weight > 0 else set()
+    expected |= {"g_style_consistency"} if config.style_consistency_weight > 0 else set()
     assert set(logs) == expected
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert int(gan.step.numpy()) == 1
@@ -344,6 +345,51 @@ def test_latent_regression_needs_the_style_encoder():
         tiny_config(latent_regression_weight=1.0).validate()
 
 
+@pytest.mark.parametrize("interp", [True, False], ids=["gan_int image", "wrong caption"])
+def test_style_consistency_term_is_the_pixel_change_between_two_captions(interp):
+    config = tiny_config(conditions=["text"], interp=interp, style_consistency_weight=2.0)
+    gan = build_gan(config, seed=0)
+    batch = make_batch(config, batch_size=5, with_noise=True)
+    right = {"embeddings": batch["embeddings"]}
+    other = batch["wrong_embeddings"]
+    if interp:  # GAN-INT's image is the partner: no extra pass of G
+        other = 0.5 * batch["embeddings"] + 0.5 * batch["wrong_embeddings"]
+    fake = gan.generator({"noise": batch["noise"], **right}, training=True).numpy()
+    moved = gan.generator({"noise": batch["noise"], "embeddings": other}, training=True).numpy()
+    term = np.mean(np.abs(fake - moved), axis=(1, 2, 3))  # by hand
+    logs = gan.train_step(batch)
+    np.testing.assert_allclose(float(logs["g_style_consistency"]), term.mean(), rtol=1e-5)
+    terms = [float(logs[k]) for k in ("g_gan", "g_gan_int") if k in logs]
+    np.testing.assert_allclose(float(logs["g_loss"]), sum(terms) + 2.0 * term.mean(), rtol=1e-5)
+    assert term.mean() > 1e-3
+
+
+def test_style_consistency_makes_g_move_less_with_the_caption():
+    """The term is differentiated: G learns to keep z's image when only the caption changes."""
+    changes = {}
+    for weight in (0.0, 50.0):
+        config = tiny_config(
+            conditions=["text"], interp=False, style_consistency_weight=weight, g_lr=2e-3
+        )
+        gan = build_gan(config, seed=0)
+        batch = make_batch(config, batch_size=8, with_noise=True)
+        step = tf.function(gan.train_step)
+        for _ in range(15):
+            step(batch)
+        # batch statistics, as in training: 15 steps are too few for BN's moving averages
+        right, wrong = (
+            gan.generator({"noise": batch["noise"], "embeddings": batch[key]}, training=True)
+            for key in ("embeddings", "wrong_embeddings")
+        )
+        changes[weight] = float(np.mean(np.abs(right - wrong)))
+    assert changes[50.0] < 0.5 * changes[0.0], changes
+
+
+def test_style_consistency_needs_a_vector_condition():
+    with pytest.raises(T2IError, match="style_consistency_weight"):
+        tiny_config(conditions=["mask"], style_consistency_weight=1.0).validate()
+
+
 def test_style_encoder_off_is_a_named_error():
     gan = build_gan(tiny_config())
     assert gan.style_encoder is None
@@ -513,9 +559,7 @@ def test_d_only_steps_skip_all_of_gs_work(monkeypatch):
         return wrapped
 
     monkeypatch.setattr(gan, "_generator_terms", counting("generator_terms", gan._generator_terms))
-    monkeypatch.setattr(
-        gan, "_interpolation_logits", counting("interpolation", gan._interpolation_logits)
-    )
+    monkeypatch.setattr(gan, "_interpolation", counting("interpolation", gan._interpolation))
     monkeypatch.setattr(gan, "_mode_seeking", counting("mode_seeking", gan._mode_seeking))
     update = gan.apply_loss
     monkeypatch.setattr(

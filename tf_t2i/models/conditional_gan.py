@@ -282,10 +282,10 @@ class ConditionalGAN(keras.Model):
         L_G uses the same s_f as L_D: G needs no second forward pass of D.
         """
         terms = {"gan": losses.dcgan_generator_loss(scores["fake"])}
+        other = None  # G(z, h') for another condition h', the same z
         if "gan_int" in self.g_weights:
-            terms["gan_int"] = losses.dcgan_generator_loss(
-                self._interpolation_logits(noise, right, batch)
-            )
+            other, interpolation_logits = self._interpolation(noise, right, batch)
+            terms["gan_int"] = losses.dcgan_generator_loss(interpolation_logits)
         if "aux" in self.g_weights:  # does x^ show its caption's class?
             fake_classes = self.classifier(scores["fake_features"])
             terms["aux"] = losses.auxiliary_class_loss(fake_classes, batch["labels"])
@@ -294,6 +294,11 @@ class ConditionalGAN(keras.Model):
         if "latent_regression" in self.g_weights:  # can S read z back from x^ alone?
             predicted = self.style_encoder(fake, training=True)
             terms["latent_regression"] = losses.latent_regression_loss(noise, predicted)
+        if "style_consistency" in self.g_weights:  # the caption moves only what it names
+            if other is None:
+                wrong = wrong_conditions(self.model_config, batch)
+                other = self.generator({"noise": noise, **wrong}, training=True)
+            terms["style_consistency"] = losses.reconstruction_loss(fake, other)
         return terms
 
     def _track(self, network: str, loss, terms) -> None:
@@ -330,14 +335,17 @@ class ConditionalGAN(keras.Model):
         other = self.generator({"noise": other_noise, **right}, training=True)  # G(z2, h)
         return losses.mode_seeking_loss(fake, other, noise, other_noise)
 
-    def _interpolation_logits(self, noise, right, batch):
-        """GAN-INT: D's logits on G(z, beta*t1 + (1-beta)*t2), float32 [B].
+    def _interpolation(self, noise, right, batch):
+        """GAN-INT: G(z, beta*t1 + (1-beta)*t2) and D's logits on it, float32 [B].
 
         Only G learns from this term, as in the paper (models/conditions.py interpolates).
+
+        Returns:
+            (the images [B, H, W, C], D's logits [B]).
         """
         interpolated = interpolated_conditions(self.model_config, right, batch)
         fake = self.generator({"noise": noise, **interpolated}, training=True)
-        return self._discriminate(fake, interpolated)
+        return fake, self._discriminate(fake, interpolated)
 
     def _discriminate(self, images, conditions):
         """D's logits, float32 [B], with instance noise on the images while it is on."""

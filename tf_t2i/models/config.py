@@ -113,6 +113,11 @@ class ModelConfig:
     # must draw z the same way whatever the caption, which is what style transfer needs
     # (0 = off, S trains after the GAN only; needs style_encoder; +1 S pass per G step)
     latent_regression_weight: float = 0.0
+    # G's loss adds weight * mean |G(z, h) - G(z, h')| for one z and another condition h'
+    # (GAN-INT's interpolated one, else the wrong one; +1 G pass then): a caption should
+    # move only the pixels it names, so the style z draws (the background) stays the same
+    # across captions, which style transfer needs (0 = off)
+    style_consistency_weight: float = 0.0
 
     def to_dict(self) -> dict:
         """Returns a JSON-serialisable dict of every field."""
@@ -179,8 +184,8 @@ class ModelConfig:
 
         D: `gan_cls` (Reed's matching-aware loss; `gan` without wrong pairs), `aux` (TAC-GAN),
         `r1` (gamma / 2). G: `gan` (-log D(G(z, h), h)), `gan_int` (the same on interpolated
-        conditions), `aux`, `mode_seeking`, `latent_regression`. The order is the order in
-        which they are summed.
+        conditions), `aux`, `mode_seeking`, `latent_regression`, `style_consistency`. The
+        order is the order in which they are summed.
 
         Returns:
             (discriminator weights, generator weights), each name -> float.
@@ -198,6 +203,8 @@ class ModelConfig:
             g_weights["mode_seeking"] = self.mode_seeking_weight
         if self.latent_regression_weight > 0:
             g_weights["latent_regression"] = self.latent_regression_weight
+        if self.style_consistency_weight > 0:
+            g_weights["style_consistency"] = self.style_consistency_weight
         return d_weights, g_weights
 
     def generator_mask_resolutions(self) -> list[int]:
@@ -272,11 +279,16 @@ class ModelConfig:
             "aux_weight",
             "style_reconstruction_weight",
             "latent_regression_weight",
+            "style_consistency_weight",
         ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
         if self.latent_regression_weight > 0 and not self.style_encoder:
             raise T2IError("model.latent_regression_weight: needs model.style_encoder: true")
+        if self.style_consistency_weight > 0 and not self.vector_conditions:
+            raise T2IError(
+                "model.style_consistency_weight: needs a text, attributes or class condition"
+            )
         for name in ("g_lr", "d_lr", "s_lr"):
             if getattr(self, name) <= 0:
                 raise T2IError(f"model.{name}: must be > 0, got {getattr(self, name)}")
