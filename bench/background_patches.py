@@ -68,29 +68,55 @@ def backgrounds(images: np.ndarray, masks: np.ndarray, margin: int) -> np.ndarra
     return level_counts(images, masks, margin).argmax(axis=1)
 
 
-def transfer_rows(name: str, run, real: dict, margin: int) -> list[str]:
+def transfer_rows(name: str, run, real: dict, margin: int, shifts: int) -> tuple[list, list]:
     """Per style-image background: |S(x)| and how often G(S(x), t) keeps x's background.
 
-    t is x's own caption, or the next test image's (a caption of other content).
+    t is x's own caption, or the caption of the test image `shift` places on, for shift
+    1..`shifts` (other content; every x meets `shifts` other captions).
+
+    Returns:
+        (rows of the per-background table, rows of the table by the other caption's colour)
     """
     style = np.asarray(run.gan.style_encoder(real["images"], training=False))
     truth = backgrounds(real["images"], real["masks"], margin)
-    other = np.roll(np.arange(len(truth)), 1)
-    own = np.asarray(run.gan.transfer_style(real["images"], {"embeddings": real["embeddings"]}))
-    moved = np.asarray(
-        run.gan.transfer_style(real["images"], {"embeddings": real["embeddings"][other]})
-    )
+    colours = real["attributes"][:, : len(shapes.COLORS)].argmax(axis=1)
+    own = _transfer(run, real["images"], real["embeddings"])
     kept_own = backgrounds(own, real["masks"], margin) == truth
-    kept_other = backgrounds(moved, real["masks"][other], margin) == truth
+    kept_other, other_colour = [], []
+    for shift in range(1, shifts + 1):
+        other = np.roll(np.arange(len(truth)), shift)
+        moved = _transfer(run, real["images"], real["embeddings"][other])
+        kept_other.append(backgrounds(moved, real["masks"][other], margin) == truth)
+        other_colour.append(colours[other])
+    kept_other, other_colour = np.stack(kept_other), np.stack(other_colour)  # [shifts, N]
     norms = np.linalg.norm(style, axis=1)
-    rows = []
+    rows, by_colour = [], []
     for k, background in enumerate(shapes.BACKGROUNDS):
         chosen = truth == k
         rows.append(
             f"| {name} | {background} | {chosen.sum()} | {norms[chosen].mean():.2f} "
-            f"| {kept_own[chosen].mean():.2f} | {kept_other[chosen].mean():.2f} |"
+            f"| {kept_own[chosen].mean():.2f} | {kept_other[:, chosen].mean():.2f} |"
         )
-    return rows
+        cells = [
+            kept_other[:, chosen][other_colour[:, chosen] == c].mean()
+            for c in range(len(shapes.COLORS))
+        ]
+        by_colour.append(
+            f"| {name} | {background} | " + " | ".join(f"{v:.2f}" for v in cells) + " |"
+        )
+    return rows, by_colour
+
+
+def _transfer(run, images: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """G(S(x), t) in batches of 128."""
+    return np.concatenate(
+        [
+            np.asarray(
+                run.gan.transfer_style(images[i : i + 128], {"embeddings": embeddings[i : i + 128]})
+            )
+            for i in range(0, len(images), 128)
+        ]
+    )
 
 
 def _row(name: str, values: np.ndarray, step) -> str:
@@ -106,13 +132,16 @@ def main(argv=None) -> None:
     parser.add_argument("--data", required=True, help="the converted shapes data set")
     parser.add_argument("--captions", type=int, default=100)
     parser.add_argument("--margin", type=int, default=4)
+    parser.add_argument(
+        "--shifts", type=int, default=8, help="other captions per style image, for transfer"
+    )
     args = parser.parse_args(argv)
     from tf_t2i.evaluation.evaluate import _collect_real
     from tf_t2i.training.run_dir import load_run
 
     data_dir = pathlib.Path(args.data).expanduser()
     real = _collect_real(data_dir, "test", args.captions)
-    real_all, transfers = _collect_real(data_dir, "test", 10**6), []
+    real_all, transfers, by_colour = _collect_real(data_dir, "test", 10**6), [], []
     rows = [_row("real test images", purity(real["images"], real["masks"], args.margin), "—")]
     print(rows[-1], flush=True)
     masks = np.repeat(real["masks"], SAMPLES, axis=0)
@@ -136,7 +165,11 @@ def main(argv=None) -> None:
         rows.append(_row(f"`{run_dir}`", purity(images, masks, args.margin), run.step))
         print(rows[-1], flush=True)
         if run.gan.style_encoder is not None:
-            transfers += transfer_rows(f"`{run_dir}` ({run.step})", run, real_all, args.margin)
+            rows_, colour_rows = transfer_rows(
+                f"`{run_dir}` ({run.step})", run, real_all, args.margin, args.shifts
+            )
+            transfers += rows_
+            by_colour += colour_rows
     text = "\n".join(
         [
             *section_header(
@@ -153,12 +186,20 @@ def main(argv=None) -> None:
             "Style transfer by the style image's background (every test image as x; the"
             " background read off the pixels as above, not by the evaluator): the norm of"
             " S(x) (z ~ N(0, 1) in 100 dimensions has norm about 10), and the share of"
-            " G(S(x), t) on x's background, with t x's own caption or another image's.",
+            " G(S(x), t) on x's background, with t x's own caption or another image's"
+            f" ({args.shifts} other captions per style image).",
             "",
             "| run (step) | style background | images | mean norm of S(x) "
             "| keeps it, own caption | keeps it, other caption |",
             "|---|---|---|---|---|---|",
             *transfers,
+            "",
+            "Keeps it, other caption, by the other caption's colour (the data never draws"
+            " yellow or cyan on white):",
+            "",
+            "| run (step) | style background | " + " | ".join(shapes.COLORS) + " |",
+            "|---|---|" + "---|" * len(shapes.COLORS),
+            *by_colour,
             "",
         ]
     )
