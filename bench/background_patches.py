@@ -108,14 +108,20 @@ def transfer_rows(name: str, run, real: dict, margin: int, shifts: int) -> tuple
 
 
 def _transfer(run, images: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-    """G(S(x), t) in batches of 128."""
+    """G(S(x), t), float [N, H, W, C]."""
+    return _batched(lambda x, t: run.gan.transfer_style(x, {"embeddings": t}), images, embeddings)
+
+
+def _generate(run, embeddings: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """G(z, t), float [N, H, W, C]."""
+    return _batched(lambda t, z: run.gan.generate({"embeddings": t}, noise=z), embeddings, noise)
+
+
+def _batched(fn, *arrays: np.ndarray, size: int = 64) -> np.ndarray:
+    """fn on `size` rows of every array at a time, the results concatenated."""
+    n = len(arrays[0])
     return np.concatenate(
-        [
-            np.asarray(
-                run.gan.transfer_style(images[i : i + 128], {"embeddings": embeddings[i : i + 128]})
-            )
-            for i in range(0, len(images), 128)
-        ]
+        [np.asarray(fn(*(a[i : i + size] for a in arrays))) for i in range(0, n, size)]
     )
 
 
@@ -151,25 +157,15 @@ def main(argv=None) -> None:
         noise = np.random.default_rng(0).standard_normal(
             (len(embeddings), run.gan.model_config.z_dim)
         )
-        images = np.concatenate(
-            [
-                np.asarray(
-                    run.gan.generate(
-                        {"embeddings": embeddings[i : i + 64]},
-                        noise=noise[i : i + 64].astype("f4"),
-                    )
-                )
-                for i in range(0, len(embeddings), 64)
-            ]
-        )
+        images = _generate(run, embeddings, noise.astype("f4"))
         rows.append(_row(f"`{run_dir}`", purity(images, masks, args.margin), run.step))
         print(rows[-1], flush=True)
         if run.gan.style_encoder is not None:
-            rows_, colour_rows = transfer_rows(
+            per_background, per_colour = transfer_rows(
                 f"`{run_dir}` ({run.step})", run, real_all, args.margin, args.shifts
             )
-            transfers += rows_
-            by_colour += colour_rows
+            transfers += per_background
+            by_colour += per_colour
     text = "\n".join(
         [
             *section_header(

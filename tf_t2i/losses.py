@@ -149,11 +149,12 @@ def latent_regression_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.T
 
 
 def reconstruction_loss(images: tf.Tensor, redrawn: tf.Tensor) -> tf.Tensor:
-    """Mean absolute pixel difference per image, for the style encoder on real images.
+    """Mean absolute pixel difference per image: the style encoder's redrawing of real
+    images, and G's style consistency (one z under two captions).
 
     Args:
-        images: the real images x, [B, H, W, C] in [-1, 1].
-        redrawn: G(S(x), c_x), same shape.
+        images: the real images x, [B, H, W, C] in [-1, 1] (or G(z, h)).
+        redrawn: G(S(x), c_x), same shape (or G(z, h')).
 
     Returns:
         float32 [B].

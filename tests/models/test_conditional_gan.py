@@ -218,17 +218,22 @@ def _tiny_dataset(config, size=16):
     }
 
 
+def _per_step(gan, batch, name: str, steps: int) -> list[float]:
+    """Trains `steps` steps on one batch; the tracker `name` of each step alone."""
+    step = tf.function(gan.train_step)
+    values = []
+    for _ in range(steps):
+        for tracker in gan.metrics:
+            tracker.reset_state()
+        values.append(float(step(batch)[name]))
+    return values
+
+
 @pytest.mark.large  # ~25-30 s for 200 steps
 def test_generator_loss_falls_against_a_fixed_discriminator():
     config = tiny_config(image_size=28, channels=1, conditions=["text"], ngf=8, ndf=8)
     gan = _gan_with_learning_rates(config, d_lr=0.0, g_lr=2e-3)
-    batch = _tiny_dataset(config)
-    step = tf.function(gan.train_step)
-    g_losses = []
-    for _ in range(200):
-        for tracker in gan.metrics:
-            tracker.reset_state()
-        g_losses.append(float(step(batch)["g_loss"]))
+    g_losses = _per_step(gan, _tiny_dataset(config), "g_loss", steps=200)
     first, last = np.mean(g_losses[:10]), np.mean(g_losses[-10:])
     assert last < 0.5 * first, (first, last)
 
@@ -325,12 +330,7 @@ def test_latent_regression_trains_s_with_g_and_leaves_d_and_the_style_phase_alon
 def test_latent_regression_lets_s_read_z_back_from_g_samples():
     config, gan = _latent_regression_gan(1.0)
     batch = make_batch(config, batch_size=16)
-    step = tf.function(gan.train_step)
-    errors = []
-    for _ in range(80):
-        for tracker in gan.metrics:
-            tracker.reset_state()
-        errors.append(float(step(batch)["g_latent_regression"]))
+    errors = _per_step(gan, batch, "g_latent_regression", steps=80)
     first, last = np.mean(errors[:5]), np.mean(errors[-5:])
     assert last < 0.6 * first, (first, last)
     # on fresh z (batch statistics: 80 steps are too few for BN's moving averages)
