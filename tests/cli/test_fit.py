@@ -49,6 +49,16 @@ def test_dry_run_applies_flags_then_set(runner):
     assert config["train"]["precision"] == "float32"
 
 
+@pytest.mark.parametrize("variant", [["--model", "dcgan"], ["--condition", "mask"]])
+def test_default_recipe_takes_a_condition_without_captions(runner, variant):
+    # the recipe's terms that need a caption (GAN-INT, style consistency) are inactive, not errors
+    result = runner.invoke(cli, ["fit", *variant, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.output.partition("\n")[2])
+    assert "text" not in config["model"]["conditions"]
+    assert config["model"]["style_consistency_weight"] == 2.0
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

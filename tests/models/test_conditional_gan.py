@@ -385,9 +385,18 @@ def test_style_consistency_makes_g_move_less_with_the_caption():
     assert changes[50.0] < 0.5 * changes[0.0], changes
 
 
-def test_style_consistency_needs_a_vector_condition():
-    with pytest.raises(T2IError, match="style_consistency_weight"):
-        tiny_config(conditions=["mask"], style_consistency_weight=1.0).validate()
+@pytest.mark.parametrize("conditions", [["mask"], []])
+def test_style_consistency_is_inactive_without_a_vector_condition(conditions):
+    # like cls and interp: a recipe's weight must not stop `--condition mask` or `--model dcgan`
+    config = tiny_config(conditions=conditions, style_consistency_weight=1.0)
+    config.validate()
+    assert "style_consistency" not in config.loss_weights()[1]
+    assert (
+        tiny_config(conditions=["text"], style_consistency_weight=1.0).loss_weights()[1][
+            "style_consistency"
+        ]
+        == 1.0
+    )
 
 
 def test_style_encoder_off_is_a_named_error():
