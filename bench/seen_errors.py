@@ -36,13 +36,11 @@ def named_size(caption: str) -> str:
     return next((size for size in SIZES if size in words), "unnamed")
 
 
-def score(generate_fn, real, seen, z_dim, names, seeds, truncation) -> dict:
+def score(generate_fn, evaluator, real, seen, sizes, z_dim, names, seeds, truncation) -> dict:
     """Seen-class accuracy per seed, errors by named size, and confusions (test captions)."""
-    from tf_t2i.evaluation.evaluate import TRUNCATION_BOUND, _generate_all, get_evaluator
+    from tf_t2i.evaluation.evaluate import TRUNCATION_BOUND, _generate_all
     from tf_t2i.evaluation.published import truncate
 
-    evaluator = get_evaluator(real["data_dir"])
-    sizes = [named_size(c.decode() if isinstance(c, bytes) else str(c)) for c in real["captions"]]
     accuracies, confusions = [], collections.Counter()
     errors, totals = collections.Counter(), collections.Counter()
     for seed in range(FIRST_SEED, FIRST_SEED + seeds):
@@ -81,7 +79,7 @@ def main(argv=None) -> None:
     parser.add_argument("--raw", action="store_true", help="also score G, not only G_ema")
     args = parser.parse_args(argv)
     from tf_t2i.data.schema import read_manifest
-    from tf_t2i.evaluation.evaluate import _collect_real, gan_generate_fn
+    from tf_t2i.evaluation.evaluate import _collect_real, gan_generate_fn, get_evaluator
     from tf_t2i.training.run_dir import load_run
 
     data_dir = pathlib.Path(args.data).expanduser()
@@ -89,7 +87,8 @@ def main(argv=None) -> None:
     names = list(manifest.class_names)
     held = set(manifest.held_out_classes or [])
     real = _collect_real(data_dir, "test", 10**6)
-    real["data_dir"] = data_dir
+    evaluator = get_evaluator(data_dir)
+    sizes = [named_size(c.decode() if isinstance(c, bytes) else str(c)) for c in real["captions"]]
     seen = np.array([names[label] not in held for label in real["labels"]])
     lines = [
         *section_header(
@@ -111,7 +110,7 @@ def main(argv=None) -> None:
             for text in args.truncations:
                 truncation = None if text == "none" else float(text)
                 figures = score(
-                    gan_generate_fn(run.gan, use_ema), real, seen,
+                    gan_generate_fn(run.gan, use_ema), evaluator, real, seen, sizes,
                     run.gan.model_config.z_dim, names, args.seeds, truncation,
                 )  # fmt: skip
                 noise = "plain" if truncation is None else f"truncation {truncation}"
