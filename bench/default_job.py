@@ -12,6 +12,10 @@ with `t2i evaluate` and writes bench/results/default_job.md:
   at most about 10 minutes of `t2i fit` once the data is cached (this machine
   at full speed; the matmul probe of bench/machine.py gives the host's speed)
 
+and, beside them, the rotation the captions leave free, read off the images
+(tf_t2i/evaluation/rotation.py): its spread over seeds and whether style
+transfer keeps it.
+
     .venv/bin/python -m bench.default_job --seeds 0 1          # train and score
     .venv/bin/python -m bench.default_job --runs runs/a runs/b # score existing runs
     .venv/bin/python -m bench.default_job --runs runs/a --reuse # their evaluation.json
@@ -57,6 +61,7 @@ def score(run_dir: pathlib.Path, num_samples: int, log, reuse: bool = False) -> 
 def row(name, f) -> str:
     style = f.get("style", {})
     spread = style.get("spread", {}).get("background", {})
+    turned = style.get("spread", {}).get("rotation", {})  # read off the images (rotation.py)
     transfer = style.get("transfer", {})
     keeps = transfer.get("keeps_style", {}).get("background")
     cells = [
@@ -66,7 +71,10 @@ def row(name, f) -> str:
         f.get("class_accuracy"),
         spread.get("spread"),
         spread.get("spread_vs_real"),
+        turned.get("spread"),
+        turned.get("spread_vs_real"),
         keeps,
+        transfer.get("keeps_style", {}).get("rotation"),
         transfer.get("class_accuracy"),
         f.get("diversity_ratio"),
         f.get("fid_ratio"),
@@ -114,8 +122,9 @@ def main():
             results.append((run_dir.name, figures))
     header = (
         "| run | fit min | colour acc | colour x kind acc | background spread (of max) "
-        "| spread vs real | transfer keeps background | transfer colour x kind "
-        "| diversity ratio | FID ratio |\n|---|---|---|---|---|---|---|---|---|---|"
+        "| spread vs real | rotation spread (of max) | rotation spread vs real "
+        "| transfer keeps background | transfer keeps rotation | transfer colour x kind "
+        "| diversity ratio | FID ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [
         "## The default job: content, style and style transfer",

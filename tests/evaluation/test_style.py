@@ -8,7 +8,7 @@ import pytest
 
 from tf_t2i.data.schema import read_manifest
 from tf_t2i.data.sources import shapes
-from tf_t2i.evaluation import evaluate, groups, style
+from tf_t2i.evaluation import evaluate, groups, rotation, style
 from tf_t2i.evaluation.evaluator import Evaluator, real_batches
 
 NAMES = shapes.attribute_names()
@@ -52,14 +52,14 @@ def _value(attributes, group):
     ]
 
 
-def _render(attributes, background):
+def _render(attributes, background, angle=0.0):
     """A shapes image with the content of `attributes` on `background`, in [-1, 1]."""
     shape = {
         "color": _value(attributes, "color"),
         "kind": _value(attributes, "shape"),
         "size": _value(attributes, "size"),
         "position": _value(attributes, "position"),
-        "angle": 0.0,
+        "angle": angle,
         "jitter": (0.0, 0.0),
     }
     image, _ = shapes._render([shape], background, 32)
@@ -101,11 +101,18 @@ def test_a_generator_drawing_real_images_of_the_class_spreads_like_real_data(
             ]
         )
 
-    spread = _run(shapes_dir, loaded_evaluator, generate)["spread"]["background"]
+    result = _run(shapes_dir, loaded_evaluator, generate)["spread"]
+    spread = result["background"]
     assert spread["captions"] == style.SPREAD_CAPTIONS and spread["seeds"] == style.SPREAD_SEEDS
     assert spread["max_entropy"] == pytest.approx(math.log(3))
     assert spread["spread_vs_real"] == pytest.approx(1.0, abs=0.2)
     assert spread["spread"] > 0.5
+    # the rotation, read off the images: real images are turned uniformly in +-MAX_ANGLE
+    turned = result["rotation"]
+    assert turned["captions"] == style.SPREAD_CAPTIONS and turned["unread"] == 0.0
+    assert turned["max_entropy"] == pytest.approx(math.log(rotation.ANGLE_BINS))
+    assert turned["spread_vs_real"] == pytest.approx(1.0, abs=0.2)
+    assert turned["spread"] > 0.6
 
 
 def test_a_generator_that_ignores_its_noise_has_no_spread(shapes_dir, loaded_evaluator, real_data):
@@ -117,19 +124,37 @@ def test_a_generator_that_ignores_its_noise_has_no_spread(shapes_dir, loaded_eva
     result = _run(shapes_dir, loaded_evaluator, generate)
     assert result["spread"]["background"]["entropy"] == 0.0
     assert result["spread"]["background"]["spread"] == 0.0
+    assert result["spread"]["rotation"]["spread"] == 0.0
+    assert result["spread"]["rotation"]["real_entropy"] > 1.0
     assert result["transfer"] == {"skipped": "the model has no style encoder"}
 
 
-def _transfer_with(real_data, pick_background):
+def _transfer_with(real_data, pick_background, pick_angle=lambda image: 0.0):
     def transfer(style_images, conditions, captions):
         return np.stack(
             [
-                _render(real_data["attributes_of"][caption], pick_background(image))
+                _render(
+                    real_data["attributes_of"][caption], pick_background(image), pick_angle(image)
+                )
                 for image, caption in zip(style_images, captions, strict=True)
             ]
         )
 
     return transfer
+
+
+def _angle_of(real_data, class_names):
+    """The angle of a real image's shape, read with the class of its caption."""
+    reader = rotation.AngleReader(class_names, shapes.MAX_ANGLE)
+    label_of = {image.tobytes(): label for image, label in zip(
+        real_data["test"]["images"], real_data["test"]["labels"], strict=True
+    )}  # fmt: skip
+
+    def angle(image):
+        read = reader.read(image[None], np.array([label_of[image.tobytes()]]))[0]
+        return 0.0 if np.isnan(read) else read
+
+    return angle
 
 
 def _a_real_image(real_data):
@@ -142,11 +167,15 @@ def _a_real_image(real_data):
 def test_a_transfer_that_keeps_the_style_image_background_scores_one(
     shapes_dir, loaded_evaluator, real_data
 ):
-    transfer = _transfer_with(real_data, _background_of)
+    class_names = read_manifest(shapes_dir).class_names
+    transfer = _transfer_with(real_data, _background_of, _angle_of(real_data, class_names))
     result = _run(shapes_dir, loaded_evaluator, _a_real_image(real_data), transfer)["transfer"]
     assert result["pairs"] == 60
     assert result["keeps_style"]["background"] >= 0.95
     assert result["keeps_style_chance"]["background"] < 0.6
+    # the angle read off x, drawn on t's shape (which may be a circle: those pairs drop out)
+    assert result["keeps_style"]["rotation"] >= 0.8
+    assert result["keeps_style_chance"]["rotation"] < 0.45
     # the content is t's: as well drawn as t's own real image, by the evaluator's reading
     assert result["captioned_attributes"] >= result["captioned_attributes_real"] - 0.15
 
@@ -160,6 +189,8 @@ def test_a_transfer_that_ignores_the_style_image_scores_about_chance(
     keeps = result["keeps_style"]["background"]
     assert keeps < 0.6
     assert keeps == pytest.approx(result["keeps_style_chance"]["background"], abs=0.2)
+    # every transfer drawn unturned: only the sources whose angle falls in the middle bin
+    assert result["keeps_style"]["rotation"] < 0.45
 
 
 def test_style_groups_come_from_the_manifest_or_the_source(shapes_dir):

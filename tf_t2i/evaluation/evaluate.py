@@ -41,7 +41,7 @@ import numpy as np
 
 from tf_t2i.errors import T2IError
 from tf_t2i.evaluation import groups as groups_lib
-from tf_t2i.evaluation import metric_registry, style, zero_shot
+from tf_t2i.evaluation import metric_registry, rotation, style, zero_shot
 from tf_t2i.evaluation.evaluator import Evaluator, default_path, real_batches
 from tf_t2i.evaluation.evaluator_training import train_evaluator
 from tf_t2i.models.config import CONDITION_KEYS
@@ -178,8 +178,9 @@ def run_protocol(
     # Inception features they cost a forward pass each)
     style_groups = style.declared_style_groups(manifest)
     valued = groups_lib.valued_groups(manifest.attribute_names or [])
+    angle_reader = rotation.reader_for(manifest)
     pool = style.reference_pool(
-        data_dir, split, real, ev_real, evaluator, with_train=bool(style_groups or valued)
+        data_dir, split, real, ev_real, evaluator, bool(style_groups or valued), angle_reader
     )
     captions = [c.decode() if isinstance(c, bytes) else str(c) for c in real["captions"]]
     half = n // 2
@@ -217,6 +218,7 @@ def run_protocol(
         attribute_names=manifest.attribute_names,
         z_dim=z_dim,
         reference=pool,
+        angle_reader=angle_reader,
     )
     results["style"] = style.style_metrics(style_inputs, style_groups, rng)
     if manifest.held_out_classes:

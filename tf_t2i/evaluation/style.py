@@ -19,6 +19,11 @@ style transfer: for the first TRANSFER_PAIRS held-out images x (style
     `class_accuracy` and `captioned_attributes` say whether t's content was
     drawn (the class, and every group t names), with the real images of t
     as the ceiling.
+rotation: the built-in shapes also turn each shape by an angle no caption
+    names and no attribute records; rotation.py reads it off the image, so the
+    spread (over captions whose shape has an angle, against real images of the
+    caption's kind) and `keeps_style["rotation"]` (the same angle bin as x's)
+    are reported for it as for a group.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class StyleInputs:
         reference: the real images the spread is compared with: {"labels" int64 [M],
             "attr_probs" float32 [M, A]} (the held-out ones and up to
             REFERENCE_IMAGES of the train split, see `reference_pool`).
+        angle_reader: rotation.AngleReader of the data set, None if it has no rotation.
     """
 
     generate_all: Callable
@@ -89,15 +95,23 @@ class StyleInputs:
     attribute_names: list
     z_dim: int
     reference: dict
+    angle_reader: object = None
 
 
 def reference_pool(
-    data_dir, split: str, real: dict, ev_real: dict, evaluator, with_train: bool = True
+    data_dir,
+    split: str,
+    real: dict,
+    ev_real: dict,
+    evaluator,
+    with_train: bool = True,
+    angle_reader=None,
 ) -> dict:
     """Labels, attributes, evaluator features and attribute probabilities of the
     held-out real images plus (`with_train`) up to REFERENCE_IMAGES train images,
     so a class has enough real images to draw SPREAD_SEEDS from, and a caption's
-    content enough to measure its diversity."""
+    content enough to measure its diversity; with an `angle_reader`, their
+    "angles" too (rotation.py)."""
     from tf_t2i.data.schema import read_manifest
     from tf_t2i.evaluation.evaluator import real_batches
 
@@ -107,6 +121,8 @@ def reference_pool(
         "attributes": [real["attributes"]],
         "features": [ev_real["features"]],
     }
+    if angle_reader is not None:
+        pool["angles"] = [angle_reader.read(real["images"], real["labels"])]
     if with_train and split != "train" and "train" in read_manifest(data_dir).splits:
         for batch in real_batches(data_dir, "train", 256, limit=REFERENCE_IMAGES):
             predicted = evaluator.predict(batch["images"])
@@ -114,6 +130,8 @@ def reference_pool(
             pool["attr_probs"].append(predicted["attr_probs"])
             pool["attributes"].append(batch["attributes"])
             pool["features"].append(predicted["features"])
+            if angle_reader is not None:
+                pool["angles"].append(angle_reader.read(batch["images"], batch["labels"]))
     return {key: np.concatenate(parts) for key, parts in pool.items()}
 
 
@@ -182,6 +200,8 @@ def style_metrics(inputs: StyleInputs, style_groups: list[str], rng: np.random.G
         return {"skipped": "the model is conditioned on attributes, which fix the style groups"}
     captions = [_text(c) for c in inputs.real["captions"]]
     spread = {group: _spread(inputs, group, captions, rng) for group in style_groups}
+    if inputs.angle_reader is not None:
+        spread["rotation"] = _rotation_spread(inputs, rng)
     if inputs.transfer_fn is None:
         transfer = {"skipped": "the model has no style encoder"}
     else:
@@ -230,6 +250,44 @@ def _spread(inputs: StyleInputs, group: str, captions: list[str], rng) -> dict:
     }
 
 
+def _rotation_spread(inputs: StyleInputs, rng) -> dict:
+    """`_spread` for the rotation read off the images (rotation.py), over the captions
+    whose shape has an angle; the reference pool holds the real images' angles."""
+    from tf_t2i.evaluation.rotation import ANGLE_BINS
+
+    reader, labels = inputs.angle_reader, inputs.real["labels"]
+    chosen = np.flatnonzero(reader.readable(labels))[:SPREAD_CAPTIONS]
+    if not len(chosen):
+        return {"skipped": "no held-out caption names a shape with an angle"}
+    repeated = {k: np.repeat(v[chosen], SPREAD_SEEDS, axis=0) for k, v in inputs.conditions.items()}
+    noise = rng.standard_normal((len(chosen) * SPREAD_SEEDS, inputs.z_dim)).astype("f4")
+    images = inputs.generate_all(repeated, noise)
+    bins = reader.bins(reader.read(images, np.repeat(labels[chosen], SPREAD_SEEDS)))
+    bins = bins.reshape(len(chosen), SPREAD_SEEDS)
+    fake = float(np.mean([groups_lib.entropy(b[b >= 0], ANGLE_BINS) for b in bins]))
+    # the same measure on SPREAD_SEEDS real images of each caption's class
+    pool_labels = inputs.reference["labels"]
+    pool_bins = reader.bins(inputs.reference["angles"])
+    real_entropies = []
+    for i in chosen:
+        pool = np.flatnonzero((pool_labels == labels[i]) & (pool_bins >= 0))
+        if len(pool):
+            draws = rng.choice(pool, SPREAD_SEEDS, replace=True)
+            real_entropies.append(groups_lib.entropy(pool_bins[draws], ANGLE_BINS))
+    real_entropy = float(np.mean(real_entropies)) if real_entropies else 0.0
+    return {
+        "captions": len(chosen),
+        "seeds": SPREAD_SEEDS,
+        "values": ANGLE_BINS,
+        "unread": float(np.mean(bins < 0)),
+        "entropy": fake,
+        "max_entropy": math.log(ANGLE_BINS),
+        "spread": fake / math.log(ANGLE_BINS),
+        "real_entropy": real_entropy,
+        "spread_vs_real": fake / real_entropy if real_entropy > 0 else None,
+    }
+
+
 def _transfer(inputs: StyleInputs, style_groups: list[str], captions: list[str], rng) -> dict:
     names, real = inputs.attribute_names, inputs.real
     free = [
@@ -262,6 +320,10 @@ def _transfer(inputs: StyleInputs, style_groups: list[str], captions: list[str],
         for g in style_groups
     }
     chance = {g: float(np.mean(truth[g][targets] == truth[g][sources])) for g in style_groups}
+    if inputs.angle_reader is not None:
+        keeps["rotation"], chance["rotation"] = _keeps_rotation(
+            inputs, np.concatenate(fakes), sources, targets
+        )
     result = {"pairs": len(sources), "keeps_style": keeps, "keeps_style_chance": chance}
     labels = real["labels"][targets]
     labelled = labels >= 0
@@ -284,6 +346,23 @@ def _transfer(inputs: StyleInputs, style_groups: list[str], captions: list[str],
     result["captioned_attributes"] = captioned(ev_fake["attr_probs"])
     result["captioned_attributes_real"] = captioned(inputs.ev_real["attr_probs"][targets])
     return result
+
+
+def _keeps_rotation(inputs: StyleInputs, fakes, sources, targets) -> tuple[float | None, ...]:
+    """(fraction of G(S(x), t) in x's angle bin, the same for t's real image: chance)
+    over the pairs where both x's and t's shapes have an angle."""
+    reader, real = inputs.angle_reader, inputs.real
+    labels = real["labels"]
+    source_bins = reader.bins(reader.read(real["images"][sources], labels[sources]))
+    target_bins = reader.bins(reader.read(real["images"][targets], labels[targets]))
+    fake_bins = reader.bins(reader.read(fakes, labels[targets]))
+    pairs = (source_bins >= 0) & (target_bins >= 0)
+    if not pairs.any():
+        return None, None
+    return (
+        float(np.mean(fake_bins[pairs] == source_bins[pairs])),
+        float(np.mean(target_bins[pairs] == source_bins[pairs])),
+    )
 
 
 # === The style transfer of a run directory and of a SavedModel ===

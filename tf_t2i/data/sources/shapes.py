@@ -8,7 +8,9 @@ the top left corner"), a one-hot attribute vector describing the first shape
 class label colour x shape of the first shape. Image i depends only on (seed, i),
 so the data set is reproducible and any prefix of it is the same.
 
-The background is the style the captions leave free (`style_groups`). With
+The background is the style the captions leave free (`style_groups`); so is
+each shape's rotation (within +-MAX_ANGLE), which no attribute records and
+evaluation reads off the image (tf_t2i/evaluation/rotation.py). With
 `holdout` (or `holdout_classes`) some colour x kind combinations never appear
 in the train split, for zero-shot evaluation (holdout.py).
 """
@@ -37,6 +39,7 @@ COLORS = {
     "pink": (250, 130, 190),
 }
 SHAPES = ("circle", "square", "triangle", "diamond", "star", "cross")
+MAX_ANGLE = 0.25  # a shape is turned by an angle drawn uniformly in [-MAX_ANGLE, MAX_ANGLE] rad
 SIZES = {"small": 0.13, "medium": 0.2, "large": 0.28}  # radius as a fraction of the side
 # position name -> (x, y) centre as fractions of the side, and its phrase
 POSITIONS = {
@@ -176,7 +179,7 @@ class ShapesSource(Source):
                     "kind": _pick(rng, SHAPES),
                     "size": _pick(rng, SIZES),
                     "position": list(POSITIONS)[cell],
-                    "angle": float(rng.uniform(-0.25, 0.25)),
+                    "angle": float(rng.uniform(-MAX_ANGLE, MAX_ANGLE)),
                     "jitter": rng.uniform(-0.04, 0.04, size=2),
                 }
             )
