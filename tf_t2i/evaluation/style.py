@@ -200,12 +200,12 @@ def style_metrics(inputs: StyleInputs, style_groups: list[str], rng: np.random.G
         return {"skipped": "the model is conditioned on attributes, which fix the style groups"}
     captions = [_text(c) for c in inputs.real["captions"]]
     spread = {group: _spread(inputs, group, captions, rng) for group in style_groups}
-    if inputs.angle_reader is not None:
-        spread["rotation"] = _rotation_spread(inputs, rng)
     if inputs.transfer_fn is None:
         transfer = {"skipped": "the model has no style encoder"}
     else:
         transfer = _transfer(inputs, style_groups, captions, rng)
+    if inputs.angle_reader is not None:  # last: the other figures keep their noise
+        spread["rotation"] = _rotation_spread(inputs, rng)
     return {"groups": list(style_groups), "spread": spread, "transfer": transfer}
 
 
