@@ -118,6 +118,29 @@ def test_run_dir_written_before_the_renames_still_reads(tmp_path):
     assert read.name == config.name
 
 
+def test_truncation_is_a_recipe_key_recorded_in_config_json(tmp_path):
+    """model.truncation: a recipe key and a --set override, in config.json; old runs read 0."""
+    from tf_t2i.training.run_dir import read_config, write_config
+
+    recipe = tmp_path / "narrow.yaml"
+    recipe.write_text("data:\n  source: shapes\nmodel:\n  truncation: 0.7\n")
+    assert load_config(str(recipe)).model.truncation == 0.7
+    config = load_config("shapes", ["model.truncation=0.5"])
+    assert config.model.truncation == 0.5
+    write_config(tmp_path / "run", config)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["truncation"] == 0.5
+    assert read_config(tmp_path / "run").model.truncation == 0.5
+    old = config.to_dict()
+    del old["model"]["truncation"]  # a run from before the key
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.json").write_text(json.dumps(old))
+    assert read_config(tmp_path / "old").model.truncation == 0.0
+    with pytest.raises(T2IError, match="model.truncation must be a number"):
+        load_config("shapes", ["model.truncation=high"])
+    with pytest.raises(T2IError, match=r"model\.truncation: .* got 2\.0"):
+        load_config("shapes", ["model.truncation=2"])
+
+
 def test_recipe_path_and_name_agree(tmp_path):
     by_name = load_config("digits")
     by_path = load_config(str(pipelines_dir() / "digits.yaml"))

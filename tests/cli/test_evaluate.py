@@ -105,6 +105,60 @@ def test_truncation_is_recorded_and_published_fid_options_need_a_protocol(
         assert f"{option[0]} belong to a published FID: add --protocol" in result.output
 
 
+def test_the_model_truncation_is_the_default_and_truncation_0_forces_plain_noise(
+    runner, workspace, tmp_path
+):
+    import shutil
+
+    data, run = workspace
+    if not (data / "evaluator" / "evaluator.keras").is_file():
+        _ok(runner, ["evaluator", "train", "--data", data, "--epochs", "1"])
+    # the same weights with model.truncation 0.5 in config.json: truncation never changes training
+    narrow = tmp_path / "narrow"
+    shutil.copytree(run, narrow)
+    config = json.loads((narrow / "config.json").read_text())
+    config["model"]["truncation"] = 0.5
+    (narrow / "config.json").write_text(json.dumps(config))
+    common = ["--data", data, "--num-samples", "16", "--seed", "5"]
+    result = _ok(runner, ["evaluate", narrow, *common, "--out", tmp_path / "own.json"])
+    assert "truncation 0.5 (the model's)" in result.output.splitlines()[0]
+    _ok(runner, ["evaluate", run, *common, "--truncation", "0.5", "--out", tmp_path / "set.json"])
+    _ok(runner, ["evaluate", narrow, *common, "--truncation", "0", "--out", tmp_path / "0.json"])
+    _ok(runner, ["evaluate", run, *common, "--out", tmp_path / "plain.json"])
+    own, given, zero, plain = (
+        json.loads((tmp_path / f"{name}.json").read_text()) for name in ("own", "set", "0", "plain")
+    )
+    assert own["truncation"] == {"scale": 0.5, "bound": 2.0}
+    assert own["fid"] == given["fid"] and own["diversity"] == given["diversity"]
+    assert zero["truncation"] is None and plain["truncation"] is None
+    assert zero["fid"] == plain["fid"] != own["fid"]
+
+
+def test_a_saved_model_is_evaluated_at_the_truncation_its_model_card_records(
+    runner, workspace, tmp_path
+):
+    from export_testing import toy_module
+
+    from tf_t2i.data.schema import read_manifest
+    from tf_t2i.export.savedmodel import write_savedmodel
+
+    data, _ = workspace
+    if not (data / "evaluator" / "evaluator.keras").is_file():
+        _ok(runner, ["evaluator", "train", "--data", data, "--epochs", "1"])
+    classes = len(read_manifest(data).class_names)
+    module, _ = toy_module(("class",), num_classes=classes, truncation=0.5)
+    card = {"sampling": {"truncation": 0.5, "bound": 2.0}}
+    saved = write_savedmodel(module, tmp_path / "savedmodels", "narrow", card=lambda *_: card).path
+    common = ["evaluate", saved, "--data", data, "--num-samples", "16", "--seed", "5"]
+    result = _ok(runner, [*common, "--out", tmp_path / "own.json"])
+    assert "truncation 0.5 (the model's)" in result.output.splitlines()[0]
+    result = _ok(runner, [*common, "--truncation", "0", "--out", tmp_path / "0.json"])
+    assert "truncation" not in result.output.splitlines()[0]
+    own, zero = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("own", "0"))
+    assert own["truncation"] == {"scale": 0.5, "bound": 2.0} and zero["truncation"] is None
+    assert own["fid"] != zero["fid"]
+
+
 def test_evaluator_of_other_data_and_offline_inception_are_clear_errors(
     runner, workspace, tmp_path, monkeypatch
 ):

@@ -23,6 +23,7 @@ def toy_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("savedmodels")
     toy_export(root, "toy", style_encoder=True)
     toy_export(root, "classes", conditions=("class",), num_classes=3)
+    toy_export(root, "narrow", truncation=0.001)  # model.truncation: one image per caption
     return root
 
 
@@ -94,15 +95,21 @@ def test_generate_through_the_server_matches_the_savedmodel(toy_root, tmp_path, 
         )
 
 
+def _four_triangles(runner, tmp_path, source, model, name, *extra):
+    """int [4, H, W, C]: `t2i generate` of "a green triangle", -n 4, seed 3, from a run or
+    export path or a server URL (its MODEL)."""
+    where = ["--server", f"{source}/{model}"] if source.startswith("http") else [source]
+    args = ["generate", *where, "a green triangle", "-n", "4", "--seed", "3", *extra]
+    result = runner.invoke(cli, [*args, "-o", str(tmp_path / f"{name}.png")])
+    assert result.exit_code == 0, result.output
+    return _images([tmp_path / f"{name}-{i}.png" for i in range(4)]).astype(int)
+
+
 def test_truncation_narrows_the_samples_the_same_way_locally_and_through_the_server(
     toy_root, tmp_path, runner
 ):
     def generate(source, name, *extra):
-        where = ["--server", f"{source}/toy"] if source.startswith("http") else [source]
-        args = ["generate", *where, "a green triangle", "-n", "4", "--seed", "3", *extra]
-        result = runner.invoke(cli, [*args, "-o", str(tmp_path / f"{name}.png")])
-        assert result.exit_code == 0, result.output
-        return _images([tmp_path / f"{name}-{i}.png" for i in range(4)]).astype(int)
+        return _four_triangles(runner, tmp_path, source, "toy", name, *extra)
 
     local = str(toy_root / "toy")
     plain = generate(local, "plain")
@@ -114,6 +121,25 @@ def test_truncation_narrows_the_samples_the_same_way_locally_and_through_the_ser
     np.testing.assert_array_equal(generate(local, "again", "--truncation", "1.0"), wide)
     with running_server(toy_root) as server:
         np.testing.assert_array_equal(generate(server.url, "remote", "--truncation", "1.0"), wide)
+
+
+def test_the_model_truncation_is_the_default_and_truncation_0_is_plain_noise(
+    toy_root, tmp_path, runner
+):
+    def generate(source, name, *extra):
+        return _four_triangles(runner, tmp_path, source, "narrow", name, *extra)
+
+    narrow, toy = str(toy_root / "narrow"), str(toy_root / "toy")
+    own = generate(narrow, "own")
+    assert np.abs(own - own[:1]).max() <= 2  # the export's truncation 0.001: one image
+    plain = generate(narrow, "plain", "--truncation", "0")
+    assert np.abs(plain - plain[:1]).max() > 10  # N(0, 1): four seeds-rows, four images
+    # --truncation S draws what an export at S draws from the seed: at the model's own, the same
+    np.testing.assert_array_equal(generate(narrow, "same", "--truncation", "0.001"), own)
+    np.testing.assert_array_equal(generate(toy, "toy"), generate(toy, "toy0", "--truncation", "0"))
+    with running_server(toy_root) as server:
+        np.testing.assert_array_equal(generate(server.url, "remote"), own)
+        np.testing.assert_array_equal(generate(server.url, "remote0", "--truncation", "0"), plain)
 
 
 def test_interpolate_and_style_transfer(toy_root, tmp_path, runner):
@@ -190,7 +216,11 @@ def test_class_model_takes_class_ids(toy_root, tmp_path, runner):
         (["{root}/classes", "--interpolate", "a", "b"], "no 'interpolate' signature"),
         (["{root}/toy", "--style-from", "{root}/toy/1/saved_model.pb", "a"], "image"),
         (["{root}/toy", "--interpolate", "a", "b", "--truncation", "0.5"], "an interpolation"),
-        (["{root}/toy", "a", "--truncation", "0"], "not in the range x>0.0"),
+        (
+            ["{root}/toy", "--style-from", "{root}/toy/1/saved_model.pb", "a", "--truncation", "0"],
+            "style transfer takes its noise from the style image",
+        ),
+        (["{root}/toy", "a", "--truncation", "-0.5"], "not in the range x>=0"),
     ],
 )
 def test_generate_errors_are_clear(toy_root, runner, args, message):

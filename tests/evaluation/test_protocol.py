@@ -90,6 +90,27 @@ def test_evaluate_gan_adds_the_step(shapes_dir, trained_evaluator, tiny_gan):
         tiny_gan, shapes_dir, num_samples=8, evaluator_path=trained_evaluator[0]
     )
     assert results["step"] == 0 and results["num_samples"] == 8 and "fid" in results
+    assert results["truncation"] is None  # model.truncation 0: plain N(0, 1), as before
+
+
+def test_evaluate_gan_samples_at_the_model_truncation(shapes_dir, trained_evaluator, tiny_gan):
+    """`t2i fit`'s periodic evaluation draws as `t2i evaluate RUN` does by default."""
+    import dataclasses
+
+    from tf_t2i.models.build import build_gan
+
+    gan = build_gan(dataclasses.replace(tiny_gan.model_config, truncation=0.5))
+    results = evaluate.evaluate_gan(
+        gan, shapes_dir, num_samples=8, evaluator_path=trained_evaluator[0]
+    )
+    assert results["truncation"] == {"scale": 0.5, "bound": evaluate.TRUNCATION_BOUND}
+
+
+def test_sampling_truncation_defaults_to_the_models_own_and_0_is_plain():
+    assert evaluate.sampling_truncation(None, 0.7) == 0.7
+    assert evaluate.sampling_truncation(None, 0.0) is None
+    assert evaluate.sampling_truncation(0.0, 0.7) is None
+    assert evaluate.sampling_truncation(0.5, 0.7) == 0.5
 
 
 def test_protocol_errors_name_the_problem(shapes_dir, loaded_evaluator, tiny_gan):

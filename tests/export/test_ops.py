@@ -24,6 +24,21 @@ def test_seeded_noise_same_eagerly_and_in_a_graph():
     np.testing.assert_array_equal(graph.numpy(), ops.seeded_noise(seeds, 8).numpy())
 
 
+def test_seeded_noise_with_a_truncation_is_truncated_scaled_and_seeded():
+    seeds = tf.constant([7] * 200 + [8], tf.int64)
+    plain = ops.seeded_noise(seeds, 16).numpy()
+    narrow = ops.seeded_noise(seeds, 16, 0.5).numpy()
+    assert np.abs(plain).max() > 2.0  # 3216 N(0, 1) draws: some beyond 2
+    assert 0.5 < np.abs(narrow).max() <= 2.0 * 0.5
+    assert not np.allclose(narrow, 0.5 * plain)
+    # row i is s * stateless_truncated_normal(seed=[seed, i]), reproducible from the pair alone
+    pair = tf.constant([8, 200], tf.int64)
+    expected = 0.5 * tf.random.stateless_truncated_normal([16], seed=pair).numpy()
+    np.testing.assert_array_equal(narrow[200], expected)
+    graph = tf.function(lambda s: ops.seeded_noise(s, 16, 0.5))(seeds)
+    np.testing.assert_array_equal(graph.numpy(), narrow)
+
+
 def test_png_round_trip_and_decode_resizes():
     images = tf.cast(tf.random.stateless_uniform([2, 8, 8, 3], [0, 1], 0, 255, tf.int32), tf.uint8)
     pngs = ops.encode_pngs(images)

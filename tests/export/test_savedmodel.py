@@ -24,6 +24,22 @@ def loaded(exported):
     return tf.saved_model.load(str(exported / "tiny" / "1"))
 
 
+def _in_a_fresh_process(tmp_path, script_text, export_dir) -> np.ndarray:
+    """The images `script_text` (FRESH, FRESH_LABELS) draws from an export in a new Python."""
+    script = tmp_path / "fresh.py"
+    script.write_text(script_text)
+    npy = tmp_path / "fresh.npy"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(export_dir), str(npy)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return np.load(npy)
+
+
 def test_export_writes_tf_serving_layout_and_model_card(exported, tiny_run):
     version = exported / "tiny" / "1"
     assert sorted(p.name for p in (exported / "tiny").iterdir()) == ["1"]  # no temp dir left
@@ -34,6 +50,7 @@ def test_export_writes_tf_serving_layout_and_model_card(exported, tiny_run):
     assert card["encoder"]["spec"] == "use-m3" and card["encoder"]["dim"] == 512
     assert len(card["encoder"]["fingerprint"]) == 16
     assert card["model_config"]["image_size"] == 32 and card["model_config"]["ngf"] == 8
+    assert card["sampling"] == {"truncation": 0.0, "bound": 2.0}  # seeded noise is N(0, 1)
     assert card["training_config"]["name"] == "tiny"
     assert card["dataset"]["examples"] == {"train": 32, "test": 8}
     assert card["dataset"]["encoder"] == card["encoder"]
@@ -130,21 +147,62 @@ def test_fresh_process_reproduces_t2i_generate_from_the_run_dir(
     )
     assert result.exit_code == 0, result.output
     from_run = np.stack([np.asarray(Image.open(out.parent / f"out-{i}.png")) for i in range(4)])
-    script = tmp_path / "fresh.py"
-    script.write_text(FRESH)
-    npy = tmp_path / "fresh.npy"
-    proc = subprocess.run(
-        [sys.executable, str(script), str(exported / "tiny" / "1"), str(npy)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    from_export = np.load(npy)
+    from_export = _in_a_fresh_process(tmp_path, FRESH, exported / "tiny" / "1")
     assert from_export.shape == (4, 32, 32, 3) and from_export.std() > 1.0
     np.testing.assert_array_equal(from_export, from_run)
     assert not np.array_equal(from_export[0], from_export[1])  # two seeds-rows, two images
+
+
+FRESH_LABELS = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    model = tf.saved_model.load(sys.argv[1])
+    labels = tf.constant([0, 0, 2, 2], tf.int64)
+    out = model.serving_default(label=labels, seed=tf.constant([7, 7, 7, 7], tf.int64))
+    np.save(sys.argv[2], out["images"].numpy())
+    assert not any(m.startswith("tf_t2i") for m in sys.modules), "tf_t2i was imported"
+    """
+)
+
+
+def test_a_truncated_run_samples_alike_in_process_in_the_export_and_through_the_server(
+    tmp_path, runner
+):
+    from export_testing import TINY, running_server, write_run
+
+    from tf_t2i.models.config import ModelConfig
+
+    # class-conditioned: no text encoder to load; near-zero truncation: one image per class
+    config = ModelConfig(conditions=["class"], num_classes=3, truncation=0.001, **TINY)
+    write_run(tmp_path / "narrow", config)
+    root = tmp_path / "savedmodels"
+    result = runner.invoke(cli, ["export", str(tmp_path / "narrow"), "--out", str(root)])
+    assert result.exit_code == 0, result.output
+    card = read_model_card(root / "narrow" / "1")
+    assert card["sampling"] == {"truncation": 0.001, "bound": 2.0}
+    assert card["model_config"]["truncation"] == 0.001
+
+    def generate(name, *source_and_extra):
+        out = tmp_path / "gen" / f"{name}.png"
+        out.parent.mkdir(exist_ok=True)
+        args = ["generate", *source_and_extra, "-n", "2", "--seed", "7", "-o", str(out)]
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        return np.stack([np.asarray(Image.open(out.parent / f"{name}-{i}.png")) for i in range(4)])
+
+    from_run = generate("run", str(tmp_path / "narrow"), "0", "2")
+    np.testing.assert_array_equal(
+        _in_a_fresh_process(tmp_path, FRESH_LABELS, root / "narrow" / "1"), from_run
+    )
+    with running_server(root) as server:
+        remote = generate("remote", "--server", f"{server.url}/narrow", "0", "2")
+    np.testing.assert_array_equal(remote, from_run)
+    # |z| <= 0.002: both rows of a class give one image, to rounding; plain noise does not
+    assert np.abs(from_run[0].astype(int) - from_run[1]).max() <= 2
+    plain = generate("plain", str(tmp_path / "narrow"), "0", "2", "--truncation", "0")
+    assert np.abs(plain[0].astype(int) - plain[1]).max() > 10
 
 
 def test_export_refuses_a_run_whose_data_came_from_another_encoder(tmp_path, runner):
@@ -228,3 +286,11 @@ def test_style_transfer_agrees_across_run_dir_export_and_server(
     dark, light = grids[0][:32].astype(int), grids[0][32:].astype(int)
     assert np.abs(dark - light).mean() > 1.0  # the style image changes the drawing
     assert not np.array_equal(dark[:, :32], dark[:, 32:])  # and so does the caption
+
+
+def test_sampling_truncation_reads_the_card_and_is_plain_without_one():
+    from tf_t2i.export.model_card import sampling_truncation
+
+    assert sampling_truncation({"sampling": {"truncation": 0.7, "bound": 2.0}}) == 0.7
+    assert sampling_truncation({"name": "old", "model_config": {}}) == 0.0  # before the record
+    assert sampling_truncation(None) == 0.0  # an export without a card

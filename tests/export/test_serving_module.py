@@ -12,7 +12,7 @@ import tensorflow as tf
 from export_testing import toy_export, toy_module
 
 from tf_t2i.errors import T2IError
-from tf_t2i.export import layout, savedmodel, warmup
+from tf_t2i.export import layout, ops, savedmodel, warmup
 from tf_t2i.export.model_card import read_model_card
 
 
@@ -77,6 +77,33 @@ def test_interpolate_walks_from_text_a_to_text_b():
     np.testing.assert_array_equal(images[-1], ends[1])
     with pytest.raises(tf.errors.InvalidArgumentError, match="steps: give at least 2"):
         module.interpolate(text_a="a", text_b="b", steps=1)
+
+
+def test_a_truncated_model_draws_truncated_noise_from_seeds_in_process_and_saved(tmp_path):
+    module, config = toy_module(["text"], truncation=0.5)
+    assert module.truncation == 0.5
+    text = tf.constant(["a red circle", "a red circle", "a blue square"])
+    seed = tf.constant([3, 3, 5], tf.int64)
+    seeded = module.serving_default(text=text, seed=seed)["images"].numpy()
+    truncated = ops.seeded_noise(seed, config.z_dim, 0.5)
+    given = module.serving_default(text=text, noise=truncated)["images"].numpy()
+    np.testing.assert_array_equal(seeded, given)
+    plain = module.serving_default(text=text, noise=ops.seeded_noise(seed, config.z_dim))
+    assert not np.array_equal(seeded, plain["images"].numpy())
+    # the interpolation's one noise row is the seed's, truncated too (2 steps: the two ends,
+    # a batch of the same size as the one it is compared with)
+    strip = module.interpolate(text_a="a red circle", text_b="a blue square", steps=2, seed=2)
+    ends = module.serving_default(
+        text=tf.constant(["a red circle", "a blue square"]),
+        noise=tf.tile(ops.seeded_noise(tf.constant([2], tf.int64), config.z_dim, 0.5), [2, 1]),
+    )["images"].numpy()
+    np.testing.assert_array_equal(strip["images"].numpy(), ends)
+    # the SavedModel draws the very same noise from the same seeds
+    result = savedmodel.write_savedmodel(module, tmp_path, "narrow")
+    loaded = tf.saved_model.load(str(result.path))
+    np.testing.assert_array_equal(loaded.serving_default(text=text, seed=seed)["images"], seeded)
+    saved_strip = loaded.interpolate(text_a="a red circle", text_b="a blue square", steps=2, seed=2)
+    np.testing.assert_array_equal(saved_strip["images"], strip["images"])
 
 
 def test_style_transfer_uses_the_style_encoder():

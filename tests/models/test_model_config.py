@@ -88,3 +88,12 @@ def test_loss_weights_name_every_term_the_config_turns_on():
     ).loss_weights()
     assert full[0] == {"gan_cls": 1.0, "aux": 0.5, "r1": 0.1}
     assert full[1] == {"gan": 1.0, "gan_int": 1.0, "aux": 0.5, "mode_seeking": 2.0}
+
+
+def test_truncation_defaults_to_plain_noise_and_must_be_in_0_1():
+    assert ModelConfig().truncation == 0.0
+    assert ModelConfig.from_dict({"truncation": 0.7}).truncation == 0.7
+    assert ModelConfig.from_dict({"truncation": 1.0}).truncation == 1.0
+    for bad in (-0.5, 1.5, float("nan")):
+        with pytest.raises(T2IError, match=rf"model\.truncation: .* got {bad}"):
+            ModelConfig.from_dict({"truncation": bad})

@@ -1,4 +1,5 @@
-"""A run may resume with another model.kernels (same weights); other model keys may not."""
+"""A run may resume with another model.kernels or model.truncation (same weights); other
+model keys may not."""
 
 import dataclasses
 
@@ -29,3 +30,11 @@ def test_resume_may_change_the_kernels_but_not_the_networks(tmp_path):
     check_resume(paths, _with_model(config, kernels="stock"), resume=True)  # no error
     with pytest.raises(T2IError, match=r"different model \(model\.ngf\)"):
         check_resume(paths, _with_model(config, kernels="stock", ngf=16), resume=True)
+
+
+def test_resume_may_change_the_truncation_which_training_never_uses(tmp_path):
+    config = load_config("shapes")
+    paths = _run_with_a_checkpoint(tmp_path, config)
+    check_resume(paths, _with_model(config, truncation=0.7), resume=True)  # no error
+    with pytest.raises(T2IError, match=r"different model \(model\.z_dim\)"):
+        check_resume(paths, _with_model(config, truncation=0.7, z_dim=64), resume=True)

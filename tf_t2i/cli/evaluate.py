@@ -154,6 +154,9 @@ def evaluate(
     and, with a style encoder, style transfer; with held-out classes
     (shapes -o holdout=8), zero-shot accuracy.
     The figures go to --out and, for a run directory, to its metrics.jsonl.
+    Noise is sampled as the model samples (model.truncation, recorded in an
+    export's model card); --truncation S overrides it, --truncation 0 is plain
+    N(0, 1) noise.
 
     \b
     t2i evaluator train --data data/shapes        # once per data set
@@ -188,11 +191,12 @@ def evaluate(
         inception_weights=inception_weights,
         out=out,
         use_ema=not raw_generator,
-        truncation=published["truncation"] or None,  # 0: plain noise
+        truncation=published["truncation"],  # None: the model's own; 0: plain noise
     )
     drew = f", drawn by {results['generator']}" if "generator" in results else ""
     if results.get("truncation"):
         drew += f", truncation {results['truncation']['scale']:g}"
+        drew += " (the model's)" if published["truncation"] is None else ""
     click.echo(
         f"{source}: {results['num_samples']} '{split}' captions, seed {seed}, "
         f"{results['features']} features{drew}, {results['seconds']:.1f} s"

@@ -44,10 +44,11 @@ from tf_t2i.cli.errors import user_errors
 )
 @click.option(
     "--truncation",
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=click.FloatRange(min=0.0),
     default=None,
     help="Sample with truncated noise: |z| <= 2, times this scale (below 1: closer to each "
-    "caption's typical image, less varied).",
+    "caption's typical image, less varied); 0: plain N(0, 1) noise  [default: the model's "
+    "model.truncation]",
 )
 @click.option(
     "--style-from",
@@ -75,8 +76,11 @@ def generate(
     t2i generate runs/shapes --style-from photo.png "a green triangle"
     t2i generate runs/shapes "a red circle" -n 8 --truncation 0.7
 
-    --truncation draws the noise here from --seed (N(0, 1) redrawn beyond 2, then
-    scaled), so its images differ from the same seed's without it.
+    Without --truncation the model samples as its recipe says (model.truncation;
+    an export, served or not, keeps it). --truncation S draws here the noise an
+    export at truncation S draws from --seed (N(0, 1) redrawn beyond 2, then
+    times S); --truncation 0 draws plain N(0, 1) noise. An interpolation always
+    samples at the model's truncation.
     """
     import os
     import random
@@ -94,8 +98,9 @@ def generate(
         raise T2IError("give a SOURCE (run dir or SavedModel dir) or --server URL/MODEL")
     if truncation is not None and (interpolate or style_from):
         raise T2IError(
-            "--truncation applies to sampling from captions: an interpolation keeps one "
-            "noise per row, and style transfer takes its noise from the style image"
+            "--truncation applies to sampling from captions: an interpolation draws its one "
+            "noise per row in the model (at model.truncation), and style transfer takes its "
+            "noise from the style image"
         )
     if seed is None:
         seed = random.randrange(2**31)
@@ -127,28 +132,30 @@ def generate(
     else:
         inputs = _condition_inputs(backend.input_names("serving_default"), conditions, num)
         rows = len(next(iter(inputs.values()))) if inputs else num
-        if truncation is None:
-            inputs["seed"] = np.full([rows], seed, np.int64)
+        seeds = np.full([rows], seed, np.int64)
+        if truncation is None:  # the model (a server's export too) draws at its own truncation
+            inputs["seed"] = seeds
         else:
-            inputs["noise"] = _truncated_noise(backend, rows, seed, truncation)
+            inputs["noise"] = _seeded_noise(backend, seeds, truncation)
         images, columns = backend.run("serving_default", inputs)["images"], num
     paths = save_images(images, out, grid=grid, columns=columns, overwrite=overwrite)
     shown = paths[0] if len(paths) == 1 else f"{paths[0]} ... {paths[-1]}"
     click.echo(f"wrote {len(images)} image(s) to {shown}")
 
 
-def _truncated_noise(backend, rows, seed, scale):
-    """float32 [rows, Z] noise from `seed`, truncated (evaluation.published.truncate)."""
-    import numpy as np
+def _seeded_noise(backend, seeds, truncation):
+    """float32 [N, Z]: the noise an export at `truncation` draws from `seeds` (int64 [N]).
 
+    export/ops.py's seeded_noise, drawn here, so --truncation equal to the model's
+    own gives the images the model draws from the seed.
+    """
     from tf_t2i.errors import T2IError
-    from tf_t2i.evaluation.evaluate import TRUNCATION_BOUND
-    from tf_t2i.evaluation.published import truncated_noise
+    from tf_t2i.export.ops import seeded_noise
 
     z_dim = backend.noise_dim("serving_default")
     if z_dim is None:
         raise T2IError(f"{backend.description}: serving_default takes no noise, so no --truncation")
-    return truncated_noise(np.random.default_rng(seed), (rows, z_dim), scale, TRUNCATION_BOUND)
+    return seeded_noise(seeds, z_dim, truncation).numpy()
 
 
 def _texts(conditions, what):

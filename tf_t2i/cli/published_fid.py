@@ -38,7 +38,8 @@ _OPTIONS = [
         type=click.FloatRange(min=0.0),
         default=None,
         help="Sample with truncated noise: |z| <= 2, times this scale (0: plain noise). "
-        "Applies to every figure, and overrides a --protocol's.",
+        "Applies to every figure, and overrides a --protocol's  [default: the model's "
+        "model.truncation; with --protocol, the protocol's]",
     ),
 ]
 

@@ -44,12 +44,11 @@ from tf_t2i.evaluation import groups as groups_lib
 from tf_t2i.evaluation import metric_registry, rotation, style, zero_shot
 from tf_t2i.evaluation.evaluator import Evaluator, default_path, real_batches
 from tf_t2i.evaluation.evaluator_training import train_evaluator
-from tf_t2i.models.config import CONDITION_KEYS
+from tf_t2i.models.config import CONDITION_KEYS, TRUNCATION_BOUND
 
 DIVERSITY_CAPTIONS = 10
 DIVERSITY_SAMPLES = 8
 GENERATE_BATCH = 64
-TRUNCATION_BOUND = 2.0  # |z| beyond this is redrawn when sampling with truncation (DF-GAN's)
 
 # generate(conditions, noise) -> float32 [N, H, W, C] in [-1, 1]
 GenerateFn = Callable[[dict, np.ndarray], np.ndarray]
@@ -239,6 +238,20 @@ def run_protocol(
     return results
 
 
+def sampling_truncation(requested: float | None, own: float) -> float | None:
+    """The truncation to sample at, as `run_protocol` takes it.
+
+    Args:
+        requested: `--truncation`: None for the model's own, 0 for N(0, 1), else the scale.
+        own: the model's truncation (model.truncation, or what its export recorded).
+
+    Returns:
+        The scale, or None for plain N(0, 1) noise.
+    """
+    scale = own if requested is None else requested
+    return float(scale) if scale else None
+
+
 def gan_generate_fn(gan, use_ema: bool = True) -> GenerateFn:
     def generate(conditions, noise):
         return np.asarray(gan.generate(conditions, noise=noise, use_ema=use_ema))
@@ -258,7 +271,8 @@ def evaluate_gan(
     train_missing_evaluator: bool = False,
     log=print,
 ) -> dict:
-    """Evaluates an in-memory ConditionalGAN (what `t2i fit` calls every N steps).
+    """Evaluates an in-memory ConditionalGAN (what `t2i fit` calls every N steps), at its
+    own truncation (model.truncation), as `t2i evaluate` does by default.
 
     Args:
         gan: a ConditionalGAN (its `.generate` and `.model_config` are used).
@@ -281,7 +295,8 @@ def evaluate_gan(
     if train_missing_evaluator and not path.is_file():
         train_evaluator(data_dir, path, log=log)
     evaluator = get_evaluator(data_dir, evaluator_path, features, inception_weights)
-    return run_gan(gan, data_dir, evaluator, split, num_samples, seed)
+    truncation = sampling_truncation(None, gan.model_config.truncation)
+    return run_gan(gan, data_dir, evaluator, split, num_samples, seed, truncation=truncation)
 
 
 def run_gan(

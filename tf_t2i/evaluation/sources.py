@@ -95,8 +95,10 @@ def evaluate_source(
     The figures go to `out` (JSON) and, for a run directory, are appended as
     one line to its metrics.jsonl (with "event": "evaluate"). A run with
     model.ema_decay draws with G_ema unless `use_ema` is False; a SavedModel
-    holds only the generator it was exported with. `truncation` samples with
-    truncated noise (evaluate.run_protocol).
+    holds only the generator it was exported with. Noise is sampled at the model's
+    own truncation (a run's model.truncation; what an export's model card records,
+    0 without one) unless `truncation` says otherwise: 0 for plain N(0, 1), else the
+    scale (evaluate.run_protocol).
 
     Returns:
         The figures dict written to `out`.
@@ -116,6 +118,7 @@ def evaluate_source(
 
         run = load_run(source)
         check_encoder(run.manifest, data_dir, source)
+        truncation = evaluate.sampling_truncation(truncation, run.model_config.truncation)
         results = evaluate.run_gan(
             run.gan, data_dir, evaluator, split, num_samples, seed, use_ema, truncation
         )
@@ -123,6 +126,10 @@ def evaluate_source(
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (SentencePiece ops of the embedded encoder)
 
+        from tf_t2i.export.model_card import read_model_card, sampling_truncation
+
+        own = sampling_truncation(read_model_card(saved_model))
+        truncation = evaluate.sampling_truncation(truncation, own)
         loaded = tf.saved_model.load(str(saved_model))
         generate_fn, conditions, z_dim = saved_model_generate_fn(loaded)
         results = evaluate.run_protocol(

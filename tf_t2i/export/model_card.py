@@ -7,6 +7,7 @@ import pathlib
 
 import tf_t2i
 from tf_t2i import files
+from tf_t2i.models.config import TRUNCATION_BOUND
 
 MODEL_CARD_FILE = "model_card.json"
 
@@ -69,6 +70,10 @@ def build_model_card(*, name, version, run, run_dir, encoder, signature_inputs, 
         run_dir: its directory (for metrics.jsonl / evaluation.jsonl), or None.
         encoder: the TextEncoder embedded in the graph, or None.
         signature_inputs, signature_outputs: dict signature -> {name: TensorSpec}.
+
+    "sampling" says how the export draws noise from a seed: `truncation` 0 for
+    N(0, 1), else N(0, 1) redrawn beyond +-`bound`, times `truncation`
+    (model.truncation); `t2i evaluate` samples at it by default.
     """
     last_metrics, evaluation = read_metrics(run_dir)
     return {
@@ -86,6 +91,10 @@ def build_model_card(*, name, version, run, run_dir, encoder, signature_inputs, 
                 "outputs": {k: _spec_dict(v) for k, v in signature_outputs[sig].items()},
             }
             for sig in signature_inputs
+        },
+        "sampling": {
+            "truncation": float(run.model_config.truncation),
+            "bound": TRUNCATION_BOUND,
         },
         "model_config": _as_dict(run.model_config),
         "training_config": _as_dict(run.config),
@@ -107,3 +116,18 @@ def read_model_card(export_dir):
     """The model card of an export, or None if it has none."""
     path = pathlib.Path(export_dir, MODEL_CARD_FILE)
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def sampling_truncation(card) -> float:
+    """The truncation an export draws its seeded noise at, from its model card.
+
+    Args:
+        card: the model card dict, or None.
+
+    Returns:
+        The scale; 0.0 (N(0, 1)) without a card, or for a card written before
+        exports recorded it (their noise was N(0, 1)).
+    """
+    if card is None:
+        return 0.0
+    return float((card.get("sampling") or {}).get("truncation", 0.0))

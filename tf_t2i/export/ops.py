@@ -1,35 +1,43 @@
 """Graph ops shared by the exported SavedModel and in-process generation.
 
 Both `t2i generate RUN_DIR` and the SavedModel call these same functions, so a
-seed gives the same noise, and the same images, on either path. Only core
-TensorFlow ops are used: TF Serving runs them without extra libraries.
+seed gives the same noise, and the same images, on either path (at the
+model's truncation, which both take from its config). `t2i generate
+--truncation S` draws its noise with `seeded_noise` too, so it gives what an
+export at truncation S draws from the seed. Only core TensorFlow ops are used:
+TF Serving runs them without extra libraries.
 """
 
 import tensorflow as tf
 
 
-def seeded_noise(seeds, z_dim):
+def seeded_noise(seeds, z_dim, truncation=0.0):
     """Deterministic generator noise, one row per seed.
 
     Row i is `stateless_normal([z_dim], seed=[seeds[i], i])`: the same seed in
     different rows gives different noise, and a batch is reproducible from
-    its seeds alone.
+    its seeds alone. With a truncation s (model.truncation), row i is
+    `s * stateless_truncated_normal([z_dim], seed=[seeds[i], i])`: N(0, 1)
+    redrawn beyond +-2, times s.
 
     Args:
         seeds: int64 [N].
         z_dim: int, the generator's noise size Z.
+        truncation: float, 0 for standard normal noise, else the scale s.
 
     Returns:
-        float32 [N, Z], standard normal.
+        float32 [N, Z], standard normal, or truncated within +-2 s.
     """
     seeds = tf.cast(seeds, tf.int64)
     rows = tf.range(tf.size(seeds, out_type=tf.int64), dtype=tf.int64)
     pairs = tf.stack([seeds, rows], axis=1)  # [N, 2]
-    return tf.map_fn(
-        lambda pair: tf.random.stateless_normal([z_dim], seed=pair),
-        pairs,
-        fn_output_signature=tf.TensorSpec([z_dim], tf.float32),
-    )
+
+    def row(pair):
+        if truncation:
+            return truncation * tf.random.stateless_truncated_normal([z_dim], seed=pair)
+        return tf.random.stateless_normal([z_dim], seed=pair)
+
+    return tf.map_fn(row, pairs, fn_output_signature=tf.TensorSpec([z_dim], tf.float32))
 
 
 def random_seeds(n):

@@ -72,21 +72,23 @@ class ServingModule(tf.Module):
       from_embedding: `embeddings` float32 [N, D] instead of `text`.
       interpolate: `text_a`, `text_b` string scalars, optional `steps` int32
           (default 8) and `seed` int64 scalar -> `steps` images along the
-          line between the two caption embeddings, all with one noise.
+          line between the two caption embeddings, all with one noise (the
+          seed's, at the model's truncation).
       style_transfer: `image` string [N] (PNG/JPEG) and `text` string [N]:
           the style encoder's noise for the image, drawn with the caption.
     The last three exist only for text-only models, style_transfer only when
     the run trained a style encoder.
 
-    Without `noise`, noise row i is `seeded_noise(seed)[i]`; without `seed`
-    either, seeds are random. `png_bytes` ends in `_bytes` because TF Serving's
-    REST API base64-encodes exactly those outputs.
+    Without `noise`, noise row i is `seeded_noise(seed, Z, truncation)[i]`,
+    truncated as model.truncation says (0: N(0, 1)); without `seed` either,
+    seeds are random. Given `noise` is used as it is. `png_bytes` ends in
+    `_bytes` because TF Serving's REST API base64-encodes exactly those outputs.
 
     Args:
         generator: keras.Model taking {"noise": float32 [N, Z], plus condition
             keys "embeddings" / "attributes" / "labels" / "masks"} and
             returning images float [N, H, W, C] in [-1, 1].
-        model_config: the run's ModelConfig.
+        model_config: the run's ModelConfig (its truncation shapes the seeded noise).
         text_encoder: callable string [N] -> float32 [N, D] (the hub-loaded
             module), required when the model is conditioned on text.
         style_encoder: keras.Model images float32 [N, H, W, C] in [-1, 1] ->
@@ -119,6 +121,7 @@ class ServingModule(tf.Module):
         self.text_refusal = text_refusal
         self._conditions = list(model_config.conditions)
         self.z_dim = int(model_config.z_dim)
+        self.truncation = float(model_config.truncation)
         self.image_size = int(model_config.image_size)
         self.channels = int(model_config.channels)
         self._embedding_dim = int(model_config.embedding_dim)
@@ -216,7 +219,8 @@ class ServingModule(tf.Module):
         t = tf.linspace(0.0, 1.0, steps)[:, None]  # [S, 1]
         embeddings = (1.0 - t) * ends[0] + t * ends[1]  # [S, D]
         seed = tf.where(inputs["seed"] < 0, ops.random_seeds(1)[0], inputs["seed"])
-        noise = tf.tile(ops.seeded_noise(seed[None], self.z_dim), [steps, 1])  # [S, Z]
+        noise = ops.seeded_noise(seed[None], self.z_dim, self.truncation)
+        noise = tf.tile(noise, [steps, 1])  # [S, Z]
         return self._generate(noise, {"embeddings": embeddings})
 
     def _style_transfer(self, inputs):
@@ -256,7 +260,8 @@ class ServingModule(tf.Module):
         return conditions
 
     def _noise(self, n, seed, noise):
-        """float32 [n, Z]: `noise` if given, else noise from `seed` (random if empty)."""
+        """float32 [n, Z]: `noise` if given, else noise from `seed` (random if empty), at
+        the model's truncation."""
         given = tf.shape(noise)[0] > 0
         seed = tf.cond(tf.size(seed) > 0, lambda: seed, lambda: ops.random_seeds(n))
         checks = [
@@ -272,7 +277,9 @@ class ServingModule(tf.Module):
             ),
         ]
         with tf.control_dependencies(checks):
-            return tf.cond(given, lambda: noise, lambda: ops.seeded_noise(seed, self.z_dim))
+            return tf.cond(
+                given, lambda: noise, lambda: ops.seeded_noise(seed, self.z_dim, self.truncation)
+            )
 
     def _generate(self, noise, conditions):
         images = self.generator({"noise": noise, **conditions}, training=False)

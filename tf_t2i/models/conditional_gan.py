@@ -420,7 +420,8 @@ class ConditionalGAN(keras.Model):
             conditions: dict with this model's condition keys among "embeddings" float32
                 [N, D], "attributes" float32 [N, A], "labels" int [N], "masks" float32
                 [N, H, W, 1] in [0, 1]; extra keys are ignored. {} for a DCGAN.
-            noise: optional float32 [N, z_dim]; sampled from N(0, 1) when None.
+            noise: optional float32 [N, z_dim]; when None, sampled as the model samples:
+                N(0, 1), or with model.truncation s, N(0, 1) redrawn beyond +-2, times s.
             seed: optional int making the sampled noise deterministic.
             num_images: N, needed only when there are neither conditions nor noise.
             use_ema: False draws with G's own weights even when G_ema exists.

@@ -22,6 +22,12 @@ INTERPOLABLE_CONDITIONS = ("text", "attributes")
 IMAGE_SIZES = (28, 32, 64, 128)
 # DiffAugment policies (tf_t2i/models/augment.py keeps the transforms).
 AUGMENT_POLICIES = ("color", "translation", "cutout")
+# |z| beyond this is redrawn when sampling with truncation: DF-GAN's bound, and the two
+# standard deviations at which tf.random.truncated_normal (the in-graph samplers) redraws
+TRUNCATION_BOUND = 2.0
+# Fields that leave the weights alone, so a checkpoint fits whatever their values (a run
+# may resume with others): how the weights are computed and how the trained model samples.
+WEIGHTLESS_FIELDS = ("kernels", "truncation")
 # Recipe keys that were renamed: old -> new. An old key is an error that names the new one.
 RENAMED_FIELDS = {
     "label_smoothing": "real_label",
@@ -96,6 +102,11 @@ class ModelConfig:
     # Samples, evaluation and export use a moving average of G's weights, updated after
     # each G step with this decay (warm-up: min(decay, (1+t)/(10+t))); 0 = off, G itself.
     ema_decay: float = 0.0
+    # How the model samples when it draws its own noise (generate(), the sample grids, the
+    # export's seeded noise, `t2i generate` and `t2i evaluate` by default): 0 = N(0, 1); s in
+    # (0, 1] = N(0, 1) redrawn beyond +-TRUNCATION_BOUND, times s (DF-GAN, BigGAN): closer to
+    # each caption's typical image, less varied. Training always draws N(0, 1).
+    truncation: float = 0.0
     # --- optimisers (Adam) ---
     g_lr: float = 2e-4
     d_lr: float = 2e-4
@@ -291,5 +302,10 @@ class ModelConfig:
                 raise T2IError(f"model.{name}: must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise T2IError(f"model.ema_decay: must be in [0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.truncation <= 1.0:
+            raise T2IError(
+                f"model.truncation: must be 0 (plain N(0, 1) noise) or in (0, 1], "
+                f"got {self.truncation}"
+            )
         if self.lr_decay_steps < 0 or not 0.0 < self.lr_decay_rate <= 1.0:
             raise T2IError("model.lr_decay_steps must be >= 0 and lr_decay_rate in (0, 1]")

@@ -9,6 +9,29 @@ from tf_t2i.errors import T2IError
 from tf_t2i.models.config import ModelConfig
 
 
+def sample_noise(shape, truncation: float = 0.0, seed: int | None = None):
+    """The noise a model draws for itself (model.truncation), in the graph.
+
+    Args:
+        shape: [N, Z] (a list or an int32 tensor).
+        truncation: 0 = N(0, 1); s > 0 = N(0, 1) redrawn beyond +-2 (tf.random's
+            truncated normal, config.TRUNCATION_BOUND), times s.
+        seed: optional int making the noise deterministic.
+
+    Returns:
+        float32 [N, Z].
+    """
+    if not truncation:
+        if seed is None:
+            return tf.random.normal(shape)
+        return tf.random.stateless_normal(shape, seed=[seed, 0])
+    if seed is None:
+        noise = tf.random.truncated_normal(shape)
+    else:
+        noise = tf.random.stateless_truncated_normal(shape, seed=[seed, 0])
+    return truncation * noise
+
+
 def draw(generator: keras.Model, config: ModelConfig, conditions, noise, seed, num_images):
     """G(z, conditions) in inference mode; see ConditionalGAN.generate for the arguments.
 
@@ -28,10 +51,6 @@ def draw(generator: keras.Model, config: ModelConfig, conditions, noise, seed, n
             count = num_images
         else:
             raise T2IError("generate: pass noise or num_images for an unconditional model")
-        shape = tf.stack([count, config.z_dim])
-        if seed is None:
-            noise = tf.random.normal(shape)
-        else:
-            noise = tf.random.stateless_normal(shape, seed=[seed, 0])
+        noise = sample_noise(tf.stack([count, config.z_dim]), config.truncation, seed)
     inputs["noise"] = tf.convert_to_tensor(noise, tf.float32)
     return tf.cast(generator(inputs, training=False), tf.float32)

@@ -25,7 +25,7 @@ import sys
 
 from tf_t2i.config import Config, read_recipe
 from tf_t2i.errors import T2IError
-from tf_t2i.models.config import RENAMED_FIELDS
+from tf_t2i.models.config import RENAMED_FIELDS, WEIGHTLESS_FIELDS
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -178,7 +178,8 @@ def missing_model_keys(run_dir: str | pathlib.Path) -> str:
     except (OSError, ValueError, AttributeError):
         return ""
     expected = Config().model.to_dict()
-    missing = sorted(key for key in expected if key not in written)
+    # weightless fields (kernels, truncation) cannot make a checkpoint misfit
+    missing = sorted(key for key in expected if key not in written and key not in WEIGHTLESS_FIELDS)
     if not missing:
         return ""
     keys = ", ".join(f"model.{key}" for key in missing)

@@ -7,6 +7,9 @@
 - samples/interpolation.png: one noise vector per row, the caption moving from
   the first sample caption to another along the row (GAN-INT, Reed et al. Fig. 8),
   so that the style stays while the content changes.
+
+The samples and interpolation grids draw their noise as the model samples
+(`grid_noise`: model.truncation); the style-transfer grid's noise is S(x).
 """
 
 from __future__ import annotations
@@ -18,11 +21,22 @@ import numpy as np
 
 from tf_t2i.config import Config
 from tf_t2i.errors import T2IError
+from tf_t2i.models.config import TRUNCATION_BOUND
 
 STYLE_ROWS = 6  # real style images in the style-transfer grid
 STYLE_COLUMNS = 6  # captions in the style-transfer grid
 INTERPOLATION_ROWS = 6  # noise vectors in the interpolation grid
 INTERPOLATION_STEPS = 8  # images from caption A to caption B
+
+
+def grid_noise(config: Config, seed: int, rows: int) -> np.ndarray:
+    """float32 [rows, Z] noise from `seed`, as the model samples: N(0, 1), or with
+    model.truncation s, N(0, 1) redrawn beyond +-2, times s."""
+    from tf_t2i.evaluation.published import truncated_noise
+
+    scale = config.model.truncation or None
+    shape = (rows, config.model.z_dim)
+    return truncated_noise(np.random.default_rng(seed), shape, scale, TRUNCATION_BOUND)
 
 
 def held_out_split(config: Config, manifest) -> str:
@@ -78,8 +92,7 @@ def sample_conditions(config: Config, gan, manifest, data_dir):
         labels = []
     cols = train.samples_per_caption
     repeated = {key: np.repeat(value, cols, axis=0) for key, value in conditions.items()}
-    noise = np.random.default_rng(train.seed).standard_normal((cols, model.z_dim))
-    noise = np.tile(noise, (rows, 1)).astype(np.float32)  # the same noise in every row
+    noise = np.tile(grid_noise(config, train.seed, cols), (rows, 1))  # the same in every row
 
     def sample_fn():
         return np.asarray(gan.generate(repeated, noise=noise, num_images=rows * cols))
@@ -139,10 +152,9 @@ def interpolation_images(config: Config, gan, embeddings: np.ndarray):
     steps, rows = INTERPOLATION_STEPS, INTERPOLATION_ROWS
     beta = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     line = (1.0 - beta) * a + beta * b  # [steps, D]
-    noise = np.random.default_rng(config.train.seed + 1).standard_normal((rows, config.model.z_dim))
+    noise = grid_noise(config, config.train.seed + 1, rows)
     images = gan.generate(
-        {"embeddings": np.tile(line, (rows, 1))},
-        noise=np.repeat(noise, steps, axis=0).astype(np.float32),
+        {"embeddings": np.tile(line, (rows, 1))}, noise=np.repeat(noise, steps, axis=0)
     )
     labels = [first] + [""] * (steps - 2) + [last]
     return np.asarray(images), rows, steps, labels

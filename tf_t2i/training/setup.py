@@ -15,6 +15,7 @@ import pathlib
 
 from tf_t2i.config import Config
 from tf_t2i.errors import T2IError
+from tf_t2i.models.config import WEIGHTLESS_FIELDS
 from tf_t2i.training.run_dir import RunPaths
 
 
@@ -118,10 +119,6 @@ def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
     return dataclasses.replace(config, data=data, model=model)
 
 
-# Model keys that do not change the weights, so a resumed run may change them.
-KERNEL_KEYS = ("kernels",)
-
-
 def check_resume(paths: RunPaths, config: Config, resume: bool | None) -> None:
     """Refuses to mix runs: resume rules and an unchanged model section."""
     import tensorflow as tf
@@ -141,8 +138,10 @@ def check_resume(paths: RunPaths, config: Config, resume: bool | None) -> None:
     if latest is not None and paths.config.is_file():
         # `config` is reconciled with the data: sizes from the manifest are filled in
         old, new = read_config(paths.root).model.to_dict(), config.model.to_dict()
-        # model.kernels picks how the same weights are computed: a run may change it
-        changed = sorted(key for key in old if key not in KERNEL_KEYS and old[key] != new.get(key))
+        # model.kernels and model.truncation leave the weights alone: a run may change them
+        changed = sorted(
+            key for key in old if key not in WEIGHTLESS_FIELDS and old[key] != new.get(key)
+        )
         if changed:
             raise T2IError(
                 f"{paths.config}: the run was trained with a different model "
