@@ -19,6 +19,7 @@ transfer keeps it.
     .venv/bin/python -m bench.default_job --seeds 0 1          # train and score
     .venv/bin/python -m bench.default_job --runs runs/a runs/b # score existing runs
     .venv/bin/python -m bench.default_job --runs runs/a --reuse # their evaluation.json
+    .venv/bin/python -m bench.default_job --runs runs/a --truncations own 0  # and plain noise
 """
 
 import argparse
@@ -43,15 +44,24 @@ def run(args, log) -> float:
     return time.perf_counter() - start
 
 
-def score(run_dir: pathlib.Path, num_samples: int, log, reuse: bool = False) -> dict:
-    """`t2i evaluate` on a run (or, with reuse, the RUN/evaluation.json it wrote); its figures."""
+def score(
+    run_dir: pathlib.Path, num_samples: int, log, reuse: bool = False, truncation=None
+) -> dict:
+    """`t2i evaluate` on a run (or, with reuse, the RUN/evaluation.json it wrote); its figures.
+
+    With `truncation` (`t2i evaluate --truncation`) the figures go to
+    RUN/evaluation-truncation<T>.json instead.
+    """
     config = json.loads((run_dir / "config.json").read_text())
     data_dir = config["data"]["dir"]
-    out = run_dir / "evaluation.json"
+    name = "evaluation.json" if truncation is None else f"evaluation-truncation{truncation:g}.json"
+    out = run_dir / name
     if not (reuse and out.is_file()):
         if not pathlib.Path(data_dir, "evaluator", "evaluator.keras").is_file():
             run(["evaluator", "train", "--data", data_dir], log)
         command = ["evaluate", run_dir, "--data", data_dir, "--num-samples", num_samples]
+        if truncation is not None:
+            command += ["--truncation", truncation]
         run([*command, "--out", out], log)
     figures = json.loads(out.read_text())
     figures["seed"] = config["train"]["seed"]
@@ -108,18 +118,32 @@ def main():
     parser.add_argument(
         "--reuse", action="store_true", help="with --runs: read RUN/evaluation.json if it exists"
     )
+    parser.add_argument(
+        "--truncations",
+        nargs="+",
+        default=["own"],
+        help="score each run at each: own (the run's model.truncation), 0 (plain noise) or "
+        "a scale (t2i evaluate --truncation); one row each",
+    )
     args = parser.parse_args()
+    truncations = [None if t == "own" else float(t) for t in args.truncations]
     log, results = [], []
+
+    def scored(run_dir, reuse, extra=None):
+        for truncation in truncations:
+            figures = score(run_dir, args.num_samples, log, reuse, truncation)
+            figures.update(extra or {})
+            suffix = "" if truncation is None else f", truncation {truncation:g}"
+            results.append((run_dir.name + suffix, figures))
+
     if args.runs:
         for run_dir in args.runs:
-            results.append((run_dir.name, score(run_dir, args.num_samples, log, args.reuse)))
+            scored(run_dir, args.reuse)
     else:
         for seed in args.seeds:
             run_dir = ROOT / "runs" / f"default-job-seed{seed}"
             seconds = run(["fit", "--run-dir", run_dir, "--set", f"train.seed={seed}"], log)
-            figures = score(run_dir, args.num_samples, log)
-            figures["train_minutes"] = seconds / 60
-            results.append((run_dir.name, figures))
+            scored(run_dir, False, {"train_minutes": seconds / 60})
     header = (
         "| run | fit min | colour acc | colour x kind acc | background spread (of max) "
         "| spread vs real | rotation spread (of max) | rotation spread vs real "
