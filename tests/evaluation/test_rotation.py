@@ -27,9 +27,12 @@ def test_angles_of_drawn_shapes_read_back(kind, background):
             assert read == pytest.approx(angle, abs=tolerance), (size, angle)
 
 
-def test_a_circle_or_an_empty_image_has_no_angle():
+def test_a_circle_a_blob_or_an_empty_image_has_no_angle():
     red = shapes.COLORS["red"]
     assert math.isnan(rotation.read_angle(_drawn("circle", "large", 0.2), "circle", red))
+    # a round blob where a star should be: its moment's phase would be noise
+    for kind in rotation.SYMMETRY:
+        assert math.isnan(rotation.read_angle(_drawn("circle", "large", 0.0), kind, red)), kind
     blank = np.full((32, 32, 3), -1.0, np.float32)
     assert math.isnan(rotation.read_angle(blank, "square", red))
 

@@ -22,8 +22,9 @@ style transfer: for the first TRANSFER_PAIRS held-out images x (style
 rotation: the built-in shapes also turn each shape by an angle no caption
     names and no attribute records; rotation.py reads it off the image, so the
     spread (over captions whose shape has an angle, against real images of the
-    caption's kind) and `keeps_style["rotation"]` (the same angle bin as x's)
-    are reported for it as for a group.
+    caption's class; among the images whose angle can be read, `unread` the
+    share of the others) and `keeps_style["rotation"]` (the same angle bin as
+    x's) are reported for it as for a group.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ SPREAD_SEEDS = 32
 TRANSFER_PAIRS = 128
 TRANSFER_BATCH = 64
 REFERENCE_IMAGES = 2000
+MIN_READ = 8  # of a caption's SPREAD_SEEDS images with a readable angle, for its rotation spread
 
 # (style images float32 [B, H, W, C] in [-1, 1], conditions of the captions, caption
 # strings [B]) -> images float32 [B, H, W, C] in [-1, 1]
@@ -264,7 +266,13 @@ def _rotation_spread(inputs: StyleInputs, rng) -> dict:
     images = inputs.generate_all(repeated, noise)
     bins = reader.bins(reader.read(images, np.repeat(labels[chosen], SPREAD_SEEDS)))
     bins = bins.reshape(len(chosen), SPREAD_SEEDS)
-    fake = float(np.mean([groups_lib.entropy(b[b >= 0], ANGLE_BINS) for b in bins]))
+    # a caption counts with at least MIN_READ images whose shape shows its corners
+    counted = [b[b >= 0] for b in bins if (b >= 0).sum() >= MIN_READ]
+    unread = float(np.mean(bins < 0))
+    if not counted:
+        return {"captions": 0, "unread": unread, "spread": None, "spread_vs_real": None,
+                "skipped": f"no caption has {MIN_READ} images whose angle can be read"}  # fmt: skip
+    fake = float(np.mean([groups_lib.entropy(b, ANGLE_BINS) for b in counted]))
     # the same measure on SPREAD_SEEDS real images of each caption's class
     pool_labels = inputs.reference["labels"]
     pool_bins = reader.bins(inputs.reference["angles"])
@@ -276,10 +284,10 @@ def _rotation_spread(inputs: StyleInputs, rng) -> dict:
             real_entropies.append(groups_lib.entropy(pool_bins[draws], ANGLE_BINS))
     real_entropy = float(np.mean(real_entropies)) if real_entropies else 0.0
     return {
-        "captions": len(chosen),
+        "captions": len(counted),
         "seeds": SPREAD_SEEDS,
         "values": ANGLE_BINS,
-        "unread": float(np.mean(bins < 0)),
+        "unread": unread,
         "entropy": fake,
         "max_entropy": math.log(ANGLE_BINS),
         "spread": fake / math.log(ANGLE_BINS),
@@ -409,6 +417,8 @@ def summary_lines(results: dict) -> list[str]:
             continue
         rows.append((f"{group} spread (of max)", figures["spread"]))
         rows.append((f"{group} spread vs real", figures["spread_vs_real"]))
+        if "unread" in figures:  # rotation: images whose angle could not be read
+            rows.append((f"{group} unread", figures["unread"]))
     transfer = style.get("transfer", {})
     if "skipped" in transfer:
         rows.append(f"style transfer: skipped, {transfer['skipped']}")
