@@ -87,7 +87,8 @@ def test_truncation_is_recorded_and_published_fid_options_need_a_protocol(
     if not (data / "evaluator" / "evaluator.keras").is_file():
         _ok(runner, ["evaluator", "train", "--data", data, "--epochs", "1"])
     common = ["evaluate", run, "--data", data, "--num-samples", "16", "--seed", "5"]
-    _ok(runner, [*common, "--out", tmp_path / "p.json"])
+    zero = _ok(runner, [*common, "--truncation", "0", "--out", tmp_path / "p.json"])
+    assert "truncation" not in zero.output.splitlines()[0]
     plain = json.loads((tmp_path / "p.json").read_text())
     result = _ok(runner, [*common, "--truncation", "0.5", "--out", tmp_path / "t.json"])
     assert "truncation 0.5" in result.output
@@ -95,9 +96,6 @@ def test_truncation_is_recorded_and_published_fid_options_need_a_protocol(
     assert plain["truncation"] is None
     assert truncated["truncation"] == {"scale": 0.5, "bound": 2.0}
     assert truncated["fid"] != plain["fid"]  # the same seed, other noise: other images
-    zero = _ok(runner, [*common, "--truncation", "0", "--out", tmp_path / "z.json"])
-    assert "truncation" not in zero.output.splitlines()[0]
-    assert json.loads((tmp_path / "z.json").read_text())["fid"] == plain["fid"]
 
     for option in (["--passes", "2"], ["--reference-stats", "stats.npz"]):
         result = runner.invoke(cli, [str(a) for a in [*common, *option]])
@@ -124,14 +122,20 @@ def test_the_model_truncation_is_the_default_and_truncation_0_forces_plain_noise
     assert "truncation 0.5 (the model's)" in result.output.splitlines()[0]
     _ok(runner, ["evaluate", run, *common, "--truncation", "0.5", "--out", tmp_path / "set.json"])
     _ok(runner, ["evaluate", narrow, *common, "--truncation", "0", "--out", tmp_path / "0.json"])
-    _ok(runner, ["evaluate", run, *common, "--out", tmp_path / "plain.json"])
-    own, given, zero, plain = (
-        json.loads((tmp_path / f"{name}.json").read_text()) for name in ("own", "set", "0", "plain")
+    _ok(runner, ["evaluate", run, *common, "--truncation", "0", "--out", tmp_path / "plain.json"])
+    _ok(runner, ["evaluate", run, *common, "--out", tmp_path / "recipe.json"])
+    own, given, zero, plain, recipe = (
+        json.loads((tmp_path / f"{name}.json").read_text())
+        for name in ("own", "set", "0", "plain", "recipe")
     )
     assert own["truncation"] == {"scale": 0.5, "bound": 2.0}
     assert own["fid"] == given["fid"] and own["diversity"] == given["diversity"]
     assert zero["truncation"] is None and plain["truncation"] is None
     assert zero["fid"] == plain["fid"] != own["fid"]
+    # the run itself samples at its recipe's truncation (the shapes recipe's 0.7)
+    recipe_truncation = json.loads((run / "config.json").read_text())["model"]["truncation"]
+    assert recipe_truncation > 0
+    assert recipe["truncation"] == {"scale": recipe_truncation, "bound": 2.0}
 
 
 def test_a_saved_model_is_evaluated_at_the_truncation_its_model_card_records(
