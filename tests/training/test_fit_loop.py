@@ -284,11 +284,11 @@ def test_fit_writes_style_transfer_and_interpolation_grids(tmp_path):
 
 
 def _interpolation_noise(run):
-    """The first row's z of samples.interpolation_images, twice."""
-    z = np.random.default_rng(run.config.train.seed + 1).standard_normal(
-        (1, run.model_config.z_dim)
-    )
-    return np.repeat(z, 2, axis=0).astype(np.float32)
+    """The first row's z of samples.interpolation_images (at the model's truncation), twice."""
+    from tf_t2i.training import samples
+
+    z = samples.grid_noise(run.config, run.config.train.seed + 1, samples.INTERPOLATION_ROWS)[:1]
+    return np.repeat(z, 2, axis=0)
 
 
 def test_resume_under_mirrored_strategy_continues_with_the_right_batches(tmp_path):
