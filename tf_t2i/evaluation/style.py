@@ -222,9 +222,7 @@ def _spread(inputs: StyleInputs, group: str, captions: list[str], rng) -> dict:
     chosen = chosen[:SPREAD_CAPTIONS]
     if not chosen:
         return {"skipped": f"no held-out caption leaves {group} free"}
-    repeated = {k: np.repeat(v[chosen], SPREAD_SEEDS, axis=0) for k, v in inputs.conditions.items()}
-    noise = rng.standard_normal((len(chosen) * SPREAD_SEEDS, inputs.z_dim)).astype("f4")
-    images = inputs.generate_all(repeated, noise)
+    images = _seeded_images(inputs, chosen, rng)
     predicted = groups_lib.group_values(
         inputs.evaluator.predict(images)["attr_probs"], indices
     ).reshape(len(chosen), SPREAD_SEEDS)
@@ -239,9 +237,21 @@ def _spread(inputs: StyleInputs, group: str, captions: list[str], rng) -> dict:
         pool = np.flatnonzero(pool_labels == label) if label >= 0 else np.arange(len(pool_labels))
         draws = rng.choice(pool, SPREAD_SEEDS, replace=True)
         real_entropies.append(groups_lib.entropy(pool_values[draws], num_values))
-    real_entropy = float(np.mean(real_entropies))
+    return _spread_figures(len(chosen), num_values, fake, float(np.mean(real_entropies)))
+
+
+def _seeded_images(inputs: StyleInputs, chosen, rng) -> np.ndarray:
+    """G's images of the captions `chosen`, each drawn with SPREAD_SEEDS noise vectors,
+    caption by caption: [len(chosen) * SPREAD_SEEDS, H, W, C]."""
+    repeated = {k: np.repeat(v[chosen], SPREAD_SEEDS, axis=0) for k, v in inputs.conditions.items()}
+    noise = rng.standard_normal((len(chosen) * SPREAD_SEEDS, inputs.z_dim)).astype("f4")
+    return inputs.generate_all(repeated, noise)
+
+
+def _spread_figures(captions: int, num_values: int, fake: float, real_entropy: float) -> dict:
+    """The spread's figures from the mean entropies (nats) of G's and the real images' values."""
     return {
-        "captions": len(chosen),
+        "captions": captions,
         "seeds": SPREAD_SEEDS,
         "values": num_values,
         "entropy": fake,
@@ -261,9 +271,7 @@ def _rotation_spread(inputs: StyleInputs, rng) -> dict:
     chosen = np.flatnonzero(reader.readable(labels))[:SPREAD_CAPTIONS]
     if not len(chosen):
         return {"skipped": "no held-out caption names a shape with an angle"}
-    repeated = {k: np.repeat(v[chosen], SPREAD_SEEDS, axis=0) for k, v in inputs.conditions.items()}
-    noise = rng.standard_normal((len(chosen) * SPREAD_SEEDS, inputs.z_dim)).astype("f4")
-    images = inputs.generate_all(repeated, noise)
+    images = _seeded_images(inputs, chosen, rng)
     bins = reader.bins(reader.read(images, np.repeat(labels[chosen], SPREAD_SEEDS)))
     bins = bins.reshape(len(chosen), SPREAD_SEEDS)
     # a caption counts with at least MIN_READ images whose shape shows its corners
@@ -283,17 +291,7 @@ def _rotation_spread(inputs: StyleInputs, rng) -> dict:
             draws = rng.choice(pool, SPREAD_SEEDS, replace=True)
             real_entropies.append(groups_lib.entropy(pool_bins[draws], ANGLE_BINS))
     real_entropy = float(np.mean(real_entropies)) if real_entropies else 0.0
-    return {
-        "captions": len(counted),
-        "seeds": SPREAD_SEEDS,
-        "values": ANGLE_BINS,
-        "unread": unread,
-        "entropy": fake,
-        "max_entropy": math.log(ANGLE_BINS),
-        "spread": fake / math.log(ANGLE_BINS),
-        "real_entropy": real_entropy,
-        "spread_vs_real": fake / real_entropy if real_entropy > 0 else None,
-    }
+    return {"unread": unread, **_spread_figures(len(counted), ANGLE_BINS, fake, real_entropy)}
 
 
 def _transfer(inputs: StyleInputs, style_groups: list[str], captions: list[str], rng) -> dict:
