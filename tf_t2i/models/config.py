@@ -96,11 +96,6 @@ class ModelConfig:
     aux_weight: float = 0.0
     # weight of Mao et al.'s mode-seeking term, which makes G use z (0 = off; +1 G pass)
     mode_seeking_weight: float = 0.0
-    # the mode-seeking ratio |G(z1,c) - G(z2,c)| / |z1 - z2| (mean absolute differences,
-    # images in [-1, 1]) counts only up to this bound (Yang et al. 2019's tau): pairs that
-    # already differ that much, e.g. in their background, are not pushed further apart
-    # pixel by pixel (0 = unbounded, Mao et al.'s term)
-    mode_seeking_bound: float = 0.0
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
     augment: list[str] = dataclasses.field(default_factory=list)
@@ -292,7 +287,6 @@ class ModelConfig:
             "mask_noise",
             "instance_noise_decay_steps",
             "mode_seeking_weight",
-            "mode_seeking_bound",
             "r1_gamma",
             "aux_weight",
             "style_reconstruction_weight",
