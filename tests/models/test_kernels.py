@@ -87,19 +87,12 @@ def _copy(source, target):
     target.set_weights(source.get_weights())
 
 
-@pytest.mark.parametrize(
-    ("policy", "tolerance", "g_output"),
-    [
-        ("float32", 1e-4, "transpose"),
-        ("mixed_bfloat16", 0.03, "transpose"),
-        ("float32", 1e-4, "resize"),
-    ],
-)
-def test_both_settings_give_the_same_outputs(policy, tolerance, g_output, float32_policy):
+@pytest.mark.parametrize(("policy", "tolerance"), [("float32", 1e-4), ("mixed_bfloat16", 0.03)])
+def test_both_settings_give_the_same_outputs(policy, tolerance, float32_policy):
     # Tolerances relative to the largest output: float32 1e-4 (summation order);
     # bfloat16 3% (each layer rounds to 8 significant bits, a different order per kernel).
     keras.mixed_precision.set_dtype_policy(policy)
-    config = dict(conditions=["text"], image_size=32, g_output=g_output)
+    config = dict(conditions=["text"], image_size=32)
     cpu = build_gan(tiny_config(kernels="cpu", **config), seed=0)
     stock = build_gan(tiny_config(kernels="stock", **config), seed=0)
     _copy(cpu.generator, stock.generator)

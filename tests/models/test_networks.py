@@ -42,21 +42,6 @@ def test_every_combination_shapes_and_ranges(name):
     assert logits.shape == (3, 1) and np.all(np.isfinite(logits.numpy()))
 
 
-@pytest.mark.parametrize("size", [28, 32, 64])
-def test_resize_output_draws_the_image_with_a_3x3_conv(size):
-    config = tiny_config(image_size=size, channels=3, ngf=2, g_output="resize")
-    batch = make_batch(config, batch_size=2, with_noise=True)
-    generator = build_generator(config)
-    layer = generator.get_layer("g_to_image")
-    assert not isinstance(layer, keras.layers.Conv2DTranspose)
-    hidden = generator.get_layer(f"g_up{config.num_blocks - 2}").output.shape[-1]
-    assert tuple(layer.kernel.shape) == (3, 3, hidden, 3)
-    assert generator.get_layer("g_to_image_up").output.shape == (None, size, size, hidden)
-    images = generator(_inputs(config, batch, "noise", batch["noise"])).numpy()
-    assert images.shape == (2, size, size, 3)
-    assert np.all(np.abs(images) <= 1.0) and images.std() > 0
-
-
 def test_generator_output_depends_on_each_condition():
     config = tiny_config(conditions=["text", "class", "mask"], mask_resolutions=[8])
     batch = make_batch(config, batch_size=2, with_noise=True)

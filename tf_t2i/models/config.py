@@ -20,8 +20,6 @@ VECTOR_CONDITIONS = ("text", "attributes", "class")
 # Conditions that can be interpolated (GAN-INT): continuous vectors only.
 INTERPOLABLE_CONDITIONS = ("text", "attributes")
 IMAGE_SIZES = (28, 32, 64, 128)
-# How G's last block reaches the image size (models/generator.py).
-G_OUTPUTS = ("transpose", "resize")
 # DiffAugment policies (tf_t2i/models/augment.py keeps the transforms).
 AUGMENT_POLICIES = ("color", "translation", "cutout")
 # |z| beyond this is redrawn when sampling with truncation: DF-GAN's bound, and the two
@@ -61,10 +59,6 @@ class ModelConfig:
     z_dim: int = 100  # noise size; z ~ N(0, 1)
     ngf: int = 64  # generator width: the 4x4 block has ngf*8 channels
     ndf: int = 64  # discriminator width: the 4x4 block has ndf*8 channels
-    # G's last 2x up-sampling to the image: "transpose" (DCGAN's 4x4 stride-2 transposed
-    # conv) or "resize" (repeat each pixel 2x2, then a 3x3 conv; Odena et al. 2016): the
-    # transposed kernel's checkerboard shows as a 2-pixel speckle at 32x32
-    g_output: str = "transpose"
     sync_batch_norm: bool = False  # batch statistics over all replicas under tf.distribute
     # auto | cpu | stock: the project's CPU kernels, or Keras's; auto = cpu when no GPU or
     # TPU is visible (models/kernels.py). Checkpoints restore across the settings.
@@ -278,10 +272,6 @@ class ModelConfig:
                     f"model.mask_resolutions: {bad} not among the feature-map sizes "
                     f"{sorted(allowed)} of a {self.image_size}x{self.image_size} model"
                 )
-        if self.g_output not in G_OUTPUTS:
-            raise T2IError(
-                f"model.g_output: unknown value {self.g_output!r}; choose one of {G_OUTPUTS}"
-            )
         bad = [p for p in self.augment if p not in AUGMENT_POLICIES]
         if bad:
             raise T2IError(f"model.augment: unknown {bad}; choose from {list(AUGMENT_POLICIES)}")

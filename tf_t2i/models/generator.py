@@ -11,7 +11,7 @@ from tf_t2i.models.conditions import (
     project_conditions,
 )
 from tf_t2i.models.config import ModelConfig
-from tf_t2i.models.kernels import conv2d, conv2d_transpose
+from tf_t2i.models.kernels import conv2d_transpose
 from tf_t2i.models.layers import batch_norm
 
 
@@ -20,11 +20,8 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
 
     z and the projected condition are concatenated, mapped to a base x base x (ngf*8)
     block (base = 4, or 7 for 28x28), then up-sampled 2x per block (transposed conv 4x4,
-    batch norm, ReLU) with halving width, ending in a tanh at the image size. With
-    `g_output: resize` the last block up-samples by repeating pixels and draws the image
-    with a 3x3 conv instead (Odena et al. 2016): no checkerboard of its stride-2 kernel.
-    With the mask condition, the mask is average-pooled and concatenated before the
-    chosen blocks.
+    batch norm, ReLU) with halving width, ending in a tanh at the image size. With the mask
+    condition, the mask is average-pooled and concatenated before the chosen blocks.
 
     Args:
         config: the model config.
@@ -61,13 +58,9 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
         if x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"g_mask{x.shape[1]}")
         if block == config.num_blocks - 1:
-            if config.g_output == "resize":
-                x = keras.layers.UpSampling2D(2, name="g_to_image_up")(x)  # nearest
-                x = conv2d(config.kernels, config.channels, 3, padding="same", name="g_to_image")(x)
-            else:
-                x = conv2d_transpose(
-                    config.kernels, config.channels, 4, strides=2, padding="same", name="g_to_image"
-                )(x)
+            x = conv2d_transpose(
+                config.kernels, config.channels, 4, strides=2, padding="same", name="g_to_image"
+            )(x)
             # (B, image_size, image_size, channels)
             break
         x = conv2d_transpose(
