@@ -96,9 +96,6 @@ class ModelConfig:
     aux_weight: float = 0.0
     # weight of Mao et al.'s mode-seeking term, which makes G use z (0 = off; +1 G pass)
     mode_seeking_weight: float = 0.0
-    # the weight decays linearly to 0 over this many steps (0 = constant): mode seeking
-    # breaks the collapse early, then D may clean up the pixel-level speckle it rewards
-    mode_seeking_decay_steps: int = 0
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
     augment: list[str] = dataclasses.field(default_factory=list)
@@ -290,7 +287,6 @@ class ModelConfig:
             "mask_noise",
             "instance_noise_decay_steps",
             "mode_seeking_weight",
-            "mode_seeking_decay_steps",
             "r1_gamma",
             "aux_weight",
             "style_reconstruction_weight",
