@@ -228,16 +228,28 @@ def _spread(inputs: StyleInputs, group: str, captions: list[str], rng) -> dict:
     ).reshape(len(chosen), SPREAD_SEEDS)
     num_values = len(indices)
     fake = float(np.mean([groups_lib.entropy(p, num_values) for p in predicted]))
-    # the same measure on SPREAD_SEEDS real images of each caption's class
     pool_labels = inputs.reference["labels"]
+    pools = [
+        np.flatnonzero(pool_labels == label) if label >= 0 else np.arange(len(pool_labels))
+        for label in inputs.real["labels"][chosen]
+    ]
     pool_values = groups_lib.group_values(inputs.reference["attr_probs"], indices)
-    real_entropies = []
-    for i in chosen:
-        label = inputs.real["labels"][i]
-        pool = np.flatnonzero(pool_labels == label) if label >= 0 else np.arange(len(pool_labels))
-        draws = rng.choice(pool, SPREAD_SEEDS, replace=True)
-        real_entropies.append(groups_lib.entropy(pool_values[draws], num_values))
-    return _spread_figures(len(chosen), num_values, fake, float(np.mean(real_entropies)))
+    real_entropy = _real_entropy(pools, pool_values, num_values, rng)
+    return _spread_figures(len(chosen), num_values, fake, real_entropy)
+
+
+def _real_entropy(pools, values, num_values: int, rng) -> float:
+    """The mean entropy (nats) of `values` over SPREAD_SEEDS real images drawn with
+    replacement from each caption's pool (indices into the reference pool): the spread
+    measure on real images. Empty pools are skipped (a rotation pool holds only the
+    images whose angle was read); 0.0 when all are empty. A caption's own class is
+    never empty in `_spread`: the held-out images are part of the reference pool."""
+    entropies = [
+        groups_lib.entropy(values[rng.choice(pool, SPREAD_SEEDS, replace=True)], num_values)
+        for pool in pools
+        if len(pool)
+    ]
+    return float(np.mean(entropies)) if entropies else 0.0
 
 
 def _seeded_images(inputs: StyleInputs, chosen, rng) -> np.ndarray:
@@ -281,16 +293,10 @@ def _rotation_spread(inputs: StyleInputs, rng) -> dict:
         return {"captions": 0, "unread": unread, "spread": None, "spread_vs_real": None,
                 "skipped": f"no caption has {MIN_READ} images whose angle can be read"}  # fmt: skip
     fake = float(np.mean([groups_lib.entropy(b, ANGLE_BINS) for b in counted]))
-    # the same measure on SPREAD_SEEDS real images of each caption's class
     pool_labels = inputs.reference["labels"]
     pool_bins = reader.bins(inputs.reference["angles"])
-    real_entropies = []
-    for i in chosen:
-        pool = np.flatnonzero((pool_labels == labels[i]) & (pool_bins >= 0))
-        if len(pool):
-            draws = rng.choice(pool, SPREAD_SEEDS, replace=True)
-            real_entropies.append(groups_lib.entropy(pool_bins[draws], ANGLE_BINS))
-    real_entropy = float(np.mean(real_entropies)) if real_entropies else 0.0
+    pools = [np.flatnonzero((pool_labels == label) & (pool_bins >= 0)) for label in labels[chosen]]
+    real_entropy = _real_entropy(pools, pool_bins, ANGLE_BINS, rng)
     return {"unread": unread, **_spread_figures(len(counted), ANGLE_BINS, fake, real_entropy)}
 
 
