@@ -125,3 +125,31 @@ class MinibatchStddev(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] + 1)
+
+
+@keras.saving.register_keras_serializable(package="tf_t2i")
+class Blur(keras.layers.Layer):
+    """A fixed [1, 2, 1] x [1, 2, 1] / 16 low-pass over each channel, edges reflected.
+
+    Before a stride-2 conv it makes the conv anti-aliased (Zhang 2019; StyleGAN2's D blurs
+    before each downsampling conv): the conv's input gradient, the signal D sends G, loses
+    the stride's 2-pixel checkerboard, which a plain strided D sends and G learns to draw
+    as speckle. The filter passes flat regions and zeroes the highest frequency (a
+    1-pixel alternation).
+
+    Input [B, H, W, C] -> output of the same shape and dtype.
+
+    Example:
+        >>> Blur()(tf.ones([1, 4, 4, 2])).numpy().max()
+        1.0
+    """
+
+    def call(self, inputs):
+        x = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+        rows = x.shape[1] - 2 if x.shape[1] is not None else tf.shape(x)[1] - 2
+        cols = x.shape[2] - 2 if x.shape[2] is not None else tf.shape(x)[2] - 2
+        x = (x[:, :rows] + 2 * x[:, 1 : rows + 1] + x[:, 2:]) / 4  # along the rows
+        return (x[:, :, :cols] + 2 * x[:, :, 1 : cols + 1] + x[:, :, 2:]) / 4
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
