@@ -96,40 +96,25 @@ def gan_cls_generator_loss(
 
 
 def mode_seeking_loss(
-    images_1: tf.Tensor,
-    images_2: tf.Tensor,
-    noise_1: tf.Tensor,
-    noise_2: tf.Tensor,
-    distance: str = "l1",
+    images_1: tf.Tensor, images_2: tf.Tensor, noise_1: tf.Tensor, noise_2: tf.Tensor
 ) -> tf.Tensor:
     """Mao et al. 2019's mode-seeking term for G: 1 / (|G(z1,c) - G(z2,c)| / |z1 - z2|).
 
     Two noise vectors drawn for one condition should give images as far apart as the noise
     vectors are; the term is large when G ignores z (the conditional mode collapse of
-    GAN-CLS, where every sample of a caption is the same image). The noise distance is
-    the mean absolute difference, as in the paper; the image distance is too ("l1"), or
-    the root mean square difference ("l2"). L1's gradient pushes every pixel apart
-    equally hard, also where the two images agree (sign(x1 - x2) of a tiny difference),
-    which rewards pixel noise on flat regions; L2's is (x1 - x2) / |x1 - x2|: it pushes
-    the pixels where the images already differ (a background, a pose) and leaves the
-    agreeing ones alone.
+    GAN-CLS, where every sample of a caption is the same image). Distances are mean
+    absolute differences, as in the paper.
 
     Args:
         images_1, images_2: G's images for the same conditions, [B, H, W, C].
         noise_1, noise_2: the z that made them, [B, z_dim].
-        distance: "l1" (Mao et al.) or "l2" (see above).
 
     Returns:
         float32 [B], per-pair loss.
     """
-    difference = tf.cast(images_1, tf.float32) - tf.cast(images_2, tf.float32)
-    if distance == "l1":
-        image_distance = tf.reduce_mean(tf.abs(difference), axis=[1, 2, 3])
-    elif distance == "l2":
-        # + tiny inside the root: its gradient stays finite for identical images
-        image_distance = tf.sqrt(tf.reduce_mean(tf.square(difference), axis=[1, 2, 3]) + 1e-12)
-    else:
-        raise ValueError(f"mode_seeking_loss: distance {distance!r} is not 'l1' or 'l2'")
+    image_distance = tf.reduce_mean(
+        tf.abs(tf.cast(images_1, tf.float32) - tf.cast(images_2, tf.float32)), axis=[1, 2, 3]
+    )
     noise_difference = tf.cast(noise_1, tf.float32) - tf.cast(noise_2, tf.float32)
     noise_distance = tf.maximum(tf.reduce_mean(tf.abs(noise_difference), axis=-1), 1e-8)
     return 1.0 / (image_distance / noise_distance + 1e-5)

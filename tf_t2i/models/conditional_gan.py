@@ -333,8 +333,7 @@ class ConditionalGAN(keras.Model):
         """
         other_noise = keras.random.normal(tf.shape(noise), seed=self.seed_generator)  # z2
         other = self.generator({"noise": other_noise, **right}, training=True)  # G(z2, h)
-        distance = self.model_config.mode_seeking_distance
-        return losses.mode_seeking_loss(fake, other, noise, other_noise, distance)
+        return losses.mode_seeking_loss(fake, other, noise, other_noise)
 
     def _interpolation(self, noise, right, batch):
         """GAN-INT: G(z, beta*t1 + (1-beta)*t2) and D's logits on it, float32 [B].

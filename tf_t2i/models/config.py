@@ -99,9 +99,6 @@ class ModelConfig:
     aux_weight: float = 0.0
     # weight of Mao et al.'s mode-seeking term, which makes G use z (0 = off; +1 G pass)
     mode_seeking_weight: float = 0.0
-    # its image distance: l1 (Mao et al.) or l2, which does not push apart the pixels where
-    # two samples agree (losses.mode_seeking_loss)
-    mode_seeking_distance: str = "l1"
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
     augment: list[str] = dataclasses.field(default_factory=list)
@@ -247,10 +244,6 @@ class ModelConfig:
             raise T2IError(f"model.image_size: {self.image_size} is not one of {IMAGE_SIZES}")
         if self.kernels not in KERNELS:
             raise T2IError(f"model.kernels: {self.kernels!r} is not one of {', '.join(KERNELS)}")
-        if self.mode_seeking_distance not in ("l1", "l2"):
-            raise T2IError(
-                f"model.mode_seeking_distance: {self.mode_seeking_distance!r} is not l1 or l2"
-            )
         if self.channels not in (1, 3):
             raise T2IError(f"model.channels: {self.channels} must be 1 or 3")
         for name in ("z_dim", "ngf", "ndf", "proj_dim", "d_steps"):
