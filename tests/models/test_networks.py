@@ -84,31 +84,3 @@ def test_projection_head_adds_the_inner_product():
     expected = concat_logits[:, 0] + np.sum((condition @ kernel) * pooled, axis=1)
     np.testing.assert_allclose(head(inputs).numpy()[:, 0], expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(pooled, features.numpy().mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
-
-
-def _high_frequency_share(gradient):
-    """The share of |gradient| that a 3x3 box blur removes."""
-    padded = tf.pad(gradient, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-    rows, cols = gradient.shape[1], gradient.shape[2]
-    low = sum(padded[:, i : i + rows, j : j + cols] for i in range(3) for j in range(3)) / 9
-    return float(tf.reduce_mean(tf.abs(gradient - low)) / tf.reduce_mean(tf.abs(gradient)))
-
-
-def test_blurred_discriminator_sends_a_smoother_gradient_with_the_same_weights():
-    """model.d_blur: D's input gradient (what G learns from) loses its high frequencies;
-    the weights are those of the plain D, so checkpoints keep their layout."""
-    images = tf.random.stateless_uniform([8, 32, 32, 3], [2, 3], -1.0, 1.0)
-    shares, shapes = {}, {}
-    for blur in (False, True):
-        keras.utils.set_random_seed(0)
-        config = tiny_config(image_size=32, d_blur=blur)
-        discriminator = build_discriminator(config)
-        batch = make_batch(config, batch_size=8)
-        with tf.GradientTape() as tape:
-            tape.watch(images)
-            inputs = {k: v for k, v in batch.items() if k in discriminator.input}
-            total = tf.reduce_sum(discriminator({**inputs, "images": images}, training=True))
-        shares[blur] = _high_frequency_share(tape.gradient(total, images))
-        shapes[blur] = [w.shape for w in discriminator.weights]
-    assert shapes[True] == shapes[False]
-    assert shares[True] < 0.5 * shares[False], shares

@@ -12,7 +12,7 @@ from tf_t2i.models.conditions import (
 )
 from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.kernels import conv2d
-from tf_t2i.models.layers import Blur, LeakyReLU, MinibatchStddev, batch_norm
+from tf_t2i.models.layers import LeakyReLU, MinibatchStddev, batch_norm
 
 
 def conv_trunk(
@@ -22,7 +22,6 @@ def conv_trunk(
     mask: keras.KerasTensor | None = None,
     mask_resolutions: tuple[int, ...] = (),
     normalize: bool = True,
-    blur: bool = False,
 ) -> keras.KerasTensor:
     """Strided 4x4 convs with leaky ReLU(0.2), batch norm after the first, to base x base.
 
@@ -35,7 +34,6 @@ def conv_trunk(
         mask: optional mask [B, H, W, 1], concatenated before blocks at mask_resolutions.
         mask_resolutions: input resolutions of the blocks that get the mask.
         normalize: batch norm after every conv but the first.
-        blur: low-pass each conv's input (layers.Blur: an anti-aliased strided conv).
 
     Returns:
         [B, base, base, ndf*8]: 4x4x512 at the defaults.
@@ -45,8 +43,6 @@ def conv_trunk(
         if mask is not None and x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"{prefix}_mask{x.shape[1]}")
         width = top // 2 ** (config.num_blocks - 1 - block)
-        if blur:
-            x = Blur(name=f"{prefix}_down{block}_blur")(x)
         x = conv2d(
             config.kernels,
             width,
@@ -132,7 +128,7 @@ def build_trunk(config: ModelConfig) -> keras.Model:
     # No batch norm in D: with it, D separated fakes within ~100 steps (D(fake) ~0.02) and G
     # collapsed to one caption-independent image on the shapes data; without it D(fake) stays
     # ~0.2-0.4 and the default job's samples follow the captions' colours and backgrounds.
-    x = conv_trunk(images, config, "d", mask, mask_resolutions, normalize=False, blur=config.d_blur)
+    x = conv_trunk(images, config, "d", mask, mask_resolutions, normalize=False)
     # (B, base, base, ndf*8)
     if mask is not None and config.base_size in mask_resolutions:
         x = concat_mask(x, mask, config, f"d_mask{config.base_size}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tf_t2i.models.config import ModelConfig
@@ -126,37 +125,3 @@ class MinibatchStddev(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] + 1)
-
-
-@keras.saving.register_keras_serializable(package="tf_t2i")
-class Blur(keras.layers.Layer):
-    """A fixed [1, 2, 1] x [1, 2, 1] / 16 low-pass over each channel ("same", zero padded).
-
-    Before a stride-2 conv it makes the conv anti-aliased (Zhang 2019; StyleGAN2's D blurs
-    before each downsampling conv): the conv's input gradient, the signal D sends G, loses
-    the stride's 2-pixel checkerboard, which a plain strided D sends and G learns to draw
-    as speckle. The filter passes flat regions and zeroes the highest frequency (a
-    1-pixel alternation). It runs as a float32 depthwise conv: 2.2 ms forward and
-    backward over D's three maps at batch 32 here, against 3.1 in bfloat16 and 46 for
-    shifted slices (bfloat16 elementwise ops are slow on this CPU); reflected edges
-    doubled the cost, so the edges are zero padded like the convs themselves.
-
-    Input [B, H, W, C] -> output of the same shape and dtype.
-
-    Example:
-        >>> Blur()(tf.ones([1, 4, 4, 2])).numpy()[0, 1:3, 1:3, 0]
-        array([[1., 1.],
-               [1., 1.]], dtype=float32)
-    """
-
-    def call(self, inputs):
-        taps = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0
-        kernel = tf.constant(
-            np.tile(taps[:, :, None, None], [1, 1, inputs.shape[-1], 1]), tf.float32
-        )
-        # (3, 3, C, 1): one filter per channel
-        blurred = tf.nn.depthwise_conv2d(tf.cast(inputs, tf.float32), kernel, [1, 1, 1, 1], "SAME")
-        return tf.cast(blurred, inputs.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
