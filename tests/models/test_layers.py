@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_t2i.models.layers import Blur, FusedBatchNormalization, LeakyReLU, MinibatchStddev
+from tf_t2i.models.layers import FusedBatchNormalization, LeakyReLU, MinibatchStddev
 
 
 def _pair(x):
@@ -128,32 +128,3 @@ def test_minibatch_stddev_serialization_round_trip():
     layer = MinibatchStddev(name="spread")
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert isinstance(restored, MinibatchStddev) and restored.name == "spread"
-
-
-def test_blur_is_the_121_filter_with_zero_padded_edges():
-    x = np.random.default_rng(0).uniform(size=(2, 6, 5, 3)).astype("f4")
-    padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)])
-    taps = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
-    expected = np.zeros_like(x)
-    for i in range(3):
-        for j in range(3):
-            expected += taps[i, j] * padded[:, i : i + 6, j : j + 5]
-    np.testing.assert_allclose(Blur()(tf.constant(x)).numpy(), expected, atol=1e-6)
-
-
-def test_blur_keeps_flat_maps_and_removes_the_checkerboard():
-    inside = (slice(None), slice(1, -1), slice(1, -1))  # away from the zero-padded edge
-    flat = tf.fill([1, 6, 6, 2], 0.7)
-    np.testing.assert_allclose(Blur()(flat).numpy()[inside], 0.7, atol=1e-6)
-    sign = (-1.0) ** (np.arange(6)[:, None] + np.arange(6)[None, :])
-    checkerboard = tf.constant(sign[None, :, :, None], tf.float32)
-    np.testing.assert_allclose(Blur()(checkerboard).numpy()[inside], 0.0, atol=1e-6)
-
-
-def test_blur_bfloat16_and_serialization(float32_policy):
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    y = Blur()(tf.ones([1, 4, 4, 1], tf.bfloat16))
-    assert y.dtype == tf.bfloat16 and y.shape == (1, 4, 4, 1)
-    layer = Blur(name="blur")
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    assert isinstance(restored, Blur) and restored.name == "blur"

@@ -84,26 +84,3 @@ def test_projection_head_adds_the_inner_product():
     expected = concat_logits[:, 0] + np.sum((condition @ kernel) * pooled, axis=1)
     np.testing.assert_allclose(head(inputs).numpy()[:, 0], expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(pooled, features.numpy().mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
-
-
-def test_blurred_generator_draws_no_checkerboard_before_its_tanh():
-    """model.g_blur: whatever G's weights, its pre-tanh map has no 1-pixel alternation;
-    the weights are those of the plain G."""
-    shapes = {}
-    for blur in (False, True):
-        keras.utils.set_random_seed(0)
-        config = tiny_config(image_size=32, g_blur=blur)
-        generator = build_generator(config)
-        shapes[blur] = [w.shape for w in generator.weights]
-        last = "g_blur" if blur else "g_to_image"
-        logits = keras.Model(generator.input, generator.get_layer(last).output)
-        batch = make_batch(config, batch_size=4, with_noise=True)
-        maps = logits({k: batch[k] for k in generator.input}, training=True).numpy()
-        sign = (-1.0) ** (np.arange(32)[:, None] + np.arange(32)[None, :])
-        inside = (slice(None), slice(1, -1), slice(1, -1))  # away from the zero-padded edge
-        checkerboard = np.abs((maps * sign[None, :, :, None])[inside].mean(axis=(1, 2)))
-        if blur:
-            assert checkerboard.max() < 1e-3 * np.abs(maps).mean()
-        else:  # a random transposed conv does draw one
-            assert checkerboard.max() > 1e-2 * np.abs(maps).mean()
-    assert shapes[True] == shapes[False]

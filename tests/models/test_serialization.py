@@ -18,7 +18,6 @@ def _config():
         augment=["color"],  # the one policy allowed beside a mask
         ema_decay=0.9,  # generate() draws with G_ema: its weights must round-trip too
         aux_weight=1.0,
-        g_blur=True,  # G's Blur layer must deserialize
     )
 
 

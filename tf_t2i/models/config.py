@@ -63,9 +63,6 @@ class ModelConfig:
     # auto | cpu | stock: the project's CPU kernels, or Keras's; auto = cpu when no GPU or
     # TPU is visible (models/kernels.py). Checkpoints restore across the settings.
     kernels: str = "auto"
-    # G low-passes its last map before the tanh (layers.Blur), so it cannot draw the
-    # 1-pixel checkerboard of its transposed convs
-    g_blur: bool = False
     minibatch_stddev: bool = False  # D sees the batch's feature spread (against mode collapse)
     # D adds <V phi(c), mean_xy features> (projection discriminator); a no-op without a
     # text, attributes or class condition, so recipes can keep it on under --condition none

@@ -12,7 +12,7 @@ from tf_t2i.models.conditions import (
 )
 from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.kernels import conv2d_transpose
-from tf_t2i.models.layers import Blur, batch_norm
+from tf_t2i.models.layers import batch_norm
 
 
 def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
@@ -62,8 +62,6 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
                 config.kernels, config.channels, 4, strides=2, padding="same", name="g_to_image"
             )(x)
             # (B, image_size, image_size, channels)
-            if config.g_blur:
-                x = Blur(name="g_blur")(x)
             break
         x = conv2d_transpose(
             config.kernels,

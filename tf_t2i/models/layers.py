@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tf_t2i.models.config import ModelConfig
@@ -126,35 +125,3 @@ class MinibatchStddev(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] + 1)
-
-
-@keras.saving.register_keras_serializable(package="tf_t2i")
-class Blur(keras.layers.Layer):
-    """A fixed [1, 2, 1] x [1, 2, 1] / 16 low-pass over each channel ("same", zero padded).
-
-    On G's last map, before the tanh (model.g_blur), G can no longer draw a 1-pixel
-    alternation, the checkerboard its transposed convs leave; the real images have almost
-    none of it (0.1% of their power; bench/results/style_remedies.md). The filter passes
-    flat regions and zeroes that highest frequency. It runs as a float32 depthwise conv
-    (in bfloat16 it was 1.4x slower, as shifted slices 20x); the edges are zero padded
-    like the convs themselves.
-
-    Input [B, H, W, C] -> output of the same shape and dtype.
-
-    Example:
-        >>> Blur()(tf.ones([1, 4, 4, 2])).numpy()[0, 1:3, 1:3, 0]
-        array([[1., 1.],
-               [1., 1.]], dtype=float32)
-    """
-
-    def call(self, inputs):
-        taps = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0
-        kernel = tf.constant(
-            np.tile(taps[:, :, None, None], [1, 1, inputs.shape[-1], 1]), tf.float32
-        )
-        # (3, 3, C, 1): one filter per channel
-        blurred = tf.nn.depthwise_conv2d(tf.cast(inputs, tf.float32), kernel, [1, 1, 1, 1], "SAME")
-        return tf.cast(blurred, inputs.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
