@@ -72,6 +72,10 @@ class ModelConfig:
     # D adds <V phi(c), mean_xy features> (projection discriminator); a no-op without a
     # text, attributes or class condition, so recipes can keep it on under --condition none
     projection: bool = False
+    # D's convs and its projection term divide their kernels by their largest singular value
+    # (Miyato et al.'s spectral normalisation; one power iteration per training call). The
+    # caption's own projection is left as it is: the batch norm after it would undo it.
+    spectral_norm: bool = False
     # --- conditions ---
     conditions: list[str] = dataclasses.field(default_factory=lambda: ["text"])  # [] = DCGAN
     embedding_dim: int = 512  # size of a caption embedding (the text encoder's dim)

@@ -13,6 +13,7 @@ from tf_t2i.models.conditions import (
 from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.kernels import conv2d
 from tf_t2i.models.layers import LeakyReLU, MinibatchStddev, batch_norm
+from tf_t2i.models.spectral_norm import SpectralConv2D, SpectralDense
 
 
 def conv_trunk(
@@ -22,6 +23,7 @@ def conv_trunk(
     mask: keras.KerasTensor | None = None,
     mask_resolutions: tuple[int, ...] = (),
     normalize: bool = True,
+    spectral_norm: bool = False,
 ) -> keras.KerasTensor:
     """Strided 4x4 convs with leaky ReLU(0.2), batch norm after the first, to base x base.
 
@@ -34,6 +36,7 @@ def conv_trunk(
         mask: optional mask [B, H, W, 1], concatenated before blocks at mask_resolutions.
         mask_resolutions: input resolutions of the blocks that get the mask.
         normalize: batch norm after every conv but the first.
+        spectral_norm: spectrally normalised convs (D with model.spectral_norm).
 
     Returns:
         [B, base, base, ndf*8]: 4x4x512 at the defaults.
@@ -50,6 +53,7 @@ def conv_trunk(
             strides=2,
             padding="same",
             use_bias=block == 0,
+            spectral_norm=spectral_norm,
             name=f"{prefix}_down{block}",
         )(x)
         if normalize and block > 0:
@@ -128,7 +132,15 @@ def build_trunk(config: ModelConfig) -> keras.Model:
     # No batch norm in D: with it, D separated fakes within ~100 steps (D(fake) ~0.02) and G
     # collapsed to one caption-independent image on the shapes data; without it D(fake) stays
     # ~0.2-0.4 and the default job's samples follow the captions' colours and backgrounds.
-    x = conv_trunk(images, config, "d", mask, mask_resolutions, normalize=False)
+    x = conv_trunk(
+        images,
+        config,
+        "d",
+        mask,
+        mask_resolutions,
+        normalize=False,
+        spectral_norm=config.spectral_norm,
+    )
     # (B, base, base, ndf*8)
     if mask is not None and config.base_size in mask_resolutions:
         x = concat_mask(x, mask, config, f"d_mask{config.base_size}")
@@ -139,7 +151,9 @@ def build_trunk(config: ModelConfig) -> keras.Model:
     return keras.Model(inputs, x, name="d_trunk")
 
 
-def projection_term(features: keras.KerasTensor, condition: keras.KerasTensor) -> keras.KerasTensor:
+def projection_term(
+    features: keras.KerasTensor, condition: keras.KerasTensor, spectral_norm: bool = False
+) -> keras.KerasTensor:
     """Miyato and Koyama's projection term <V phi(c), mean_xy features(x)>.
 
     The inner product of the image's pooled features with a linear map of the projected
@@ -149,6 +163,7 @@ def projection_term(features: keras.KerasTensor, condition: keras.KerasTensor) -
     Args:
         features: the trunk's output [B, base, base, trunk width].
         condition: the head's projected conditions phi(c) [B, proj_dim * conditions].
+        spectral_norm: V spectrally normalised (model.spectral_norm).
 
     Returns:
         float32 [B, 1], added to the head's logit.
@@ -158,7 +173,8 @@ def projection_term(features: keras.KerasTensor, condition: keras.KerasTensor) -
     """
     pooled = keras.layers.GlobalAveragePooling2D(name="d_pool")(features)
     # (B, trunk width)
-    embedded = keras.layers.Dense(pooled.shape[-1], use_bias=False, name="d_projection")(condition)
+    dense = SpectralDense if spectral_norm else keras.layers.Dense
+    embedded = dense(pooled.shape[-1], use_bias=False, name="d_projection")(condition)
     # (B, trunk width)
     return keras.layers.Dot(axes=1, dtype="float32", name="d_projection_dot")([pooled, embedded])
 
@@ -175,6 +191,7 @@ def build_head(config: ModelConfig, trunk_width: int) -> keras.Model:
     features = keras.Input((base, base, trunk_width), name="features")
     conditions = {k: v for k, v in condition_inputs(config).items() if k != "masks"}
     x = features
+    conv = SpectralConv2D if config.spectral_norm else keras.layers.Conv2D
 
     condition = project_conditions(conditions, config, "d")
     if condition is not None:
@@ -183,16 +200,16 @@ def build_head(config: ModelConfig, trunk_width: int) -> keras.Model:
         x = keras.layers.Concatenate(name="d_x_c")([x, tiled])
         # (B, base, base, trunk width + proj_dim * number of vector conditions)
     if condition is not None or mask_at_base:
-        x = keras.layers.Conv2D(config.ndf * 8, 1, use_bias=False, name="d_joint")(x)
+        x = conv(config.ndf * 8, 1, use_bias=False, name="d_joint")(x)
         x = keras.layers.LeakyReLU(0.2, name="d_joint_lrelu")(x)
         # (B, base, base, ndf*8)
 
-    x = keras.layers.Conv2D(1, base, padding="valid", name="d_logit")(x)
+    x = conv(1, base, padding="valid", name="d_logit")(x)
     # (B, 1, 1, 1)
     logits = keras.layers.Flatten(dtype="float32", name="d_logits")(x)
     # (B, 1) float32
     if config.projection and condition is not None:
         logits = keras.layers.Add(dtype="float32", name="d_logits_projected")(
-            [logits, projection_term(features, condition)]
+            [logits, projection_term(features, condition, config.spectral_norm)]
         )
     return keras.Model({"features": features, **conditions}, logits, name="d_head")

@@ -48,13 +48,21 @@ def resolve_kernels(setting: str = "auto") -> Literal["cpu", "stock"]:
     return "cpu"
 
 
-def conv2d(setting: str, filters: int, kernel_size, **kwargs) -> keras.layers.Conv2D:
-    """keras.layers.Conv2D, or its CPU-kernel subclass `CpuConv2D` (same weights)."""
+def conv2d(
+    setting: str, filters: int, kernel_size, spectral_norm: bool = False, **kwargs
+) -> keras.layers.Conv2D:
+    """keras.layers.Conv2D, or its CPU-kernel subclass `CpuConv2D` (same weights); with
+    spectral_norm, their spectrally normalised versions (models/spectral_norm.py)."""
     import keras
 
     from tf_t2i.models.cpu_conv import CpuConv2D
+    from tf_t2i.models.spectral_norm import SpectralConv2D, SpectralCpuConv2D
 
-    cls = CpuConv2D if resolve_kernels(setting) == "cpu" else keras.layers.Conv2D
+    cpu = resolve_kernels(setting) == "cpu"
+    if spectral_norm:
+        cls = SpectralCpuConv2D if cpu else SpectralConv2D
+    else:
+        cls = CpuConv2D if cpu else keras.layers.Conv2D
     return cls(filters, kernel_size, **kwargs)
 
 
