@@ -6,7 +6,6 @@ import pytest
 import tensorflow as tf
 from conftest import COMBINATIONS, make_batch, tiny_config
 
-from tf_t2i.errors import T2IError
 from tf_t2i.models.discriminator import build_discriminator
 from tf_t2i.models.generator import build_generator
 from tf_t2i.models.style_encoder import build_style_encoder
@@ -62,23 +61,6 @@ def test_reed_widths_at_the_defaults():
     trunk, head = discriminator.get_layer("d_trunk"), discriminator.get_layer("d_head")
     assert trunk.get_layer("d_down3").output.shape == (None, 4, 4, 512)
     assert head.get_layer("d_x_c").output.shape == (None, 4, 4, 512 + 128)
-
-
-@pytest.mark.parametrize("size", [28, 32, 64])
-def test_output_conv_draws_maps_at_the_image_size(size):
-    config = tiny_config(image_size=size, channels=3, ngf=8, g_output_conv=True)
-    generator = build_generator(config)
-    last_up = generator.get_layer(f"g_up{config.num_blocks - 1}")
-    assert last_up.output.shape == (None, size, size, 8 * 8 // 2**config.num_blocks)
-    to_image = generator.get_layer("g_to_image")
-    assert tuple(to_image.kernel_size) == (3, 3) and tuple(to_image.strides) == (1, 1)
-    batch = make_batch(config, batch_size=2, with_noise=True)
-    images = generator(_inputs(config, batch, "noise", batch["noise"])).numpy()
-    assert images.shape == (2, size, size, 3) and np.abs(images).max() <= 1.0
-    plain = build_generator(tiny_config(image_size=size, channels=3, ngf=8))
-    assert plain.count_params() < generator.count_params()
-    with pytest.raises(T2IError, match="model.ngf/ndf: too small"):
-        tiny_config(image_size=128, ngf=2, g_output_conv=True).validate()
 
 
 def test_projection_head_adds_the_inner_product():

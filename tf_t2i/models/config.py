@@ -59,11 +59,6 @@ class ModelConfig:
     z_dim: int = 100  # noise size; z ~ N(0, 1)
     ngf: int = 64  # generator width: the 4x4 block has ngf*8 channels
     ndf: int = 64  # discriminator width: the 4x4 block has ndf*8 channels
-    # G's last up-sampling block draws feature maps at the image size (half as many as the
-    # block before: ngf at 32x32; batch norm, ReLU) and a 3x3 stride-1 conv turns them into
-    # the image (as SNGAN's and BigGAN's generators
-    # end), instead of one transposed conv from half the size straight to the image
-    g_output_conv: bool = False
     sync_batch_norm: bool = False  # batch statistics over all replicas under tf.distribute
     # auto | cpu | stock: the project's CPU kernels, or Keras's; auto = cpu when no GPU or
     # TPU is visible (models/kernels.py). Checkpoints restore across the settings.
@@ -255,8 +250,7 @@ class ModelConfig:
         for name in ("z_dim", "ngf", "ndf", "proj_dim", "d_steps"):
             if int(getattr(self, name)) < 1:
                 raise T2IError(f"model.{name}: must be >= 1, got {getattr(self, name)}")
-        g_maps = self.num_blocks if self.g_output_conv else self.num_blocks - 1
-        if self.ngf * 8 // 2**g_maps < 1 or self.ndf * 8 // 2**self.num_blocks < 1:
+        if self.ngf * 8 // 2 ** (self.num_blocks - 1) < 1 or self.ndf * 8 // 2**self.num_blocks < 1:
             raise T2IError("model.ngf/ndf: too small for this image_size")
         unknown = [c for c in self.conditions if c not in CONDITION_KEYS]
         if unknown:

@@ -11,7 +11,7 @@ from tf_t2i.models.conditions import (
     project_conditions,
 )
 from tf_t2i.models.config import ModelConfig
-from tf_t2i.models.kernels import conv2d, conv2d_transpose
+from tf_t2i.models.kernels import conv2d_transpose
 from tf_t2i.models.layers import batch_norm
 
 
@@ -20,10 +20,8 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
 
     z and the projected condition are concatenated, mapped to a base x base x (ngf*8)
     block (base = 4, or 7 for 28x28), then up-sampled 2x per block (transposed conv 4x4,
-    batch norm, ReLU) with halving width, ending in a tanh at the image size. The last block
-    maps straight to the image; with config.g_output_conv it draws ngf maps like the others
-    and a 3x3 conv maps those to the image. With the mask condition, the mask is
-    average-pooled and concatenated before the chosen blocks.
+    batch norm, ReLU) with halving width, ending in a tanh at the image size. With the mask
+    condition, the mask is average-pooled and concatenated before the chosen blocks.
 
     Args:
         config: the model config.
@@ -59,7 +57,7 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     for block in range(config.num_blocks):
         if x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"g_mask{x.shape[1]}")
-        if block == config.num_blocks - 1 and not config.g_output_conv:
+        if block == config.num_blocks - 1:
             x = conv2d_transpose(
                 config.kernels, config.channels, 4, strides=2, padding="same", name="g_to_image"
             )(x)
@@ -77,11 +75,7 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
         x = batch_norm(config, name=f"g_up{block}_bn")(x)
         x = keras.layers.ReLU(name=f"g_up{block}_relu")(x)
         # (B, base * 2**(block+1), same, ngf*8 / 2**(block+1)): 8x8x256, 16x16x128, 32x32x64
-        # (and 64x64x32 with g_output_conv)
 
-    if config.g_output_conv:
-        x = conv2d(config.kernels, config.channels, 3, padding="same", name="g_to_image")(x)
-        # (B, image_size, image_size, channels)
     images = keras.layers.Activation("tanh", dtype="float32", name="g_tanh")(x)
     # (B, image_size, image_size, channels) float32 in [-1, 1]
     return keras.Model(inputs, images, name=name)
