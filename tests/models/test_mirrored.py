@@ -26,6 +26,13 @@ MIRRORED_CASES = {
         "sync_batch_norm": True,
         "steps": 2,
     },
+    # spectral norm: each replica advances D's u from the same weights (D's u compared too)
+    "spectral norm": {
+        "conditions": ["text"],
+        "spectral_norm": True,
+        "projection": True,
+        "sync_batch_norm": True,
+    },
     # S trains with G on the latent-regression term: S's weights are compared too
     "latent regression": {
         "conditions": ["text"],
