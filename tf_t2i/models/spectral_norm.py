@@ -44,7 +44,9 @@ def spectral_normalize(kernel: tf.Tensor, u: tf.Tensor) -> tuple[tf.Tensor, tf.T
 
 
 class _SpectralNorm:
-    """Mixin for a layer with a `kernel`: adds `spectral_u` and `normalized_kernel`."""
+    """Mixin for a layer with a `kernel`: adds `spectral_u`, and its call applies the layer's
+    op (`_apply`, the convolution by default) to the normalised kernel, then adds the bias
+    (`_add_bias`) and the activation."""
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -65,37 +67,36 @@ class _SpectralNorm:
             self.spectral_u.assign(u)
         return tf.cast(normalized, dtype)
 
-    def _finish(self, outputs):
+    def call(self, inputs, training=None):
+        outputs = self._apply(inputs, self.normalized_kernel(inputs.dtype, training))
         if self.use_bias:
-            outputs = outputs + tf.cast(self.bias, outputs.dtype)
+            outputs = self._add_bias(outputs)
         return outputs if self.activation is None else self.activation(outputs)
+
+    def _apply(self, inputs, kernel):
+        return self.convolution_op(inputs, kernel)
+
+    def _add_bias(self, outputs):
+        return outputs + tf.cast(self.bias, outputs.dtype)
 
 
 @keras.saving.register_keras_serializable(package="tf_t2i")
 class SpectralConv2D(_SpectralNorm, keras.layers.Conv2D):
     """keras.layers.Conv2D (channels last) with a spectrally normalised kernel."""
 
-    def call(self, inputs, training=None):
-        kernel = self.normalized_kernel(inputs.dtype, training)
-        return self._finish(self.convolution_op(inputs, kernel))
-
 
 @keras.saving.register_keras_serializable(package="tf_t2i")
 class SpectralCpuConv2D(_SpectralNorm, CpuConv2D):
-    """CpuConv2D (its faster gradients) with a spectrally normalised kernel."""
+    """CpuConv2D (its faster gradients) with a spectrally normalised kernel; its bias adds
+    with `bias_add`, whose gradient sums in float32, as CpuConv2D's does."""
 
-    def call(self, inputs, training=None):
-        kernel = self.normalized_kernel(inputs.dtype, training)
-        outputs = self.convolution_op(inputs, kernel)
-        if self.use_bias:
-            outputs = bias_add(outputs, self.bias)
-        return outputs if self.activation is None else self.activation(outputs)
+    def _add_bias(self, outputs):
+        return bias_add(outputs, self.bias)
 
 
 @keras.saving.register_keras_serializable(package="tf_t2i")
 class SpectralDense(_SpectralNorm, keras.layers.Dense):
     """keras.layers.Dense on [B, in] with a spectrally normalised kernel."""
 
-    def call(self, inputs, training=None):
-        kernel = self.normalized_kernel(inputs.dtype, training)
-        return self._finish(tf.matmul(inputs, kernel))
+    def _apply(self, inputs, kernel):
+        return tf.matmul(inputs, kernel)
