@@ -210,6 +210,23 @@ def latent_regression_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.T
     return tf.reduce_mean(tf.abs(diff), axis=-1)
 
 
+def batch_prior_kl(codes: tf.Tensor) -> tf.Tensor:
+    """KL(N(mu, var) || N(0, 1)) of a Gaussian fitted to a batch of codes, per dimension
+    mean, the same value for every example: keeps an encoder's codes where z is sampled.
+
+    Args:
+        codes: float [B, D], B >= 2.
+
+    Returns:
+        float32 [B].
+    """
+    codes = tf.cast(codes, tf.float32)
+    mean, variance = tf.nn.moments(codes, axes=[0])
+    variance = tf.maximum(variance, 1e-6)
+    kl = 0.5 * tf.reduce_mean(tf.square(mean) + variance - tf.math.log(variance) - 1.0)
+    return tf.fill(tf.shape(codes)[:1], kl)
+
+
 def reconstruction_loss(images: tf.Tensor, redrawn: tf.Tensor) -> tf.Tensor:
     """Mean absolute pixel difference per image: the style encoder's redrawing of real
     images, and G's style consistency (one z under two captions).
