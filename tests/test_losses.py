@@ -177,3 +177,14 @@ def test_shape_seeking_loss_asks_the_outline_to_move_with_z():
         losses.shape_seeking_loss(tf.cast(square, tf.bfloat16), moved, noise_1, noise_2).dtype
         == tf.float32
     )
+
+
+def test_batch_prior_kl_is_zero_for_standard_normal_codes_and_grows_with_the_shift():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(4000, 8)).astype(np.float32)
+    kl = losses.batch_prior_kl(codes).numpy()
+    assert kl.shape == (4000,) and np.all(kl == kl[0])  # one value, given to every example
+    assert kl[0] < 0.01
+    shifted = losses.batch_prior_kl(codes + 2.0).numpy()[0]
+    np.testing.assert_allclose(shifted, 0.5 * 4.0, rtol=0.05)  # 0.5 * mean^2
+    assert losses.batch_prior_kl(np.zeros((4, 8), np.float32)).numpy()[0] > 5  # collapsed codes
