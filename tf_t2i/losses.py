@@ -3,21 +3,17 @@
 Pairs: `dcgan_discriminator_loss` / `dcgan_generator_loss` (plain real vs fake) and
 `gan_cls_discriminator_loss` / `gan_cls_generator_loss` (Reed et al. 2016, matching-aware
 D; with GAN-INT the generator also sees interpolated conditions). The regularisers:
-`r1_penalty`, `mode_seeking_loss`, `shape_seeking_loss`, `auxiliary_class_loss`. `style_encoder_loss` and
-`reconstruction_loss` train the style encoder. `weighted_sum` adds a dict of named terms
-with their weights, the one place where a network's loss is put together. Every function takes logits (float32 [B]) and returns float32 [B],
-so that `tf.nn.compute_average_loss(loss, global_batch_size)` gives the right mean under
-any tf.distribute strategy.
+`r1_penalty`, `mode_seeking_loss`, `auxiliary_class_loss`. `style_encoder_loss` and
+`reconstruction_loss` train the style encoder; `batch_prior_kl` keeps its codes near
+N(0, 1). `weighted_sum` adds a dict of named terms with their weights, the one place where
+a network's loss is put together. Every function takes logits (float32 [B]) and returns
+float32 [B], so that `tf.nn.compute_average_loss(loss, global_batch_size)` gives the right
+mean under any tf.distribute strategy.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
-
-# The least colour distance (in [-1, 1] units) at which foreground_map counts a pixel fully
-FOREGROUND_CONTRAST = 0.9
-# shape_seeking_loss's default target for d_F / |z1 - z2|
-SHAPE_SEEKING_TARGET = 0.1
 
 
 def _bce(logits: tf.Tensor, target: float) -> tf.Tensor:
@@ -123,63 +119,6 @@ def mode_seeking_loss(
     noise_difference = tf.cast(noise_1, tf.float32) - tf.cast(noise_2, tf.float32)
     noise_distance = tf.maximum(tf.reduce_mean(tf.abs(noise_difference), axis=-1), 1e-8)
     return 1.0 / (image_distance / noise_distance + 1e-5)
-
-
-def foreground_map(images: tf.Tensor) -> tf.Tensor:
-    """Where an image shows something other than its background: a soft mask in [0, 1].
-
-    The background is the per-channel median of the image's one-pixel frame (held
-    constant). A pixel whose colour is at least FOREGROUND_CONTRAST from it (in [-1, 1]
-    units; the shapes' least contrast is 0.9) counts 1, one within half of it counts
-    about 0 (a sigmoid of width 0.1 between), so that neither the background's colour, nor
-    the shape's contrast with it, nor low speckle changes the mask: only where the shapes
-    are and how they are outlined.
-
-    Args:
-        images: [B, H, W, C] in [-1, 1].
-
-    Returns:
-        float32 [B, H, W].
-    """
-    x = tf.cast(images, tf.float32)
-    frame = tf.concat([x[:, 0], x[:, -1], x[:, 1:-1, 0], x[:, 1:-1, -1]], axis=1)  # [B, N, C]
-    background = tf.sort(frame, axis=1)[:, frame.shape[1] // 2]  # [B, C]
-    background = tf.stop_gradient(background)[:, None, None, :]
-    distance = tf.sqrt(tf.reduce_sum(tf.square(x - background), axis=-1) + 1e-6)  # [B, H, W]
-    return tf.sigmoid((distance - 0.65 * FOREGROUND_CONTRAST) / 0.08)
-
-
-def shape_seeking_loss(
-    images_1: tf.Tensor,
-    images_2: tf.Tensor,
-    noise_1: tf.Tensor,
-    noise_2: tf.Tensor,
-    target: float = SHAPE_SEEKING_TARGET,
-) -> tf.Tensor:
-    """Mode seeking on the shapes alone, up to a target: max(0, target - d_F / |z1 - z2|).
-
-    d_F is how much the foreground masks F of G(z1, c) and G(z2, c) differ (mean |F1 - F2|)
-    relative to their area (mean (F1 + F2) / 2). Plain mode seeking is met once two noise
-    vectors give two backgrounds, most of the pixels; this term is met only when the outline
-    itself moves with z: the angle and the exact position that a caption leaves free. It
-    stops pushing at `target`, about what real pairs of one caption show (angles within
-    +-0.25 rad and positions within +-4% differ by 0.10-0.25 relative to the area, against
-    |z1 - z2| of 1.13 on average), so that it cannot ask for more than the data hold.
-
-    Args:
-        images_1, images_2: G's images for the same conditions, [B, H, W, C].
-        noise_1, noise_2: the z that made them, [B, z_dim].
-        target: the ratio beyond which the term is 0.
-
-    Returns:
-        float32 [B], per-pair loss.
-    """
-    mask_1, mask_2 = foreground_map(images_1), foreground_map(images_2)
-    area = tf.reduce_mean(mask_1 + mask_2, axis=[1, 2]) / 2.0
-    map_distance = tf.reduce_mean(tf.abs(mask_1 - mask_2), axis=[1, 2]) / (area + 1e-2)
-    noise_difference = tf.cast(noise_1, tf.float32) - tf.cast(noise_2, tf.float32)
-    noise_distance = tf.maximum(tf.reduce_mean(tf.abs(noise_difference), axis=-1), 1e-8)
-    return tf.nn.relu(target - map_distance / noise_distance)
 
 
 def style_encoder_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.Tensor:

@@ -26,8 +26,6 @@ COMBINATIONS = {
     "text_projection": dict(
         conditions=["text", "mask"], projection=True, minibatch_stddev=True, mode_seeking_weight=0.5
     ),
-    # mode seeking on the foreground masks alone (its own second image, no pixel term)
-    "text_shape_seeking": dict(conditions=["text"], shape_seeking_weight=1.0),
     # DiffAugment on every image D sees
     "text_augment": dict(conditions=["text"], augment=["color", "translation", "cutout"]),
     # G_ema: the moving average generate() draws from

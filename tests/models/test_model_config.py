@@ -58,7 +58,6 @@ def test_cls_and_interp_need_fitting_conditions():
         ({"real_label": 0.0}, "model.real_label"),
         ({"d_steps": 0}, "model.d_steps"),
         ({"g_lr": -1.0}, "model.g_lr"),
-        ({"shape_seeking_target": -0.1}, "model.shape_seeking_target"),
         ({"colour": 1}, "unknown field"),
     ],
 )

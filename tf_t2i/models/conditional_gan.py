@@ -289,16 +289,8 @@ class ConditionalGAN(keras.Model):
         if "aux" in self.g_weights:  # does x^ show its caption's class?
             fake_classes = self.classifier(scores["fake_features"])
             terms["aux"] = losses.auxiliary_class_loss(fake_classes, batch["labels"])
-        if "mode_seeking" in self.g_weights or "shape_seeking" in self.g_weights:
-            other_noise, other_fake = self._second_sample(noise, right)  # z2, G(z2, h)
-            if "mode_seeking" in self.g_weights:
-                terms["mode_seeking"] = losses.mode_seeking_loss(
-                    fake, other_fake, noise, other_noise
-                )
-            if "shape_seeking" in self.g_weights:
-                terms["shape_seeking"] = losses.shape_seeking_loss(
-                    fake, other_fake, noise, other_noise, self.model_config.shape_seeking_target
-                )
+        if "mode_seeking" in self.g_weights:
+            terms["mode_seeking"] = self._mode_seeking(fake, noise, right)
         if "latent_regression" in self.g_weights:  # can S read z back from x^ alone?
             predicted = self.style_encoder(fake, training=True)
             terms["latent_regression"] = losses.latent_regression_loss(noise, predicted)
@@ -334,18 +326,20 @@ class ConditionalGAN(keras.Model):
         grads = tape.gradient(real_logits, images, output_gradients=seed)
         return tf.cast(grads, tf.float32) / scale
 
-    def _second_sample(self, noise, right):
-        """Mao et al.'s mode seeking: a second image per condition from fresh noise.
+    def _mode_seeking(self, fake, noise, right):
+        """Mao et al.'s mode-seeking term: a second image per condition from fresh noise.
 
         Args:
+            fake: G(z, h), float32 [B, H, W, C].
             noise: z, float32 [B, z_dim].
             right: the conditions h.
 
         Returns:
-            (z2 float32 [B, z_dim], G(z2, h) float32 [B, H, W, C]).
+            float32 [B], the per-example term (see losses.mode_seeking_loss).
         """
         other_noise = keras.random.normal(tf.shape(noise), seed=self.seed_generator)  # z2
-        return other_noise, self.generator({"noise": other_noise, **right}, training=True)
+        other = self.generator({"noise": other_noise, **right}, training=True)  # G(z2, h)
+        return losses.mode_seeking_loss(fake, other, noise, other_noise)
 
     def _interpolation(self, noise, right, batch):
         """GAN-INT: G(z, beta*t1 + (1-beta)*t2) and D's logits on it, float32 [B].

@@ -100,13 +100,6 @@ class ModelConfig:
     aux_weight: float = 0.0
     # weight of Mao et al.'s mode-seeking term, which makes G use z (0 = off; +1 G pass)
     mode_seeking_weight: float = 0.0
-    # weight of mode seeking on the shapes alone (losses.shape_seeking_loss): the distance
-    # of the two images' foreground maps, which a new background does not change, so that
-    # z moves the outline too (the angle); shares mode seeking's second image (0 = off)
-    shape_seeking_weight: float = 0.0
-    # the ratio (mask change relative to its area, per unit of |z1 - z2|) beyond which the
-    # shape-seeking term stops pushing; real pairs of one caption show 0.12-0.47
-    shape_seeking_target: float = 0.1
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
     augment: list[str] = dataclasses.field(default_factory=list)
@@ -213,7 +206,7 @@ class ModelConfig:
 
         D: `gan_cls` (Reed's matching-aware loss; `gan` without wrong pairs), `aux` (TAC-GAN),
         `r1` (gamma / 2). G: `gan` (-log D(G(z, h), h)), `gan_int` (the same on interpolated
-        conditions), `aux`, `mode_seeking`, `shape_seeking`, `latent_regression`,
+        conditions), `aux`, `mode_seeking`, `latent_regression`,
         `autoencode`, `style_consistency`. The order is the order in which they are summed.
 
         Returns:
@@ -230,8 +223,6 @@ class ModelConfig:
             d_weights["r1"] = 0.5 * self.r1_gamma
         if self.mode_seeking_weight > 0:
             g_weights["mode_seeking"] = self.mode_seeking_weight
-        if self.shape_seeking_weight > 0:
-            g_weights["shape_seeking"] = self.shape_seeking_weight
         if self.latent_regression_weight > 0:
             g_weights["latent_regression"] = self.latent_regression_weight
         if self.autoencode_weight > 0:
@@ -308,8 +299,6 @@ class ModelConfig:
             "mask_noise",
             "instance_noise_decay_steps",
             "mode_seeking_weight",
-            "shape_seeking_weight",
-            "shape_seeking_target",
             "r1_gamma",
             "aux_weight",
             "style_reconstruction_weight",
