@@ -4,11 +4,10 @@ Pairs: `dcgan_discriminator_loss` / `dcgan_generator_loss` (plain real vs fake) 
 `gan_cls_discriminator_loss` / `gan_cls_generator_loss` (Reed et al. 2016, matching-aware
 D; with GAN-INT the generator also sees interpolated conditions). The regularisers:
 `r1_penalty`, `mode_seeking_loss`, `auxiliary_class_loss`. `style_encoder_loss` and
-`reconstruction_loss` train the style encoder; `batch_prior_kl` keeps its codes near
-N(0, 1). `weighted_sum` adds a dict of named terms with their weights, the one place where
-a network's loss is put together. Every function takes logits (float32 [B]) and returns
-float32 [B], so that `tf.nn.compute_average_loss(loss, global_batch_size)` gives the right
-mean under any tf.distribute strategy.
+`reconstruction_loss` train the style encoder. `weighted_sum` adds a dict of named terms
+with their weights, the one place where a network's loss is put together. Every function takes logits (float32 [B]) and returns float32 [B],
+so that `tf.nn.compute_average_loss(loss, global_batch_size)` gives the right mean under
+any tf.distribute strategy.
 """
 
 from __future__ import annotations
@@ -147,23 +146,6 @@ def latent_regression_loss(noise: tf.Tensor, predicted_noise: tf.Tensor) -> tf.T
     """
     diff = tf.cast(noise, tf.float32) - tf.cast(predicted_noise, tf.float32)
     return tf.reduce_mean(tf.abs(diff), axis=-1)
-
-
-def batch_prior_kl(codes: tf.Tensor) -> tf.Tensor:
-    """KL(N(mu, var) || N(0, 1)) of a Gaussian fitted to a batch of codes, per dimension
-    mean, the same value for every example: keeps an encoder's codes where z is sampled.
-
-    Args:
-        codes: float [B, D], B >= 2.
-
-    Returns:
-        float32 [B].
-    """
-    codes = tf.cast(codes, tf.float32)
-    mean, variance = tf.nn.moments(codes, axes=[0])
-    variance = tf.maximum(variance, 1e-6)
-    kl = 0.5 * tf.reduce_mean(tf.square(mean) + variance - tf.math.log(variance) - 1.0)
-    return tf.fill(tf.shape(codes)[:1], kl)
 
 
 def reconstruction_loss(images: tf.Tensor, redrawn: tf.Tensor) -> tf.Tensor:

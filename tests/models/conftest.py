@@ -36,8 +36,6 @@ COMBINATIONS = {
     "text_aux": dict(conditions=["text"], aux_weight=1.0),
     # the style encoder trains with G on |z - S(G(z, h))|
     "text_latent": dict(conditions=["text"], style_encoder=True, latent_regression_weight=1.0),
-    # G and S redraw real images: |G(S(x), h_x) - x| + the prior on S(x)
-    "text_autoencode": dict(conditions=["text"], style_encoder=True, autoencode_weight=1.0),
     # a caption moves only the pixels it names: |G(z, h) - G(z, h')| in G's loss
     "attributes_consistency": dict(conditions=["attributes"], style_consistency_weight=1.0),
 }

@@ -33,7 +33,6 @@ def test_every_combination_trains_and_generates(name):
     expected |= {"d_r1"} if config.r1_gamma > 0 else set()
     expected |= {"d_aux", "g_aux"} if config.aux_weight > 0 else set()
     expected |= {"g_latent_regression"} if config.latent_regression_weight > 0 else set()
-    expected |= {"g_autoencode"} if config.autoencode_weight > 0 else set()
     expected |= {"g_style_consistency"} if config.style_consistency_weight > 0 else set()
     assert set(logs) == expected
     assert all(np.isfinite(float(v)) for v in logs.values())
@@ -344,46 +343,6 @@ def test_latent_regression_lets_s_read_z_back_from_g_samples():
 def test_latent_regression_needs_the_style_encoder():
     with pytest.raises(T2IError, match="latent_regression_weight"):
         tiny_config(latent_regression_weight=1.0).validate()
-
-
-def _autoencode_gan(weight):
-    config = tiny_config(
-        conditions=["text"], interp=False, style_encoder=True, autoencode_weight=weight
-    )
-    return config, build_gan(config, seed=0)
-
-
-def test_autoencode_term_is_the_redrawing_error_plus_the_prior():
-    config, gan = _autoencode_gan(2.0)
-    batch = make_batch(config, batch_size=5, with_noise=True)
-    right = {"embeddings": batch["embeddings"]}
-    fake = gan.generator({"noise": batch["noise"], **right}, training=True)
-    fake_logits = gan.discriminator({"images": fake, **right}, training=True)[:, 0]
-    style = gan.style_encoder(batch["images"], training=True)
-    redrawn = gan.generator({"noise": style, **right}, training=True)
-    style = style.numpy()
-    error = np.mean(np.abs(batch["images"].numpy() - redrawn.numpy()), axis=(1, 2, 3))
-    mean, variance = style.mean(axis=0), style.var(axis=0)  # by hand
-    prior = 0.5 * np.mean(mean**2 + variance - np.log(variance) - 1)
-    term = error + prior
-    expected = losses.gan_cls_generator_loss(fake_logits) + 2.0 * term
-    logs = gan.train_step(batch)
-    np.testing.assert_allclose(float(logs["g_loss"]), float(tf.reduce_mean(expected)), rtol=1e-4)
-    np.testing.assert_allclose(float(logs["g_autoencode"]), term.mean(), rtol=1e-4)
-    assert error.mean() > 0.3 and prior > 0.1  # neither part negligible at the start
-
-
-def test_autoencode_trains_s_and_g_to_redraw_real_images():
-    config, gan = _autoencode_gan(5.0)
-    batch = make_batch(config, batch_size=8)
-    errors = _per_step(gan, batch, "g_autoencode", steps=60)
-    assert np.mean(errors[-5:]) < 0.8 * np.mean(errors[:5]), errors
-    assert int(gan.s_optimizer.iterations) == 0  # S learnt through G's optimizer
-
-
-def test_autoencode_needs_the_style_encoder():
-    with pytest.raises(T2IError, match="autoencode_weight"):
-        tiny_config(autoencode_weight=1.0).validate()
 
 
 @pytest.mark.parametrize("interp", [True, False], ids=["gan_int image", "wrong caption"])

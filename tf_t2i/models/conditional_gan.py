@@ -134,9 +134,9 @@ class ConditionalGAN(keras.Model):
     @property
     def g_variables(self) -> list:
         """What G's optimizer trains: G's weights, and S's when S trains with G on the
-        latent-regression or the autoencode term (G's only terms that depend on S)."""
+        latent-regression term (the only one of G's terms that depends on S)."""
         variables = list(self.generator.trainable_variables)
-        if "latent_regression" in self.g_weights or "autoencode" in self.g_weights:
+        if "latent_regression" in self.g_weights:
             variables += self.style_encoder.trainable_variables
         return variables
 
@@ -294,12 +294,6 @@ class ConditionalGAN(keras.Model):
         if "latent_regression" in self.g_weights:  # can S read z back from x^ alone?
             predicted = self.style_encoder(fake, training=True)
             terms["latent_regression"] = losses.latent_regression_loss(noise, predicted)
-        if "autoencode" in self.g_weights:  # G(S(x), h_x) redraws the real x; S(x) ~ N(0, 1)
-            style = self.style_encoder(batch["images"], training=True)
-            redrawn = self.generator({"noise": style, **right}, training=True)
-            terms["autoencode"] = losses.reconstruction_loss(
-                batch["images"], redrawn
-            ) + losses.batch_prior_kl(style)
         if "style_consistency" in self.g_weights:  # the caption moves only what it names
             if other is None:
                 wrong = wrong_conditions(self.model_config, batch)

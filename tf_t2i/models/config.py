@@ -128,12 +128,6 @@ class ModelConfig:
     # must draw z the same way whatever the caption, which is what style transfer needs
     # (0 = off, S trains after the GAN only; needs style_encoder; +1 S pass per G step)
     latent_regression_weight: float = 0.0
-    # G and S learn to redraw real images during the GAN: G's loss adds weight * (mean
-    # |G(S(x), h_x) - x| + the KL of N(0, 1) from a Gaussian fitted to the batch's S(x)), the
-    # cVAE-GAN half of BicycleGAN: every real image, its style included (a turned square),
-    # gets a way to be drawn, and z's prior stays N(0, 1) so that sampling reaches it
-    # (0 = off; needs style_encoder; +1 S pass and +1 G pass per G step)
-    autoencode_weight: float = 0.0
     # G's loss adds weight * mean |G(z, h) - G(z, h')| for one z and another condition h'
     # (GAN-INT's interpolated one, else the wrong one; +1 G pass then): a caption should
     # move only the pixels it names, so the style z draws (the background) stays the same
@@ -206,8 +200,8 @@ class ModelConfig:
 
         D: `gan_cls` (Reed's matching-aware loss; `gan` without wrong pairs), `aux` (TAC-GAN),
         `r1` (gamma / 2). G: `gan` (-log D(G(z, h), h)), `gan_int` (the same on interpolated
-        conditions), `aux`, `mode_seeking`, `latent_regression`,
-        `autoencode`, `style_consistency`. The order is the order in which they are summed.
+        conditions), `aux`, `mode_seeking`, `latent_regression`, `style_consistency`. The
+        order is the order in which they are summed.
 
         Returns:
             (discriminator weights, generator weights), each name -> float.
@@ -225,8 +219,6 @@ class ModelConfig:
             g_weights["mode_seeking"] = self.mode_seeking_weight
         if self.latent_regression_weight > 0:
             g_weights["latent_regression"] = self.latent_regression_weight
-        if self.autoencode_weight > 0:
-            g_weights["autoencode"] = self.autoencode_weight
         if self.style_consistency_weight > 0 and self.vector_conditions:
             g_weights["style_consistency"] = self.style_consistency_weight
         return d_weights, g_weights
@@ -303,14 +295,12 @@ class ModelConfig:
             "aux_weight",
             "style_reconstruction_weight",
             "latent_regression_weight",
-            "autoencode_weight",
             "style_consistency_weight",
         ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
-        for name in ("latent_regression_weight", "autoencode_weight"):
-            if getattr(self, name) > 0 and not self.style_encoder:
-                raise T2IError(f"model.{name}: needs model.style_encoder: true")
+        if self.latent_regression_weight > 0 and not self.style_encoder:
+            raise T2IError("model.latent_regression_weight: needs model.style_encoder: true")
         for name in ("g_lr", "d_lr", "s_lr"):
             if getattr(self, name) <= 0:
                 raise T2IError(f"model.{name}: must be > 0, got {getattr(self, name)}")
