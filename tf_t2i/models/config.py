@@ -71,6 +71,11 @@ class ModelConfig:
     # (Miyato et al.'s spectral normalisation; one power iteration per training call). The
     # caption's own projection is left as it is: the batch norm after it would undo it.
     spectral_norm: bool = False
+    # G's block inputs gain this many fields a*u + b*v + c of the pixel coordinates (u, v
+    # in [-1, 1]), their coefficients an MLP of z and the condition: CoordConv (Liu et al.
+    # 2018) whose lines turn and move with z, so an edge at any angle is one ReLU away
+    # (0 = off)
+    coord_fields: int = 0
     # --- conditions ---
     conditions: list[str] = dataclasses.field(default_factory=lambda: ["text"])  # [] = DCGAN
     embedding_dim: int = 512  # size of a caption embedding (the text encoder's dim)
@@ -247,6 +252,8 @@ class ModelConfig:
             raise T2IError(f"model.kernels: {self.kernels!r} is not one of {', '.join(KERNELS)}")
         if self.channels not in (1, 3):
             raise T2IError(f"model.channels: {self.channels} must be 1 or 3")
+        if int(self.coord_fields) < 0:
+            raise T2IError(f"model.coord_fields: must be >= 0, got {self.coord_fields}")
         for name in ("z_dim", "ngf", "ndf", "proj_dim", "d_steps"):
             if int(getattr(self, name)) < 1:
                 raise T2IError(f"model.{name}: must be >= 1, got {getattr(self, name)}")

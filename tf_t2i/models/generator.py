@@ -12,7 +12,7 @@ from tf_t2i.models.conditions import (
 )
 from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.kernels import conv2d_transpose
-from tf_t2i.models.layers import batch_norm
+from tf_t2i.models.layers import CoordinateFields, batch_norm
 
 
 def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
@@ -21,7 +21,9 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     z and the projected condition are concatenated, mapped to a base x base x (ngf*8)
     block (base = 4, or 7 for 28x28), then up-sampled 2x per block (transposed conv 4x4,
     batch norm, ReLU) with halving width, ending in a tanh at the image size. With the mask
-    condition, the mask is average-pooled and concatenated before the chosen blocks.
+    condition, the mask is average-pooled and concatenated before the chosen blocks. With
+    model.coord_fields, every block's input gains that many linear fields of the pixel
+    coordinates whose lines z and the condition place (layers.CoordinateFields).
 
     Args:
         config: the model config.
@@ -46,6 +48,11 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     condition = project_conditions(inputs, config, "g")
     x = noise if condition is None else keras.layers.Concatenate(name="g_z_c")([noise, condition])
     # (B, z_dim + proj_dim * number of vector conditions)
+    coefficients = None
+    if config.coord_fields:
+        hidden = keras.layers.Dense(128, activation="relu", name="g_fields_hidden")(x)
+        coefficients = keras.layers.Dense(3 * config.coord_fields, name="g_fields")(hidden)
+        # (B, 3 * coord_fields): one set of lines for every resolution
 
     base, width = config.base_size, config.ngf * 8
     x = keras.layers.Dense(base * base * width, use_bias=False, name="g_fc")(x)
@@ -57,6 +64,8 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     for block in range(config.num_blocks):
         if x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"g_mask{x.shape[1]}")
+        if coefficients is not None:
+            x = CoordinateFields(name=f"g_fields{x.shape[1]}")([x, coefficients])
         if block == config.num_blocks - 1:
             x = conv2d_transpose(
                 config.kernels, config.channels, 4, strides=2, padding="same", name="g_to_image"
