@@ -57,6 +57,7 @@ def test_cls_and_interp_need_fitting_conditions():
         ({"interp_beta": 1.5}, "model.interp_beta"),
         ({"real_label": 0.0}, "model.real_label"),
         ({"d_steps": 0}, "model.d_steps"),
+        ({"coord_fields": -1}, "model.coord_fields"),
         ({"g_lr": -1.0}, "model.g_lr"),
         ({"colour": 1}, "unknown field"),
     ],

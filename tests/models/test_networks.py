@@ -53,6 +53,27 @@ def test_generator_output_depends_on_each_condition():
         assert not np.allclose(generator(changed).numpy(), reference), key
 
 
+@pytest.mark.parametrize("size", [28, 32])
+def test_coordinate_fields_enter_every_block_and_follow_z(size):
+    config = tiny_config(image_size=size, channels=1, coord_fields=4)
+    generator = build_generator(config)
+    sides = [config.base_size * 2**i for i in range(config.num_blocks)]
+    for side in sides:
+        layer = generator.get_layer(f"g_fields{side}")
+        assert layer.output.shape[1:3] == (side, side)
+        assert layer.output.shape[-1] == layer.input[0].shape[-1] + 4
+    assert not any(
+        layer.name.startswith("g_fields")
+        for layer in build_generator(tiny_config(image_size=size, channels=1)).layers
+    )
+    batch = make_batch(config, batch_size=2, with_noise=True)
+    inputs = _inputs(config, batch, "noise", batch["noise"])
+    fields = keras.Model(generator.input, generator.get_layer(f"g_fields{sides[-1]}").output)
+    moved = dict(inputs, noise=batch["noise"] + 1.0)
+    lines, other = fields(inputs).numpy()[..., -4:], fields(moved).numpy()[..., -4:]
+    assert not np.allclose(lines, other)  # another z draws other lines
+
+
 def test_reed_widths_at_the_defaults():
     config = tiny_config(image_size=64, ngf=64, ndf=64, embedding_dim=512, proj_dim=128)
     generator, discriminator = build_generator(config), build_discriminator(config)

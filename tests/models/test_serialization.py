@@ -18,6 +18,7 @@ def _config():
         augment=["color"],  # the one policy allowed beside a mask
         ema_decay=0.9,  # generate() draws with G_ema: its weights must round-trip too
         aux_weight=1.0,
+        coord_fields=2,  # G's coordinate-field MLP must round-trip too
     )
 
 
