@@ -76,6 +76,10 @@ class ModelConfig:
     # 2018) whose lines turn and move with z, so an edge at any angle is one ReLU away
     # (0 = off)
     coord_fields: int = 0
+    # G draws at this multiple of image_size (one more up-sampling block per doubling) and
+    # box-averages down, as the built-in shapes are rendered: a slanted edge becomes the
+    # graded pixels of an anti-aliased one (1 = off, 2)
+    supersample: int = 1
     # --- conditions ---
     conditions: list[str] = dataclasses.field(default_factory=lambda: ["text"])  # [] = DCGAN
     embedding_dim: int = 512  # size of a caption embedding (the text encoder's dim)
@@ -181,6 +185,11 @@ class ModelConfig:
         return int(math.log2(self.image_size // self.base_size))
 
     @property
+    def generator_blocks(self) -> int:
+        """Number of 2x up-sampling blocks in G: num_blocks, plus one at supersample 2."""
+        return self.num_blocks + int(math.log2(self.supersample))
+
+    @property
     def condition_keys(self) -> list[str]:
         """Batch keys of the conditions, in config order."""
         return [CONDITION_KEYS[name] for name in self.conditions]
@@ -252,12 +261,17 @@ class ModelConfig:
             raise T2IError(f"model.kernels: {self.kernels!r} is not one of {', '.join(KERNELS)}")
         if self.channels not in (1, 3):
             raise T2IError(f"model.channels: {self.channels} must be 1 or 3")
+        if self.supersample not in (1, 2):
+            raise T2IError(f"model.supersample: must be 1 or 2, got {self.supersample}")
         if int(self.coord_fields) < 0:
             raise T2IError(f"model.coord_fields: must be >= 0, got {self.coord_fields}")
         for name in ("z_dim", "ngf", "ndf", "proj_dim", "d_steps"):
             if int(getattr(self, name)) < 1:
                 raise T2IError(f"model.{name}: must be >= 1, got {getattr(self, name)}")
-        if self.ngf * 8 // 2 ** (self.num_blocks - 1) < 1 or self.ndf * 8 // 2**self.num_blocks < 1:
+        if (
+            self.ngf * 8 // 2 ** (self.generator_blocks - 1) < 1
+            or self.ndf * 8 // 2**self.num_blocks < 1
+        ):
             raise T2IError("model.ngf/ndf: too small for this image_size")
         unknown = [c for c in self.conditions if c not in CONDITION_KEYS]
         if unknown:

@@ -23,7 +23,9 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     batch norm, ReLU) with halving width, ending in a tanh at the image size. With the mask
     condition, the mask is average-pooled and concatenated before the chosen blocks. With
     model.coord_fields, every block's input gains that many linear fields of the pixel
-    coordinates whose lines z and the condition place (layers.CoordinateFields).
+    coordinates whose lines z and the condition place (layers.CoordinateFields). With
+    model.supersample 2, one more block draws at twice the size and a 2x2 box average
+    brings the image to image_size.
 
     Args:
         config: the model config.
@@ -61,12 +63,12 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     x = keras.layers.ReLU(name="g_fc_relu")(x)
     # (B, base, base, ngf*8): 4x4x512 at the defaults
 
-    for block in range(config.num_blocks):
+    for block in range(config.generator_blocks):
         if x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"g_mask{x.shape[1]}")
         if coefficients is not None:
             x = CoordinateFields(name=f"g_fields{x.shape[1]}")([x, coefficients])
-        if block == config.num_blocks - 1:
+        if block == config.generator_blocks - 1:
             x = conv2d_transpose(
                 config.kernels, config.channels, 4, strides=2, padding="same", name="g_to_image"
             )(x)
@@ -86,5 +88,9 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
         # (B, base * 2**(block+1), same, ngf*8 / 2**(block+1)): 8x8x256, 16x16x128, 32x32x64
 
     images = keras.layers.Activation("tanh", dtype="float32", name="g_tanh")(x)
+    if config.supersample > 1:
+        images = keras.layers.AveragePooling2D(
+            config.supersample, dtype="float32", name="g_downsample"
+        )(images)
     # (B, image_size, image_size, channels) float32 in [-1, 1]
     return keras.Model(inputs, images, name=name)
