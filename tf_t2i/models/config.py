@@ -137,6 +137,10 @@ class ModelConfig:
     # must draw z the same way whatever the caption, which is what style transfer needs
     # (0 = off, S trains after the GAN only; needs style_encoder; +1 S pass per G step)
     latent_regression_weight: float = 0.0
+    # Latent regression reads back only z's first K dimensions, InfoGAN's continuous codes:
+    # a few numbers that G must show plainly enough for S to read them, which InfoGAN's
+    # codes did as the digits' angle and width (0 = all of z)
+    latent_codes: int = 0
     # G's loss adds weight * mean |G(z, h) - G(z, h')| for one z and another condition h'
     # (GAN-INT's interpolated one, else the wrong one; +1 G pass then): a caption should
     # move only the pixels it names, so the style z draws (the background) stays the same
@@ -320,6 +324,10 @@ class ModelConfig:
         ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.latent_codes <= self.z_dim:
+            raise T2IError(
+                f"model.latent_codes: must be in [0, z_dim={self.z_dim}], got {self.latent_codes}"
+            )
         if self.latent_regression_weight > 0 and not self.style_encoder:
             raise T2IError("model.latent_regression_weight: needs model.style_encoder: true")
         for name in ("g_lr", "d_lr", "s_lr"):
