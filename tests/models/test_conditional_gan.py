@@ -275,27 +275,21 @@ def test_style_reconstruction_adds_the_real_images_redrawn_term():
     assert not any(_changed(g_before, gan.generator.weights))  # G frozen
 
 
-def _latent_regression_gan(weight, codes=0):
+def _latent_regression_gan(weight):
     config = tiny_config(
-        conditions=["text"],
-        interp=False,
-        style_encoder=True,
-        latent_regression_weight=weight,
-        latent_codes=codes,
+        conditions=["text"], interp=False, style_encoder=True, latent_regression_weight=weight
     )
     return config, build_gan(config, seed=0)
 
 
-@pytest.mark.parametrize("codes", [0, 3], ids=["all of z", "InfoGAN codes"])
-def test_latent_regression_term_enters_g_loss(codes):
-    config, gan = _latent_regression_gan(3.0, codes)
+def test_latent_regression_term_enters_g_loss():
+    config, gan = _latent_regression_gan(3.0)
     batch = make_batch(config, batch_size=5, with_noise=True)
     right = {"embeddings": batch["embeddings"]}
     fake = gan.generator({"noise": batch["noise"], **right}, training=True)
     fake_logits = gan.discriminator({"images": fake, **right}, training=True)[:, 0]
     predicted = gan.style_encoder(fake, training=True)
-    read = codes or config.z_dim  # the first `codes` dimensions only
-    term = np.mean(np.abs(batch["noise"].numpy() - predicted.numpy())[:, :read], axis=-1)
+    term = np.mean(np.abs(batch["noise"].numpy() - predicted.numpy()), axis=-1)  # by hand
     expected = losses.gan_cls_generator_loss(fake_logits) + 3.0 * term
     logs = gan.train_step(batch)
     np.testing.assert_allclose(float(logs["g_loss"]), float(tf.reduce_mean(expected)), rtol=1e-5)
@@ -349,8 +343,6 @@ def test_latent_regression_lets_s_read_z_back_from_g_samples():
 def test_latent_regression_needs_the_style_encoder():
     with pytest.raises(T2IError, match="latent_regression_weight"):
         tiny_config(latent_regression_weight=1.0).validate()
-    with pytest.raises(T2IError, match="model.latent_codes"):
-        tiny_config(style_encoder=True, latent_codes=101).validate()
 
 
 @pytest.mark.parametrize("interp", [True, False], ids=["gan_int image", "wrong caption"])

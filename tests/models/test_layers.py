@@ -1,17 +1,12 @@
 """FusedBatchNormalization agrees with keras.layers.BatchNormalization; LeakyReLU with
-Keras's; MinibatchStddev; CoordinateFields."""
+Keras's; MinibatchStddev."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_t2i.models.layers import (
-    CoordinateFields,
-    FusedBatchNormalization,
-    LeakyReLU,
-    MinibatchStddev,
-)
+from tf_t2i.models.layers import FusedBatchNormalization, LeakyReLU, MinibatchStddev
 
 
 def _pair(x):
@@ -133,40 +128,3 @@ def test_minibatch_stddev_serialization_round_trip():
     layer = MinibatchStddev(name="spread")
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert isinstance(restored, MinibatchStddev) and restored.name == "spread"
-
-
-@pytest.mark.parametrize("traced", [False, True])
-def test_coordinate_fields_are_each_images_lines(traced):
-    layer = CoordinateFields()
-    call = tf.function(layer) if traced else layer
-    features = tf.random.stateless_normal([2, 4, 8, 3], seed=[7, 8])
-    # image 0: field 0 = u (columns), field 1 = v + 0.5 (rows); image 1: field 0 = -u + v
-    coefficients = tf.constant([[1.0, 0.0, 0.0, 1.0, 0.0, 0.5], [-1.0, 0.0, 1.0, 0.0, 0.0, 0.0]])
-    y = call([features, coefficients]).numpy()
-    assert y.shape == (2, 4, 8, 5)
-    assert layer.compute_output_shape(((None, 4, 8, 3), (None, 6))) == (None, 4, 8, 5)
-    np.testing.assert_array_equal(y[..., :3], features.numpy())
-    u = (np.arange(8) + 0.5) / 8 * 2 - 1  # pixel centres from -1 to 1
-    v = (np.arange(4) + 0.5) / 4 * 2 - 1
-    np.testing.assert_allclose(y[0, :, :, 3], np.tile(u, (4, 1)), atol=1e-6)
-    np.testing.assert_allclose(y[0, :, :, 4], np.tile(v[:, None] + 0.5, (1, 8)), atol=1e-6)
-    np.testing.assert_allclose(y[1, :, :, 3], v[:, None] - u[None, :], atol=1e-6)
-    np.testing.assert_allclose(y[1, :, :, 4], 0.0)
-    # the same line at every resolution: u = 0 falls between the middle columns
-    wide = CoordinateFields()([tf.zeros([1, 16, 16, 1]), coefficients[:1]]).numpy()
-    assert wide[0, 0, 7, 1] < 0 < wide[0, 0, 8, 1]
-
-
-def test_coordinate_fields_gradient_bfloat16_and_round_trip(float32_policy):
-    features = tf.zeros([2, 4, 4, 2])
-    coefficients = tf.random.stateless_normal([2, 6], seed=[9, 10])
-    with tf.GradientTape() as tape:
-        tape.watch(coefficients)
-        total = tf.reduce_sum(tf.square(CoordinateFields()([features, coefficients])))
-    assert np.all(tape.gradient(total, coefficients).numpy() != 0)  # z turns the lines
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    y = CoordinateFields()([tf.cast(features, tf.bfloat16), coefficients])
-    assert y.dtype == tf.bfloat16 and y.shape == (2, 4, 4, 4)
-    layer = CoordinateFields(name="lines")
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    assert isinstance(restored, CoordinateFields) and restored.name == "lines"

@@ -57,9 +57,6 @@ def test_cls_and_interp_need_fitting_conditions():
         ({"interp_beta": 1.5}, "model.interp_beta"),
         ({"real_label": 0.0}, "model.real_label"),
         ({"d_steps": 0}, "model.d_steps"),
-        ({"coord_fields": -1}, "model.coord_fields"),
-        ({"supersample": 3}, "model.supersample"),
-        ({"image_size": 64, "ngf": 1, "supersample": 2}, "model.ngf"),  # ngf=1 fits at 1
         ({"g_lr": -1.0}, "model.g_lr"),
         ({"colour": 1}, "unknown field"),
     ],

@@ -53,43 +53,6 @@ def test_generator_output_depends_on_each_condition():
         assert not np.allclose(generator(changed).numpy(), reference), key
 
 
-@pytest.mark.parametrize("size", [28, 32])
-def test_coordinate_fields_enter_every_block_and_follow_z(size):
-    config = tiny_config(image_size=size, channels=1, coord_fields=4)
-    generator = build_generator(config)
-    sides = [config.base_size * 2**i for i in range(config.num_blocks)]
-    for side in sides:
-        layer = generator.get_layer(f"g_fields{side}")
-        assert layer.output.shape[1:3] == (side, side)
-        assert layer.output.shape[-1] == layer.input[0].shape[-1] + 4
-    assert not any(
-        layer.name.startswith("g_fields")
-        for layer in build_generator(tiny_config(image_size=size, channels=1)).layers
-    )
-    batch = make_batch(config, batch_size=2, with_noise=True)
-    inputs = _inputs(config, batch, "noise", batch["noise"])
-    fields = keras.Model(generator.input, generator.get_layer(f"g_fields{sides[-1]}").output)
-    moved = dict(inputs, noise=batch["noise"] + 1.0)
-    lines, other = fields(inputs).numpy()[..., -4:], fields(moved).numpy()[..., -4:]
-    assert not np.allclose(lines, other)  # another z draws other lines
-
-
-def test_supersampled_generator_draws_at_twice_the_size_and_box_averages():
-    config = tiny_config(image_size=32, supersample=2, coord_fields=2)
-    generator = build_generator(config)
-    assert config.generator_blocks == config.num_blocks + 1
-    drawn = generator.get_layer("g_tanh").output
-    assert drawn.shape[1:] == (64, 64, 3)
-    assert generator.get_layer("g_fields32").output.shape[1:3] == (32, 32)
-    batch = make_batch(config, batch_size=2, with_noise=True)
-    inputs = _inputs(config, batch, "noise", batch["noise"])
-    large = keras.Model(generator.input, drawn)(inputs).numpy()
-    images = generator(inputs).numpy()
-    assert images.shape == (2, 32, 32, 3) and images.dtype == np.float32
-    boxes = large.reshape(2, 32, 2, 32, 2, 3).mean(axis=(2, 4))
-    np.testing.assert_allclose(images, boxes, atol=1e-6)
-
-
 def test_reed_widths_at_the_defaults():
     config = tiny_config(image_size=64, ngf=64, ndf=64, embedding_dim=512, proj_dim=128)
     generator, discriminator = build_generator(config), build_discriminator(config)

@@ -18,8 +18,6 @@ def _config():
         augment=["color"],  # the one policy allowed beside a mask
         ema_decay=0.9,  # generate() draws with G_ema: its weights must round-trip too
         aux_weight=1.0,
-        coord_fields=2,  # G's coordinate-field MLP and its extra block must round-trip too
-        supersample=2,
     )
 
 

@@ -293,10 +293,7 @@ class ConditionalGAN(keras.Model):
             terms["mode_seeking"] = self._mode_seeking(fake, noise, right)
         if "latent_regression" in self.g_weights:  # can S read z back from x^ alone?
             predicted = self.style_encoder(fake, training=True)
-            codes = self.model_config.latent_codes or self.model_config.z_dim
-            terms["latent_regression"] = losses.latent_regression_loss(
-                noise[:, :codes], predicted[:, :codes]
-            )
+            terms["latent_regression"] = losses.latent_regression_loss(noise, predicted)
         if "style_consistency" in self.g_weights:  # the caption moves only what it names
             if other is None:
                 wrong = wrong_conditions(self.model_config, batch)

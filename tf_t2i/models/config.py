@@ -71,15 +71,6 @@ class ModelConfig:
     # (Miyato et al.'s spectral normalisation; one power iteration per training call). The
     # caption's own projection is left as it is: the batch norm after it would undo it.
     spectral_norm: bool = False
-    # G's block inputs gain this many fields a*u + b*v + c of the pixel coordinates (u, v
-    # in [-1, 1]), their coefficients an MLP of z and the condition: CoordConv (Liu et al.
-    # 2018) whose lines turn and move with z, so an edge at any angle is one ReLU away
-    # (0 = off)
-    coord_fields: int = 0
-    # G draws at this multiple of image_size (one more up-sampling block per doubling) and
-    # box-averages down, as the built-in shapes are rendered: a slanted edge becomes the
-    # graded pixels of an anti-aliased one (1 = off, 2)
-    supersample: int = 1
     # --- conditions ---
     conditions: list[str] = dataclasses.field(default_factory=lambda: ["text"])  # [] = DCGAN
     embedding_dim: int = 512  # size of a caption embedding (the text encoder's dim)
@@ -137,10 +128,6 @@ class ModelConfig:
     # must draw z the same way whatever the caption, which is what style transfer needs
     # (0 = off, S trains after the GAN only; needs style_encoder; +1 S pass per G step)
     latent_regression_weight: float = 0.0
-    # Latent regression reads back only z's first K dimensions, InfoGAN's continuous codes:
-    # a few numbers that G must show plainly enough for S to read them, which InfoGAN's
-    # codes did as the digits' angle and width (0 = all of z)
-    latent_codes: int = 0
     # G's loss adds weight * mean |G(z, h) - G(z, h')| for one z and another condition h'
     # (GAN-INT's interpolated one, else the wrong one; +1 G pass then): a caption should
     # move only the pixels it names, so the style z draws (the background) stays the same
@@ -187,11 +174,6 @@ class ModelConfig:
     def num_blocks(self) -> int:
         """Number of 2x up-sampling blocks in G (= down-sampling blocks in D)."""
         return int(math.log2(self.image_size // self.base_size))
-
-    @property
-    def generator_blocks(self) -> int:
-        """Number of 2x up-sampling blocks in G: num_blocks, plus one at supersample 2."""
-        return self.num_blocks + int(math.log2(self.supersample))
 
     @property
     def condition_keys(self) -> list[str]:
@@ -265,17 +247,10 @@ class ModelConfig:
             raise T2IError(f"model.kernels: {self.kernels!r} is not one of {', '.join(KERNELS)}")
         if self.channels not in (1, 3):
             raise T2IError(f"model.channels: {self.channels} must be 1 or 3")
-        if self.supersample not in (1, 2):
-            raise T2IError(f"model.supersample: must be 1 or 2, got {self.supersample}")
-        if int(self.coord_fields) < 0:
-            raise T2IError(f"model.coord_fields: must be >= 0, got {self.coord_fields}")
         for name in ("z_dim", "ngf", "ndf", "proj_dim", "d_steps"):
             if int(getattr(self, name)) < 1:
                 raise T2IError(f"model.{name}: must be >= 1, got {getattr(self, name)}")
-        if (
-            self.ngf * 8 // 2 ** (self.generator_blocks - 1) < 1
-            or self.ndf * 8 // 2**self.num_blocks < 1
-        ):
+        if self.ngf * 8 // 2 ** (self.num_blocks - 1) < 1 or self.ndf * 8 // 2**self.num_blocks < 1:
             raise T2IError("model.ngf/ndf: too small for this image_size")
         unknown = [c for c in self.conditions if c not in CONDITION_KEYS]
         if unknown:
@@ -324,10 +299,6 @@ class ModelConfig:
         ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.latent_codes <= self.z_dim:
-            raise T2IError(
-                f"model.latent_codes: must be in [0, z_dim={self.z_dim}], got {self.latent_codes}"
-            )
         if self.latent_regression_weight > 0 and not self.style_encoder:
             raise T2IError("model.latent_regression_weight: needs model.style_encoder: true")
         for name in ("g_lr", "d_lr", "s_lr"):

@@ -12,7 +12,7 @@ from tf_t2i.models.conditions import (
 )
 from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.kernels import conv2d_transpose
-from tf_t2i.models.layers import CoordinateFields, batch_norm
+from tf_t2i.models.layers import batch_norm
 
 
 def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
@@ -21,11 +21,7 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     z and the projected condition are concatenated, mapped to a base x base x (ngf*8)
     block (base = 4, or 7 for 28x28), then up-sampled 2x per block (transposed conv 4x4,
     batch norm, ReLU) with halving width, ending in a tanh at the image size. With the mask
-    condition, the mask is average-pooled and concatenated before the chosen blocks. With
-    model.coord_fields, every block's input gains that many linear fields of the pixel
-    coordinates whose lines z and the condition place (layers.CoordinateFields). With
-    model.supersample 2, one more block draws at twice the size and a 2x2 box average
-    brings the image to image_size.
+    condition, the mask is average-pooled and concatenated before the chosen blocks.
 
     Args:
         config: the model config.
@@ -50,11 +46,6 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     condition = project_conditions(inputs, config, "g")
     x = noise if condition is None else keras.layers.Concatenate(name="g_z_c")([noise, condition])
     # (B, z_dim + proj_dim * number of vector conditions)
-    coefficients = None
-    if config.coord_fields:
-        hidden = keras.layers.Dense(128, activation="relu", name="g_fields_hidden")(x)
-        coefficients = keras.layers.Dense(3 * config.coord_fields, name="g_fields")(hidden)
-        # (B, 3 * coord_fields): one set of lines for every resolution
 
     base, width = config.base_size, config.ngf * 8
     x = keras.layers.Dense(base * base * width, use_bias=False, name="g_fc")(x)
@@ -63,12 +54,10 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     x = keras.layers.ReLU(name="g_fc_relu")(x)
     # (B, base, base, ngf*8): 4x4x512 at the defaults
 
-    for block in range(config.generator_blocks):
+    for block in range(config.num_blocks):
         if x.shape[1] in mask_resolutions:
             x = concat_mask(x, mask, config, f"g_mask{x.shape[1]}")
-        if coefficients is not None:
-            x = CoordinateFields(name=f"g_fields{x.shape[1]}")([x, coefficients])
-        if block == config.generator_blocks - 1:
+        if block == config.num_blocks - 1:
             x = conv2d_transpose(
                 config.kernels, config.channels, 4, strides=2, padding="same", name="g_to_image"
             )(x)
@@ -88,9 +77,5 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
         # (B, base * 2**(block+1), same, ngf*8 / 2**(block+1)): 8x8x256, 16x16x128, 32x32x64
 
     images = keras.layers.Activation("tanh", dtype="float32", name="g_tanh")(x)
-    if config.supersample > 1:
-        images = keras.layers.AveragePooling2D(
-            config.supersample, dtype="float32", name="g_downsample"
-        )(images)
     # (B, image_size, image_size, channels) float32 in [-1, 1]
     return keras.Model(inputs, images, name=name)

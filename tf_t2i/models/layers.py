@@ -125,39 +125,3 @@ class MinibatchStddev(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] + 1)
-
-
-@keras.saving.register_keras_serializable(package="tf_t2i")
-class CoordinateFields(keras.layers.Layer):
-    """Appends K linear fields of the pixel coordinates, a_k u + b_k v + c_k, per image.
-
-    CoordConv (Liu et al. 2018) appends the coordinates themselves; here each image's
-    coefficients come from its own code (G's z and condition), so the fields' lines turn
-    and move with z, and a straight edge at any angle or place is one ReLU away. u runs
-    over the columns and v over the rows, both from -1 to 1 at the pixel centres, so a
-    field means the same line at every resolution.
-
-    Inputs [features [B, H, W, C], coefficients [B, 3K] (a_1..a_K, b_1..b_K, c_1..c_K)]
-    -> [B, H, W, C + K] in the features' dtype.
-
-    Example:
-        >>> CoordinateFields()([tf.zeros([2, 8, 8, 16]), tf.zeros([2, 12])]).shape
-        TensorShape([2, 8, 8, 20])
-    """
-
-    def call(self, inputs):
-        features, coefficients = inputs
-        a, b, c = tf.split(tf.cast(coefficients, tf.float32), 3, axis=-1)  # each [B, K]
-        height, width = tf.shape(features)[1], tf.shape(features)[2]
-        u = (tf.cast(tf.range(width), tf.float32) + 0.5) / tf.cast(width, tf.float32) * 2 - 1
-        v = (tf.cast(tf.range(height), tf.float32) + 0.5) / tf.cast(height, tf.float32) * 2 - 1
-        fields = (
-            a[:, None, None, :] * u[None, None, :, None]
-            + b[:, None, None, :] * v[None, :, None, None]
-            + c[:, None, None, :]
-        )  # [B, H, W, K]
-        return tf.concat([features, tf.cast(fields, features.dtype)], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        features, coefficients = input_shape
-        return (*features[:-1], features[-1] + coefficients[-1] // 3)
