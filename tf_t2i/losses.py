@@ -5,9 +5,10 @@ Pairs: `dcgan_discriminator_loss` / `dcgan_generator_loss` (plain real vs fake) 
 D; with GAN-INT the generator also sees interpolated conditions). The regularisers:
 `r1_penalty`, `mode_seeking_loss`, `auxiliary_class_loss`. `style_encoder_loss` and
 `reconstruction_loss` train the style encoder. `weighted_sum` adds a dict of named terms
-with their weights, the one place where a network's loss is put together. Every function takes logits (float32 [B]) and returns float32 [B],
-so that `tf.nn.compute_average_loss(loss, global_batch_size)` gives the right mean under
-any tf.distribute strategy.
+with their weights, the one place where a network's loss is put together. Every function
+takes logits (float32 [B]) and returns float32 [B], so that
+`tf.nn.compute_average_loss(loss, global_batch_size)` gives the right mean under any
+tf.distribute strategy.
 """
 
 from __future__ import annotations
