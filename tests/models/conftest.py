@@ -42,6 +42,7 @@ COMBINATIONS = {
     # sharing G(z2, h) and without it
     "text_pair": dict(conditions=["text"], pair_weight=1.0, mode_seeking_weight=1.0),
     "dcgan_pair": dict(conditions=[], pair_weight=0.5),
+    "text_pair_difference": dict(conditions=["text"], pair_weight=1.0, pair_input="difference"),
 }
 
 

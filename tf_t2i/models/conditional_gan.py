@@ -379,9 +379,14 @@ class ConditionalGAN(keras.Model):
         return fake, self._discriminate(fake, interpolated)
 
     def _discriminate_pair(self, first, second):
-        """The pair D's logits on two images side by side, float32 [B]; each image gets its
-        own augmentation and instance noise, as D's inputs do."""
-        pairs = tf.concat([self._d_inputs(first), self._d_inputs(second)], axis=-1)
+        """The pair D's logits on two images side by side (or on |first - second|),
+        float32 [B]; each image gets its own augmentation and instance noise, as D's
+        inputs do."""
+        first, second = self._d_inputs(first), self._d_inputs(second)
+        if self.model_config.pair_input == "difference":
+            pairs = tf.abs(first - second)
+        else:
+            pairs = tf.concat([first, second], axis=-1)
         return self.pair_discriminator(pairs, training=True)[:, 0]
 
     def _discriminate(self, images, conditions):

@@ -22,6 +22,9 @@ INTERPOLABLE_CONDITIONS = ("text", "attributes")
 IMAGE_SIZES = (28, 32, 64, 128)
 # DiffAugment policies (tf_t2i/models/augment.py keeps the transforms).
 AUGMENT_POLICIES = ("color", "translation", "cutout")
+# What the pair discriminator sees of two images: both, side by side (PacGAN), or only
+# |x1 - x2|, how they differ, which hides how real each one looks
+PAIR_INPUTS = ("concat", "difference")
 # |z| beyond this is redrawn when sampling with truncation: DF-GAN's bound, and the two
 # standard deviations at which tf.random.truncated_normal (the in-graph samplers) redraws
 TRUNCATION_BOUND = 2.0
@@ -107,6 +110,7 @@ class ModelConfig:
     # weight of its term in D's and G's loss (0 = off; needs data with pair images; +1 G
     # pass, shared with mode seeking, and a D pass on two pairs)
     pair_weight: float = 0.0
+    pair_input: str = "concat"  # one of PAIR_INPUTS
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
     augment: list[str] = dataclasses.field(default_factory=list)
@@ -292,6 +296,10 @@ class ModelConfig:
             raise T2IError(
                 f"model.augment: {moving} would move the image off its mask; use 'color' only "
                 "with the mask condition"
+            )
+        if self.pair_input not in PAIR_INPUTS:
+            raise T2IError(
+                f"model.pair_input: {self.pair_input!r} is not one of {', '.join(PAIR_INPUTS)}"
             )
         if not 0.0 <= self.interp_beta <= 1.0:
             raise T2IError(f"model.interp_beta: must be in [0, 1], got {self.interp_beta}")
