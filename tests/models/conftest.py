@@ -38,11 +38,6 @@ COMBINATIONS = {
     "text_latent": dict(conditions=["text"], style_encoder=True, latent_regression_weight=1.0),
     # a caption moves only the pixels it names: |G(z, h) - G(z, h')| in G's loss
     "attributes_consistency": dict(conditions=["attributes"], style_consistency_weight=1.0),
-    # the pair discriminator on (x, pair image) and (G(z, h), G(z2, h)), with mode seeking
-    # sharing G(z2, h) and without it
-    "text_pair": dict(conditions=["text"], pair_weight=1.0, mode_seeking_weight=1.0),
-    "dcgan_pair": dict(conditions=[], pair_weight=0.5),
-    "text_pair_difference": dict(conditions=["text"], pair_weight=1.0, pair_input="difference"),
 }
 
 
@@ -74,7 +69,6 @@ def make_batch(config: ModelConfig, batch_size=4, seed=0, with_noise=False) -> d
         "attributes": rng.uniform(0, 1, (b, NUM_ATTRIBUTES)),
         "wrong_attributes": rng.uniform(0, 1, (b, NUM_ATTRIBUTES)),
         "masks": (rng.uniform(0, 1, (b, size, size, 1)) > 0.5),
-        "pair_images": rng.uniform(-1, 1, (b, size, size, config.channels)),
     }
     batch = {k: tf.constant(v, tf.float32) for k, v in batch.items()}
     batch["labels"] = tf.constant(rng.integers(0, NUM_CLASSES, b), tf.int64)

@@ -30,7 +30,6 @@ def test_every_combination_trains_and_generates(name):
     expected |= {"d_wrong", "d_gan_cls"} if config.uses_cls else {"d_gan"}
     expected |= {"g_gan_int"} if config.uses_interp else set()
     expected |= {"g_mode_seeking"} if config.mode_seeking_weight > 0 else set()
-    expected |= {"d_pair", "g_pair"} if config.pair_weight > 0 else set()
     expected |= {"d_r1"} if config.r1_gamma > 0 else set()
     expected |= {"d_aux", "g_aux"} if config.aux_weight > 0 else set()
     expected |= {"g_latent_regression"} if config.latent_regression_weight > 0 else set()
@@ -559,7 +558,7 @@ def test_d_only_steps_skip_all_of_gs_work(monkeypatch):
     # GAN-INT and mode seeking on: G's terms need two more passes of G; none run on D-only steps
     config = tiny_config(conditions=["text"], d_steps=3, mode_seeking_weight=1.0)
     gan = build_gan(config, seed=0)
-    calls = {"generator_terms": 0, "interpolation": 0, "second_sample": 0, "updates": []}
+    calls = {"generator_terms": 0, "interpolation": 0, "mode_seeking": 0, "updates": []}
 
     def counting(name, method):
         def wrapped(*args, **kwargs):
@@ -570,7 +569,7 @@ def test_d_only_steps_skip_all_of_gs_work(monkeypatch):
 
     monkeypatch.setattr(gan, "_generator_terms", counting("generator_terms", gan._generator_terms))
     monkeypatch.setattr(gan, "_interpolation", counting("interpolation", gan._interpolation))
-    monkeypatch.setattr(gan, "_second_sample", counting("second_sample", gan._second_sample))
+    monkeypatch.setattr(gan, "_mode_seeking", counting("mode_seeking", gan._mode_seeking))
     update = gan.apply_loss
     monkeypatch.setattr(
         gan,
@@ -587,13 +586,13 @@ def test_d_only_steps_skip_all_of_gs_work(monkeypatch):
     assert calls == {
         "generator_terms": 0,
         "interpolation": 0,
-        "second_sample": 0,
+        "mode_seeking": 0,
         "updates": [gan.d_optimizer.name] * 2,
     }
     assert not any(_changed(g_before, gan.generator.trainable_variables))
     assert gan.trackers["g_loss"].count.numpy() == 0 and float(logs["d_loss"]) > 0
     gan.train_step(batch)  # the third step is G's turn
-    assert calls["generator_terms"] == calls["interpolation"] == calls["second_sample"] == 1
+    assert calls["generator_terms"] == calls["interpolation"] == calls["mode_seeking"] == 1
     assert calls["updates"][2:] == [gan.d_optimizer.name, gan.g_optimizer.name]
     assert all(_changed(g_before, gan.generator.trainable_variables))
     assert int(gan.step.numpy()) == 3

@@ -166,7 +166,6 @@ def convert(
         progress=progress,
         precomputed_dim=int(encoder.dim) if _is_precomputed(encoder) else 0,
         caption_limits=caption_limits,
-        has_pairs=bool(info.has_pairs),
     )
     executor = _executor(workers)
     try:
@@ -195,7 +194,6 @@ def convert(
         attribute_names=list(info.attribute_names),
         captions_per_image=max([c.get("max_captions", 0) for c in chunks] or [0]),
         has_masks=bool(info.has_masks),
-        has_pairs=bool(info.has_pairs),
         random_flip=bool(getattr(source, "flip_invariant", True)),
         conversion={**conversion, "tf_t2i_version": __version__},
         style_groups=list(info.style_groups),

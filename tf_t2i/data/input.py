@@ -81,8 +81,6 @@ def make_dataset(
             labels            int64 [B]        (-1 if none)
             wrong_labels      int64 [B]
             masks             float32 [B, H, W, 1] in [0, 1]  (only if the data has masks)
-            pair_images       float32 [B, H, W, C] in [-1, 1]  (only if the data has pairs:
-                              a second image of the same captions, its style drawn anew)
             captions          string [B]
     """
     manifest = schema.read_manifest(data_dir)
@@ -130,7 +128,6 @@ def make_dataset(
             embedding_dim=manifest.embedding_dim,
             num_attributes=manifest.num_attributes,
             has_masks=manifest.has_masks,
-            has_pairs=manifest.has_pairs,
             image_format=image_format,
         )
 
@@ -208,9 +205,8 @@ def decode_example(
     num_attributes: int,
     has_masks: bool,
     image_format: str = "",
-    has_pairs: bool = False,
 ) -> dict:
-    """Decodes the image, mask and pair image of one parsed example.
+    """Decodes the image and mask of one parsed example.
 
     Args:
         features: one element of `parse_records`' output.
@@ -219,24 +215,20 @@ def decode_example(
     Returns:
         image        uint8 [S, S, C]
         mask         uint8 [S, S, 1]  (only if has_masks)
-        pair         uint8 [S, S, C]  (only if has_pairs)
         captions     string [N]
         embeddings   float32 [N, D]
         attributes   float32 [A]
         label        int64 []
     """
-
-    def decode_image(encoded):
-        if image_format == "png":
-            image = tf.io.decode_png(encoded, channels=channels)
-        elif image_format == "jpeg":
-            image = tf.io.decode_jpeg(encoded, channels=channels)
-        else:
-            image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
-        return tf.ensure_shape(image, [image_size, image_size, channels])
-
+    encoded = features[schema.IMAGE]
+    if image_format == "png":
+        image = tf.io.decode_png(encoded, channels=channels)
+    elif image_format == "jpeg":
+        image = tf.io.decode_jpeg(encoded, channels=channels)
+    else:
+        image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
     example = {
-        "image": decode_image(features[schema.IMAGE]),
+        "image": tf.ensure_shape(image, [image_size, image_size, channels]),
         "captions": features[schema.CAPTIONS],
         "embeddings": tf.reshape(features[schema.EMBEDDINGS], [-1, embedding_dim]),
         "attributes": tf.ensure_shape(features[schema.ATTRIBUTES], [num_attributes]),
@@ -245,8 +237,6 @@ def decode_example(
     if has_masks:
         mask = tf.io.decode_png(features[schema.MASK], channels=1)
         example["mask"] = tf.ensure_shape(mask, [image_size, image_size, 1])
-    if has_pairs:
-        example["pair"] = decode_image(features[schema.PAIR])
     return example
 
 
@@ -260,7 +250,7 @@ def augment(
     caption_average: int = 1,
     flip: bool = True,
 ) -> dict:
-    """Crops, flips and scales the image (its mask and pair image identically), picks captions.
+    """Crops, flips and scales the image (and its mask identically) and picks captions.
 
     Args:
         example: from `decode_example`.
@@ -274,7 +264,6 @@ def augment(
     Returns:
         images      float32 [H, W, C] in [-1, 1]
         masks       float32 [H, W, 1] in [0, 1]   (if the example has a mask)
-        pair_images float32 [H, W, C] in [-1, 1]  (if the example has a pair image)
         embeddings  float32 [D]
         captions    string []   (the first chosen caption)
         attributes  float32 [A]
@@ -283,11 +272,9 @@ def augment(
     crop_seed, flip_seed, caption_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     image = tf.cast(example["image"], tf.float32)
     channels = image.shape[-1]
-    has_mask, has_pair = "mask" in example, "pair" in example
+    has_mask = "mask" in example
     if has_mask:  # one tensor, so the mask gets exactly the image's crop and flip
         image = tf.concat([image, tf.cast(example["mask"], tf.float32)], axis=-1)
-    if has_pair:  # and so does the pair image (its last C channels)
-        image = tf.concat([image, tf.cast(example["pair"], tf.float32)], axis=-1)
     stored = image.shape[0]
     depth = image.shape[-1]
     if training:
@@ -304,9 +291,7 @@ def augment(
         image = tf.image.resize(image, [image_size, image_size], antialias=True)
     out = {"images": image[..., :channels] / 127.5 - 1.0}
     if has_mask:
-        out["masks"] = tf.clip_by_value(image[..., channels : channels + 1] / 255.0, 0.0, 1.0)
-    if has_pair:
-        out["pair_images"] = image[..., depth - channels :] / 127.5 - 1.0
+        out["masks"] = tf.clip_by_value(image[..., channels:] / 255.0, 0.0, 1.0)
 
     embeddings = example["embeddings"]  # [N, D]
     num_captions = tf.shape(embeddings)[0]

@@ -32,7 +32,6 @@ class Plan:
     progress: bool
     precomputed_dim: int = 0  # D of the records' own embeddings (0: embed the captions)
     caption_limits: CaptionLimits = CaptionLimits()
-    has_pairs: bool = False  # every record must carry a pair image
 
 
 @dataclasses.dataclass
@@ -45,7 +44,6 @@ class Prepared:
     captions: list[str]
     embeddings: np.ndarray | None = None  # float32 [len(captions), D], precomputed only
     too_long: list[str] = dataclasses.field(default_factory=list)  # why captions were dropped
-    pair: bytes | None = None  # the pair image, encoded as the image
 
 
 def prepare_chunk(chunk, split, plan: Plan, executor):
@@ -133,28 +131,11 @@ def prepare_record(record: Record, plan: Plan) -> Prepared | Skipped:
             )
     elif plan.has_masks:
         return skip("missing_annotation", "no mask for this image")
-    pair = None
-    if record.pair_image is not None:
-        try:
-            pair = images.open_image(record.pair_image)
-        except ValueError as err:
-            return skip("bad_annotation", f"pair image: {err.args[1]}")
-        if pair.size != image.size:
-            return skip(
-                "bad_annotation",
-                f"pair image is {pair.size[0]}x{pair.size[1]}, "
-                f"image is {image.size[0]}x{image.size[1]}",
-            )
-    elif plan.has_pairs:
-        return skip("missing_annotation", "no pair image for this image")
     mode = "RGB" if options.channels == 3 else "L"
     image = images.resize(image.convert(mode), options)
     encoded = images.encode(image, options.image_format)
     mask_bytes = images.encode(images.resize(mask, options), "png") if mask is not None else None
-    pair_bytes = None
-    if pair is not None:
-        pair_bytes = images.encode(images.resize(pair.convert(mode), options), options.image_format)
-    return Prepared(encoded, mask_bytes, record, captions, embeddings, too_long, pair_bytes)
+    return Prepared(encoded, mask_bytes, record, captions, embeddings, too_long)
 
 
 def serialize_examples(prepared: list[Prepared], encoder, plan: Plan) -> list[bytes]:
@@ -188,7 +169,6 @@ def serialize_examples(prepared: list[Prepared], encoder, plan: Plan) -> list[by
                 label_text=r.label_text,
                 attributes=() if r.attributes is None else np.asarray(r.attributes, np.float32),
                 mask=p.mask,
-                pair=p.pair,
             )
         )
         start = end

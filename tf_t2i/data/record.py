@@ -47,9 +47,6 @@ class Record:
         embeddings: float32 [len(captions), D] caption embeddings published
             with the data (StackGAN's char-CNN-RNN), row i for captions[i],
             or None. Used when converting with `--encoder precomputed`.
-        pair_image: a second image (bytes or array, as `image`) of which every
-            caption and attribute holds too, its free attributes (the style)
-            drawn anew, or None: the real pairs of model.pair_weight.
     """
 
     image: bytes | np.ndarray
@@ -62,7 +59,6 @@ class Record:
     mask: bytes | np.ndarray | None = None
     source_file: str = ""
     embeddings: np.ndarray | None = None
-    pair_image: bytes | np.ndarray | None = None
 
 
 @dataclasses.dataclass

@@ -20,8 +20,6 @@ that old readers cannot parse bumps SCHEMA_VERSION):
     captions/embeddings  float   n * D values, caption-major (row i = captions[i])
     attributes           float   A values (A = len(manifest.attribute_names), may be 0)
     mask/encoded         bytes   single-channel PNG, same size as the image (optional)
-    pair/encoded         bytes   a second image of the same captions and attributes, its
-                                 style drawn anew; encoded as the image (optional)
 """
 
 from __future__ import annotations
@@ -50,7 +48,6 @@ CAPTIONS = "captions"
 EMBEDDINGS = "captions/embeddings"
 ATTRIBUTES = "attributes"
 MASK = "mask/encoded"
-PAIR = "pair/encoded"
 
 
 def shard_name(split: str, index: int, num_shards: int) -> str:
@@ -77,7 +74,6 @@ class Manifest:
         attribute_names: names of the attribute vector entries ([] if none).
         captions_per_image: the largest number of captions of one image.
         has_masks: whether every example carries `mask/encoded`.
-        has_pairs: whether every example carries `pair/encoded`.
         random_flip: whether a horizontal flip keeps an image true to its
             captions and attributes (False when they name left and right).
         skipped: reason -> number of inputs skipped for it.
@@ -99,7 +95,6 @@ class Manifest:
     attribute_names: list = dataclasses.field(default_factory=list)
     captions_per_image: int = 0
     has_masks: bool = False
-    has_pairs: bool = False
     random_flip: bool = True
     skipped: dict = dataclasses.field(default_factory=dict)
     crop_size: int = 0
@@ -193,7 +188,6 @@ def make_example(
     label_text: str = "",
     attributes=(),
     mask: bytes | None = None,
-    pair: bytes | None = None,
 ) -> bytes:
     """Serializes one tf.train.Example in the format above.
 
@@ -202,7 +196,6 @@ def make_example(
         embeddings: float32 [n_captions, D] caption embeddings.
         attributes: float [A] (may be empty).
         mask: single-channel PNG bytes or None.
-        pair: the pair image's bytes (in image_format) or None.
 
     Returns:
         The serialized example.
@@ -232,8 +225,6 @@ def make_example(
     }
     if mask is not None:
         features[MASK] = _bytes([mask])
-    if pair is not None:
-        features[PAIR] = _bytes([pair])
     example = tf.train.Example(features=tf.train.Features(feature=features))
     # `features` is a protobuf map: without deterministic=True its keys are
     # written in an order that changes from process to process, and so would
@@ -255,5 +246,4 @@ def feature_spec() -> dict:
         EMBEDDINGS: tf.io.VarLenFeature(tf.float32),
         ATTRIBUTES: tf.io.VarLenFeature(tf.float32),
         MASK: tf.io.FixedLenFeature([], tf.string, default_value=""),
-        PAIR: tf.io.FixedLenFeature([], tf.string, default_value=""),
     }

@@ -13,11 +13,7 @@ from tf_t2i.errors import T2IError
 from tf_t2i.models.augment import add_instance_noise, diff_augment
 from tf_t2i.models.conditions import interpolated_conditions, right_conditions, wrong_conditions
 from tf_t2i.models.config import ModelConfig
-from tf_t2i.models.discriminator import (
-    build_classifier,
-    build_discriminator,
-    build_pair_discriminator,
-)
+from tf_t2i.models.discriminator import build_classifier, build_discriminator
 from tf_t2i.models.ema import update_moving_average
 from tf_t2i.models.generator import build_generator
 from tf_t2i.models.kernels import jit_compile
@@ -69,10 +65,6 @@ class ConditionalGAN(keras.Model):
             build_classifier(model_config, self.discriminator.get_layer("d_trunk"))
             if model_config.aux_weight > 0
             else None
-        )
-        # the pair discriminator on two images of one caption (pair_weight), trained with D
-        self.pair_discriminator = (
-            build_pair_discriminator(model_config) if model_config.pair_weight > 0 else None
         )
         self.style_encoder = (
             build_style_encoder(model_config) if model_config.style_encoder else None
@@ -133,13 +125,10 @@ class ConditionalGAN(keras.Model):
 
     @property
     def d_variables(self) -> list:
-        """What D's optimizer trains: D's weights, and the auxiliary classifier's and the
-        pair discriminator's if any."""
+        """What D's optimizer trains: D's weights, and the auxiliary classifier's if any."""
         variables = list(self.discriminator.trainable_variables)
         if self.classifier is not None:
             variables += self.classifier.trainable_variables
-        if self.pair_discriminator is not None:
-            variables += self.pair_discriminator.trainable_variables
         return variables
 
     @property
@@ -177,10 +166,8 @@ class ConditionalGAN(keras.Model):
     def train_step(self, batch):
         """One iteration of Reed et al.'s Algorithm 1 (GAN-CLS, with GAN-INT's G term).
 
-        1. x, h, h^, z from the batch; x^ = G(z, h) (and, with the pair discriminator,
-           x^2 = G(z2, h) for a second z2, which mode seeking then shares).
-        2. D's terms on s_r = D(x, h), s_w = D(x, h^), s_f = D(x^, h) (and the pair D's on
-           (x, the pair image) and (x^, x^2)); D's update.
+        1. x, h, h^, z from the batch; x^ = G(z, h).
+        2. D's terms on s_r = D(x, h), s_w = D(x, h^), s_f = D(x^, h); D's update.
         3. G's terms on the same s_f (D before its update, as in the paper), GAN-INT's
            interpolated captions, and the regularisers; G's update (with S's, when S
            trains with G on the latent-regression term). With d_steps > 1, G's
@@ -188,9 +175,8 @@ class ConditionalGAN(keras.Model):
 
         Args:
             batch: the input pipeline's dict: images float32 [B, H, W, C] in [-1, 1], the
-                condition keys and their wrong_* versions, and pair_images [B, H, W, C] with
-                model.pair_weight. Optional `noise` [B, z_dim] replaces the sampled z (tests
-                use it).
+                condition keys and their wrong_* versions. Optional `noise` [B, z_dim]
+                replaces the sampled z (tests use it).
 
         Returns:
             dict of the metric trackers' results.
@@ -229,16 +215,12 @@ class ConditionalGAN(keras.Model):
         g_tape = tf.GradientTape() if generator_turn else contextlib.nullcontext()
         with g_tape:
             fake = self.generator({"noise": noise, **right}, training=True)  # x^ = G(z, h)
-            # (z2, G(z2, h)): drawn here when the pair D needs it, else by mode seeking
-            second = self._second_sample(noise, right) if "pair" in self.d_weights else None
             with tf.GradientTape() as d_tape:
-                d_terms, scores = self._discriminator_terms(
-                    images, right, wrong, fake, batch, second
-                )
+                d_terms, scores = self._discriminator_terms(images, right, wrong, fake, batch)
                 d_loss = losses.weighted_sum(d_terms, self.d_weights)
                 scaled_d_loss = self.d_optimizer.scale_loss(losses.global_mean(d_loss))
             if generator_turn:
-                g_terms = self._generator_terms(fake, noise, right, batch, scores, second)
+                g_terms = self._generator_terms(fake, noise, right, batch, scores)
                 g_loss = losses.weighted_sum(g_terms, self.g_weights)
                 scaled_g_loss = self.g_optimizer.scale_loss(losses.global_mean(g_loss))
 
@@ -257,16 +239,12 @@ class ConditionalGAN(keras.Model):
         self.step.assign_add(1)
         return {m.name: m.result() for m in self.metrics}
 
-    def _discriminator_terms(self, images, right, wrong, fake, batch, second=None):
+    def _discriminator_terms(self, images, right, wrong, fake, batch):
         """D's per-example loss terms (named as in ModelConfig.loss_weights) and its scores.
-
-        Args:
-            second: (z2, G(z2, h)) when the pair discriminator is on, else None.
 
         Returns:
             (terms: name -> float32 [B], scores: {"real", "wrong", "fake": logits [B] or
-            None, "fake_features": D's trunk features of x^, "fake_pairs": the pair D's
-            logits [B] on (x^, x^2) or None}).
+            None, "fake_features": D's trunk features of x^}).
         """
         with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
             r1_tape.watch(images)  # R1 differentiates s_r with respect to x
@@ -290,25 +268,18 @@ class ConditionalGAN(keras.Model):
             terms["aux"] = losses.auxiliary_class_loss(real_classes, batch["labels"])
         if "r1" in self.d_weights:
             terms["r1"] = losses.r1_penalty(self._input_gradients(r1_tape, real_logits, images))
-        fake_pairs = None
-        if "pair" in self.d_weights:  # two real images of one caption, and two of G's
-            real_pairs = self._discriminate_pair(images, batch["pair_images"])
-            fake_pairs = self._discriminate_pair(fake, second[1])
-            terms["pair"] = losses.dcgan_discriminator_loss(real_pairs, fake_pairs, smoothing)
         scores = {
             "real": real_logits,
             "wrong": wrong_logits,
             "fake": fake_logits,
             "fake_features": fake_features,
-            "fake_pairs": fake_pairs,
         }
         return terms, scores
 
-    def _generator_terms(self, fake, noise, right, batch, scores, second=None):
+    def _generator_terms(self, fake, noise, right, batch, scores):
         """G's per-example loss terms (named as in ModelConfig.loss_weights).
 
-        L_G uses the same s_f (and pair logits) as L_D: G needs no second forward pass of D.
-        `second` is (z2, G(z2, h)) if train_iteration drew it already.
+        L_G uses the same s_f as L_D: G needs no second forward pass of D.
         """
         terms = {"gan": losses.dcgan_generator_loss(scores["fake"])}
         other = None  # G(z, h') for another condition h', the same z
@@ -319,10 +290,7 @@ class ConditionalGAN(keras.Model):
             fake_classes = self.classifier(scores["fake_features"])
             terms["aux"] = losses.auxiliary_class_loss(fake_classes, batch["labels"])
         if "mode_seeking" in self.g_weights:
-            other_noise, second_fake = second or self._second_sample(noise, right)
-            terms["mode_seeking"] = losses.mode_seeking_loss(fake, second_fake, noise, other_noise)
-        if "pair" in self.g_weights:  # can the pair D tell G's two images of h from data?
-            terms["pair"] = losses.dcgan_generator_loss(scores["fake_pairs"])
+            terms["mode_seeking"] = self._mode_seeking(fake, noise, right)
         if "latent_regression" in self.g_weights:  # can S read z back from x^ alone?
             predicted = self.style_encoder(fake, training=True)
             terms["latent_regression"] = losses.latent_regression_loss(noise, predicted)
@@ -352,19 +320,20 @@ class ConditionalGAN(keras.Model):
         grads = tape.gradient(real_logits, images, output_gradients=seed)
         return tf.cast(grads, tf.float32) / scale
 
-    def _second_sample(self, noise, right):
-        """A second image per condition from fresh noise, for Mao et al.'s mode-seeking
-        term and the pair discriminator.
+    def _mode_seeking(self, fake, noise, right):
+        """Mao et al.'s mode-seeking term: a second image per condition from fresh noise.
 
         Args:
-            noise: z, float32 [B, z_dim] (for its shape).
+            fake: G(z, h), float32 [B, H, W, C].
+            noise: z, float32 [B, z_dim].
             right: the conditions h.
 
         Returns:
-            (z2 float32 [B, z_dim], G(z2, h) float32 [B, H, W, C]).
+            float32 [B], the per-example term (see losses.mode_seeking_loss).
         """
         other_noise = keras.random.normal(tf.shape(noise), seed=self.seed_generator)  # z2
-        return other_noise, self.generator({"noise": other_noise, **right}, training=True)
+        other = self.generator({"noise": other_noise, **right}, training=True)  # G(z2, h)
+        return losses.mode_seeking_loss(fake, other, noise, other_noise)
 
     def _interpolation(self, noise, right, batch):
         """GAN-INT: G(z, beta*t1 + (1-beta)*t2) and D's logits on it, float32 [B].
@@ -378,17 +347,6 @@ class ConditionalGAN(keras.Model):
         fake = self.generator({"noise": noise, **interpolated}, training=True)
         return fake, self._discriminate(fake, interpolated)
 
-    def _discriminate_pair(self, first, second):
-        """The pair D's logits on two images side by side (or on |first - second|),
-        float32 [B]; each image gets its own augmentation and instance noise, as D's
-        inputs do."""
-        first, second = self._d_inputs(first), self._d_inputs(second)
-        if self.model_config.pair_input == "difference":
-            pairs = tf.abs(first - second)
-        else:
-            pairs = tf.concat([first, second], axis=-1)
-        return self.pair_discriminator(pairs, training=True)[:, 0]
-
     def _discriminate(self, images, conditions):
         """D's logits, float32 [B], with instance noise on the images while it is on."""
         return self._match(self._image_features(images, conditions), conditions)
@@ -396,16 +354,14 @@ class ConditionalGAN(keras.Model):
     def _image_features(self, images, conditions):
         """D's trunk on (augmented, noised) images and the mask: [B, base, base, F]."""
         trunk = self.discriminator.get_layer("d_trunk")
-        inputs = {"images": self._d_inputs(images)}
+        if self.model_config.augment:
+            images = diff_augment(images, self.model_config.augment, self.seed_generator)
+        inputs = {
+            "images": add_instance_noise(images, self.model_config, self.step, self.seed_generator)
+        }
         if "masks" in conditions:
             inputs["masks"] = conditions["masks"]
         return trunk(inputs, training=True)
-
-    def _d_inputs(self, images):
-        """What a discriminator sees of `images`: DiffAugment'ed and noised while on."""
-        if self.model_config.augment:
-            images = diff_augment(images, self.model_config.augment, self.seed_generator)
-        return add_instance_noise(images, self.model_config, self.step, self.seed_generator)
 
     def _match(self, features, conditions):
         """D's head: how well the image features match the conditions; logits float32 [B]."""

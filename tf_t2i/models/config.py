@@ -22,9 +22,6 @@ INTERPOLABLE_CONDITIONS = ("text", "attributes")
 IMAGE_SIZES = (28, 32, 64, 128)
 # DiffAugment policies (tf_t2i/models/augment.py keeps the transforms).
 AUGMENT_POLICIES = ("color", "translation", "cutout")
-# What the pair discriminator sees of two images: both, side by side (PacGAN), or only
-# |x1 - x2|, how they differ, which hides how real each one looks
-PAIR_INPUTS = ("concat", "difference")
 # |z| beyond this is redrawn when sampling with truncation: DF-GAN's bound, and the two
 # standard deviations at which tf.random.truncated_normal (the in-graph samplers) redraws
 TRUNCATION_BOUND = 2.0
@@ -103,14 +100,6 @@ class ModelConfig:
     aux_weight: float = 0.0
     # weight of Mao et al.'s mode-seeking term, which makes G use z (0 = off; +1 G pass)
     mode_seeking_weight: float = 0.0
-    # A pair discriminator after PacGAN (Lin et al. 2018): a second D sees two images side
-    # by side, real pairs from the data (an image and its pair image: the same captions,
-    # the style drawn anew) against G(z1, h) and G(z2, h). One D cannot tell a G that draws
-    # every z of a caption alike (every square upright) from the data; the pair D can. The
-    # weight of its term in D's and G's loss (0 = off; needs data with pair images; +1 G
-    # pass, shared with mode seeking, and a D pass on two pairs)
-    pair_weight: float = 0.0
-    pair_input: str = "concat"  # one of PAIR_INPUTS
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
     # any of "color", "translation", "cutout"; [] = off. For small data sets.
     augment: list[str] = dataclasses.field(default_factory=list)
@@ -210,9 +199,8 @@ class ModelConfig:
         """The weight of each of D's and G's loss terms, for the terms this config turns on.
 
         D: `gan_cls` (Reed's matching-aware loss; `gan` without wrong pairs), `aux` (TAC-GAN),
-        `r1` (gamma / 2), `pair` (the pair discriminator). G: `gan` (-log D(G(z, h), h)),
-        `gan_int` (the same on interpolated conditions), `aux`, `mode_seeking`, `pair`,
-        `latent_regression`, `style_consistency`. The
+        `r1` (gamma / 2). G: `gan` (-log D(G(z, h), h)), `gan_int` (the same on interpolated
+        conditions), `aux`, `mode_seeking`, `latent_regression`, `style_consistency`. The
         order is the order in which they are summed.
 
         Returns:
@@ -229,9 +217,6 @@ class ModelConfig:
             d_weights["r1"] = 0.5 * self.r1_gamma
         if self.mode_seeking_weight > 0:
             g_weights["mode_seeking"] = self.mode_seeking_weight
-        if self.pair_weight > 0:
-            d_weights["pair"] = self.pair_weight
-            g_weights["pair"] = self.pair_weight
         if self.latent_regression_weight > 0:
             g_weights["latent_regression"] = self.latent_regression_weight
         if self.style_consistency_weight > 0 and self.vector_conditions:
@@ -297,10 +282,6 @@ class ModelConfig:
                 f"model.augment: {moving} would move the image off its mask; use 'color' only "
                 "with the mask condition"
             )
-        if self.pair_input not in PAIR_INPUTS:
-            raise T2IError(
-                f"model.pair_input: {self.pair_input!r} is not one of {', '.join(PAIR_INPUTS)}"
-            )
         if not 0.0 <= self.interp_beta <= 1.0:
             raise T2IError(f"model.interp_beta: must be in [0, 1], got {self.interp_beta}")
         if not 0.0 < self.real_label <= 1.0:
@@ -310,7 +291,6 @@ class ModelConfig:
             "mask_noise",
             "instance_noise_decay_steps",
             "mode_seeking_weight",
-            "pair_weight",
             "r1_gamma",
             "aux_weight",
             "style_reconstruction_weight",

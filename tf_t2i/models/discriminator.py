@@ -213,35 +213,3 @@ def build_head(config: ModelConfig, trunk_width: int) -> keras.Model:
             [logits, projection_term(features, condition, config.spectral_norm)]
         )
     return keras.Model({"features": features, **conditions}, logits, name="d_head")
-
-
-def build_pair_discriminator(config: ModelConfig) -> keras.Model:
-    """The pair discriminator of model.pair_weight (PacGAN's packing of two samples).
-
-    D's trunk on two images side by side (their channels concatenated; with
-    model.pair_input "difference", on |x1 - x2| alone), then one base x base conv to a
-    logit. It sees no condition: both images of a pair come from one caption, real or
-    fake alike, and what it learns is how two such images differ.
-
-    Args:
-        config: the model config (image_size, channels, ndf, spectral_norm).
-
-    Returns:
-        A functional keras.Model: pairs float32 [B, H, W, 2C] in [-1, 1] (differences
-        [B, H, W, C] in [0, 2]) -> logits float32 [B, 1].
-
-    Reference:
-        Lin et al., "PacGAN: The power of two samples in generative adversarial
-        networks", NeurIPS 2018.
-    """
-    size = config.image_size
-    depth = config.channels * (2 if config.pair_input == "concat" else 1)
-    pairs = keras.Input((size, size, depth), name="pairs")
-    x = conv_trunk(pairs, config, "pair", normalize=False, spectral_norm=config.spectral_norm)
-    # (B, base, base, ndf*8)
-    conv = SpectralConv2D if config.spectral_norm else keras.layers.Conv2D
-    x = conv(1, config.base_size, padding="valid", name="pair_logit")(x)
-    # (B, 1, 1, 1)
-    logits = keras.layers.Flatten(dtype="float32", name="pair_logits")(x)
-    # (B, 1) float32
-    return keras.Model(pairs, logits, name="pair_discriminator")

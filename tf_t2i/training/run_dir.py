@@ -92,8 +92,7 @@ def make_checkpoint(gan):
 
     Returns:
         tf.train.Checkpoint with generator, discriminator, d_optimizer,
-        g_optimizer, step, and where present generator_ema, classifier, pair_discriminator,
-        style_encoder, s_optimizer and
+        g_optimizer, step, and where present generator_ema, classifier, style_encoder, s_optimizer and
         the state of each keras.random.SeedGenerator the model owns.
     """
     import keras
@@ -110,8 +109,6 @@ def make_checkpoint(gan):
         objects["generator_ema"] = gan.generator_ema
     if getattr(gan, "classifier", None) is not None:
         objects["classifier"] = gan.classifier
-    if getattr(gan, "pair_discriminator", None) is not None:
-        objects["pair_discriminator"] = gan.pair_discriminator
     if getattr(gan, "style_encoder", None) is not None:
         objects["style_encoder"] = gan.style_encoder
     if getattr(gan, "s_optimizer", None) is not None:

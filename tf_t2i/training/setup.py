@@ -110,11 +110,6 @@ def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
         updates[field] = count
     if "mask" in model.conditions and not manifest.has_masks:
         raise T2IError(f"{where}: the 'mask' condition needs masks in the data")
-    if model.pair_weight > 0 and not manifest.has_pairs:
-        raise T2IError(
-            f"{where}: model.pair_weight needs pair images in the data "
-            "(the shapes source makes them with data.options.pairs: true)"
-        )
     if config.train.lr_decay_epochs:  # Reed et al.: halve the rates every 100 epochs
         per_epoch = max(1, manifest.num_examples(split) // config.train.batch_size)
         updates["lr_decay_steps"] = config.train.lr_decay_epochs * per_epoch

@@ -19,7 +19,6 @@ class SourceInfo:
         attribute_names: names of the attribute vector entries, [] if none.
         captions_per_image: nominal number of captions per image (0 if unknown).
         has_masks: whether records carry masks.
-        has_pairs: whether records carry a pair image (Record.pair_image).
         options: the options the source was built with, recorded in the manifest.
         style_groups: attribute groups the captions leave to chance (shapes:
             ["background"]), measured by the style metrics of `t2i evaluate`.
@@ -32,7 +31,6 @@ class SourceInfo:
     attribute_names: list[str] = dataclasses.field(default_factory=list)
     captions_per_image: int = 0
     has_masks: bool = False
-    has_pairs: bool = False
     options: dict = dataclasses.field(default_factory=dict)
     style_groups: list[str] = dataclasses.field(default_factory=list)
     held_out_classes: list[str] = dataclasses.field(default_factory=list)

@@ -12,12 +12,7 @@ The background is the style the captions leave free (`style_groups`); so is
 each shape's rotation (within +-MAX_ANGLE), which no attribute records and
 evaluation reads off the image (tf_t2i/evaluation/rotation.py). With
 `holdout` (or `holdout_classes`) some colour x kind combinations never appear
-in the train split, for zero-shot evaluation (holdout.py). With `pairs`, each image
-comes with a second one of which its captions hold too: the same shapes, colours,
-sizes and positions, each shape's angle and jitter drawn anew, and the background
-drawn anew unless the captions name it (with pairs they all name it or none does).
-These real pairs teach model.pair_weight's pair discriminator how two images of one
-caption differ.
+in the train split, for zero-shot evaluation (holdout.py).
 """
 
 from __future__ import annotations
@@ -89,7 +84,6 @@ class ShapesSource(Source):
         languages: caption languages, "en" (the default) or codes from
             shapes_languages.CODES ("en,fr,de,es,zh" or a list): each other
             language adds three paraphrases per image, in their own phrasing.
-        pairs: render each image's pair image (see the module's docstring).
     """
 
     name = "shapes"
@@ -110,7 +104,6 @@ class ShapesSource(Source):
         holdout: int = 0,
         holdout_classes: str | list | None = None,
         languages: str | list = "en",
-        pairs: bool = False,
     ):
         if path is not None:
             raise T2IError("the shapes source is built in and takes no PATH")
@@ -129,9 +122,6 @@ class ShapesSource(Source):
         self.holdout, self.holdout_classes = holdout, holdout_classes
         self.held_out = held_out_classes(list(COLORS), SHAPES, holdout, holdout_classes)
         self.languages = shapes_languages.parse_languages(languages)
-        if not isinstance(pairs, bool):
-            raise T2IError(f"shapes: pairs must be true or false, not {pairs!r}")
-        self.pairs = pairs
 
     def info(self) -> SourceInfo:
         return SourceInfo(
@@ -143,7 +133,6 @@ class ShapesSource(Source):
             captions_per_image=len(_SHAPE_PHRASES)
             + shapes_languages.TEMPLATES * (len(self.languages) - 1),
             has_masks=True,
-            has_pairs=self.pairs,
             options={
                 "num_images": self.num_images,
                 "test_fraction": self.test_fraction,
@@ -154,7 +143,6 @@ class ShapesSource(Source):
                 **({"holdout": self.holdout} if self.holdout else {}),
                 **({"holdout_classes": self.holdout_classes} if self.holdout_classes else {}),
                 **({"languages": list(self.languages)} if len(self.languages) > 1 else {}),
-                **({"pairs": True} if self.pairs else {}),
             },
             style_groups=list(self.style_groups),
             held_out_classes=list(self.held_out),
@@ -197,60 +185,32 @@ class ShapesSource(Source):
             )
         return rng, background, shapes
 
-    def _captions(self, index, shapes, background, rng, name_background=None) -> list[str]:
-        english = _captions(shapes, background, rng, name_background)
+    def _captions(self, index, shapes, background, rng) -> list[str]:
+        english = _captions(shapes, background, rng)
         # other languages draw from their own stream, so the English captions stay as they were
         other = np.random.default_rng([self.seed, index, 1])
         return english + [
             text
             for code in self.languages[1:]
-            for text in shapes_languages.captions(code, shapes, background, other, name_background)
+            for text in shapes_languages.captions(code, shapes, background, other)
         ]
-
-    def _pair(self, index: int, shapes: list[dict], background: str):
-        """(whether the captions name the background, the pair image uint8 [S, S, 3])."""
-        rng = np.random.default_rng([self.seed, index, 2])  # the pair's own stream
-        named = bool(rng.random() < 0.4)
-        moved = [
-            dict(
-                s,
-                angle=float(rng.uniform(-MAX_ANGLE, MAX_ANGLE)),
-                jitter=rng.uniform(-0.04, 0.04, 2),
-            )
-            for s in shapes
-        ]
-        if not named:  # as _layout draws it: P(background | the shapes' colours)
-            names = list(BACKGROUNDS)
-            weights = np.array(
-                [
-                    math.prod(
-                        0.0 if s["color"] in _clashes(b) else 1 / (len(COLORS) - len(_clashes(b)))
-                        for s in shapes
-                    )
-                    for b in names
-                ]
-            )
-            background = names[int(rng.choice(len(names), p=weights / weights.sum()))]
-        return named, _render(moved, background, self.image_size)[0]
 
     def make(self, index: int, split: str = "train") -> Record:
         """Renders image `index` (deterministic in (seed, index))."""
         rng, background, shapes = self._layout(index)
         image, mask = _render(shapes, background, self.image_size)
-        named, pair = self._pair(index, shapes, background) if self.pairs else (None, None)
         first = shapes[0]
         label = list(COLORS).index(first["color"]) * len(SHAPES) + SHAPES.index(first["kind"])
         return Record(
             image=image,
             image_id=f"shapes/{index:06d}",
             split=split,
-            captions=self._captions(index, shapes, background, rng, named),
+            captions=self._captions(index, shapes, background, rng),
             label=label,
             label_text=f"{first['color']} {first['kind']}",
             attributes=_attributes(first, background),
             mask=mask,
             source_file=f"shapes:{self.seed}:{index}",
-            pair_image=pair,
         )
 
 
@@ -289,9 +249,7 @@ def _clashes(background: str) -> tuple[str, ...]:
     return {"white": ("yellow", "cyan"), "gray": (), "black": ()}[background]
 
 
-def _captions(shapes: list[dict], background: str, rng, name_background=None) -> list[str]:
-    """The English paraphrases; each names the background 40% of the time, or, with
-    `name_background`, all do or none does (rng draws the same either way)."""
+def _captions(shapes: list[dict], background: str, rng) -> list[str]:
     captions = []
     for template in _SHAPE_PHRASES:
         parts = [
@@ -299,8 +257,7 @@ def _captions(shapes: list[dict], background: str, rng, name_background=None) ->
             for s in shapes
         ]
         text = " and ".join(parts)
-        named = rng.random() < 0.4
-        if named if name_background is None else name_background:
+        if rng.random() < 0.4:
             text += f" on a {background} background"
         captions.append(text)
     return captions

@@ -163,18 +163,14 @@ def parse_languages(value) -> tuple[str, ...]:
     return ("en", *sorted(set(codes) - {"en"}, key=CODES.index))
 
 
-def captions(
-    code: str, shapes: list[dict], background: str, rng, name_background: bool | None = None
-) -> list[str]:
-    """TEMPLATES captions of one image in language `code`; the background named 40% of the time
-    (or, with `name_background`, in all of them or none; rng draws the same either way)."""
+def captions(code: str, shapes: list[dict], background: str, rng) -> list[str]:
+    """TEMPLATES captions of one image in language `code`; the background named 40% of the time."""
     phrase, conjunction, background_phrase = LANGUAGES[code]
     texts = []
     for template in range(TEMPLATES):
         parts = [phrase(template, s["color"], s["kind"], s["size"], s["position"]) for s in shapes]
         text = conjunction.join(parts)
-        named = rng.random() < 0.4
-        if named if name_background is None else name_background:
+        if rng.random() < 0.4:
             text += background_phrase(background)
         texts.append(text)
     return texts
