@@ -74,13 +74,6 @@ class ConditionalGAN(keras.Model):
         self.style_reader = (
             build_style_reader(model_config) if model_config.style_code_weight > 0 else None
         )
-        self.style_projection = None
-        if model_config.style_code_d:
-            width = self.discriminator.get_layer("d_trunk").output.shape[-1]
-            self.style_projection = keras.layers.Dense(
-                width, use_bias=False, dtype="float32", name="d_style_projection"
-            )
-            self.style_projection.build((None, model_config.num_style_codes))
         self.style_encoder = (
             build_style_encoder(model_config) if model_config.style_encoder else None
         )
@@ -152,8 +145,6 @@ class ConditionalGAN(keras.Model):
         variables = list(self.discriminator.trainable_variables)
         if self.classifier is not None:
             variables += self.classifier.trainable_variables
-        if self.style_projection is not None:
-            variables += self.style_projection.trainable_variables
         return variables
 
     @property
@@ -237,10 +228,6 @@ class ConditionalGAN(keras.Model):
         right = right_conditions(config, batch)  # h: the image's own condition
         wrong = wrong_conditions(config, batch) if config.uses_cls else None  # h^: mismatching
         noise = self.sample_noise(batch)  # z ~ N(0, 1)
-        if self.style_projection is not None:
-            batch = dict(
-                batch, style_targets=losses.style_code_targets(noise, batch["style_values"])
-            )
         g_tape = tf.GradientTape() if generator_turn else contextlib.nullcontext()
         with g_tape:
             fake = self.generator({"noise": noise, **right}, training=True)  # x^ = G(z, h)
@@ -285,17 +272,6 @@ class ConditionalGAN(keras.Model):
         wrong_logits = None if wrong is None else self._match(real_features, wrong)  # s_w
         fake_features = self._image_features(fake, right)
         fake_logits = self._match(fake_features, right)  # s_f = D(x^, h)
-        style_wrong_logits = None
-        if self.style_projection is not None:
-            values = batch["style_values"]
-            real_style = self._style_term(real_features, values)
-            style_wrong_logits = real_logits + self._style_term(
-                real_features, tf.roll(values, 1, axis=0)
-            )
-            real_logits = real_logits + real_style
-            if wrong_logits is not None:
-                wrong_logits = wrong_logits + real_style
-            fake_logits = fake_logits + self._style_term(fake_features, batch["style_targets"])
         smoothing = self.model_config.real_label
         if wrong_logits is None:
             terms = {"gan": losses.dcgan_discriminator_loss(real_logits, fake_logits, smoothing)}
@@ -308,8 +284,6 @@ class ConditionalGAN(keras.Model):
         if "aux" in self.d_weights:  # TAC-GAN: D learns the class of x
             real_classes = self.classifier(real_features)
             terms["aux"] = losses.auxiliary_class_loss(real_classes, batch["labels"])
-        if "style_wrong" in self.d_weights:
-            terms["style_wrong"] = tf.nn.softplus(style_wrong_logits)
         if "r1" in self.d_weights:
             terms["r1"] = losses.r1_penalty(self._input_gradients(r1_tape, real_logits, images))
         scores = {
@@ -348,13 +322,6 @@ class ConditionalGAN(keras.Model):
                 other = self.generator({"noise": noise, **wrong}, training=True)
             terms["style_consistency"] = losses.reconstruction_loss(fake, other)
         return terms
-
-    def _style_term(self, features, values):
-        """<W v, mean_xy features>, v's NaN read as 0: D's projection of the style values."""
-        values = tf.cast(values, tf.float32)
-        values = tf.where(tf.math.is_nan(values), 0.0, values)
-        pooled = tf.reduce_mean(tf.cast(features, tf.float32), axis=[1, 2])
-        return tf.reduce_sum(pooled * self.style_projection(values), axis=-1)
 
     def _train_style_reader(self, images, values) -> None:
         """One update of the style reader on real images: mean |r(x) - v| (`r_loss`)."""

@@ -109,9 +109,6 @@ class ModelConfig:
     style_code_weight: float = 0.0
     num_style_codes: int = 0  # how many style values the data records (filled by fit)
     style_reader_lr: float = 1e-3  # a reader at D's 2e-4 read angles too slowly to guide G
-    # the reader sees images average-pooled by this factor (1, 2 or 4; 1 = as they are)
-    style_reader_pool: int = 1
-    style_code_d: bool = False  # session experiment: D projects the style value, matching-aware
     # weight of Mao et al.'s mode-seeking term, which makes G use z (0 = off; +1 G pass)
     mode_seeking_weight: float = 0.0
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
@@ -230,8 +227,6 @@ class ModelConfig:
             g_weights["aux"] = self.aux_weight
         if self.style_code_weight > 0:
             g_weights["style_codes"] = self.style_code_weight
-        if self.style_code_d:
-            d_weights["style_wrong"] = 0.5
         if self.r1_gamma > 0:
             d_weights["r1"] = 0.5 * self.r1_gamma
         if self.mode_seeking_weight > 0:
@@ -284,13 +279,6 @@ class ModelConfig:
                 raise T2IError(f"model.{field}: must be >= 1 with the '{condition}' condition")
         if self.aux_weight > 0 and self.num_classes < 1:
             raise T2IError("model.num_classes: must be >= 1 with model.aux_weight")
-        if self.style_reader_pool not in (1, 2, 4) or self.style_reader_pool > 2 ** (
-            self.num_blocks - 1
-        ):
-            raise T2IError(
-                f"model.style_reader_pool: must be 1, 2 or 4 and leave the reader a conv, "
-                f"got {self.style_reader_pool}"
-            )
         if self.style_code_weight > 0 and not 1 <= self.num_style_codes <= self.z_dim:
             raise T2IError(
                 f"model.num_style_codes: must be between 1 and model.z_dim ({self.z_dim}) with "

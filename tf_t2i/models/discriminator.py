@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 
 from tf_t2i.models.conditions import (
@@ -135,10 +133,7 @@ def build_style_reader(config: ModelConfig) -> keras.Model:
     size = config.image_size
     images = keras.Input((size, size, config.channels), name="images")
     x = images
-    pool = config.style_reader_pool
-    if pool > 1:  # what the reader reads must be there at 1/pool of the size, not speckle
-        x = keras.layers.AveragePooling2D(pool, name="r_pool")(x)
-    for i in range(config.num_blocks - int(math.log2(pool))):
+    for i in range(config.num_blocks):
         width = config.ndf * 2**i
         x = conv2d(config.kernels, width, 4, strides=2, padding="same", name=f"r_conv{i}")(x)
         x = LeakyReLU(0.2, name=f"r_lrelu{i}")(x)

@@ -112,8 +112,6 @@ def make_checkpoint(gan):
         objects["classifier"] = gan.classifier
     if getattr(gan, "style_reader", None) is not None:
         objects["style_reader"] = gan.style_reader
-    if getattr(gan, "style_projection", None) is not None:
-        objects["style_projection"] = gan.style_projection
     if getattr(gan, "style_encoder", None) is not None:
         objects["style_encoder"] = gan.style_encoder
     if getattr(gan, "s_optimizer", None) is not None:
