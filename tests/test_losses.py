@@ -111,35 +111,6 @@ def test_auxiliary_class_loss_is_cross_entropy_and_skips_unlabelled_rows():
     np.testing.assert_allclose(got, [first, math.log(3.0), 0.0], rtol=1e-6)
 
 
-def test_style_code_loss_is_the_mean_absolute_error_over_the_values_that_apply():
-    predicted = tf.constant([[0.5, -0.5], [0.2, 0.9], [0.0, 0.0]])
-    values = tf.constant([[1.0, -1.0], [float("nan"), 0.4], [float("nan"), float("nan")]])
-    with tf.GradientTape() as tape:
-        tape.watch(predicted)
-        got = losses.style_code_loss(predicted, values)
-        total = tf.reduce_sum(got)
-    np.testing.assert_allclose(got.numpy(), [0.5, 0.5, 0.0], rtol=1e-6)
-    gradient = tape.gradient(total, predicted).numpy()
-    assert np.all(np.isfinite(gradient))  # NaN targets send no NaN back
-    np.testing.assert_allclose(gradient, [[-0.5, 0.5], [0.0, 1.0], [0.0, 0.0]])
-
-
-def test_style_code_targets_are_uniform_over_minus_one_to_one_and_nan_where_data_is():
-    noise = tf.random.stateless_normal([20000, 5], seed=[1, 2])
-    values = tf.zeros([20000, 2])
-    targets = losses.style_code_targets(noise, values).numpy()
-    assert targets.shape == (20000, 2)
-    np.testing.assert_allclose(targets, tf.math.erf(noise[:, :2] / math.sqrt(2.0)), rtol=1e-6)
-    # uniform over (-1, 1): quartiles at -0.5, 0, 0.5 and standard deviation 1/sqrt(3)
-    np.testing.assert_allclose(np.quantile(targets, [0.25, 0.5, 0.75]), [-0.5, 0, 0.5], atol=0.02)
-    assert abs(targets.std() - 1 / math.sqrt(3.0)) < 0.01
-    holes = tf.constant([[float("nan"), 0.3], [0.1, 0.2]])
-    partial = losses.style_code_targets(noise[:2], holes).numpy()
-    assert (
-        math.isnan(partial[0, 0]) and np.isfinite(partial[0, 1]) and np.isfinite(partial[1]).all()
-    )
-
-
 def test_r1_penalty_is_the_squared_gradient_norm_of_each_example():
     # D(x) = sum(w * x) has gradient w for every x: the penalty is sum(w^2)
     weights = tf.reshape(tf.range(1.0, 13.0), [1, 2, 2, 3]) / 10.0

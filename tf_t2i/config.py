@@ -149,7 +149,7 @@ PRECISIONS = ("auto", *POLICIES)
 CONDITIONS = tuple(CONDITION_KEYS)
 
 # Model sizes that fit() takes from the data set (0 in a recipe = "from the data").
-DATA_DERIVED_MODEL_FIELDS = ("num_attributes", "num_classes", "num_style_codes")
+DATA_DERIVED_MODEL_FIELDS = ("num_attributes", "num_classes")
 
 # `--model` presets: how each paper variant sets the model switches.
 MODEL_VARIANTS = {

@@ -182,41 +182,6 @@ def auxiliary_class_loss(class_logits: tf.Tensor, labels: tf.Tensor) -> tf.Tenso
     return tf.where(known, per_example, 0.0)
 
 
-def style_code_loss(predicted: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
-    """Mean absolute error of a style reader over the style values that apply (not NaN).
-
-    Args:
-        predicted: the reader's values, float32 [B, V] in [-1, 1].
-        values: the targets, float [B, V] (the data's, or those z's codes draw), NaN
-            where a value does not apply (a circle's angle).
-
-    Returns:
-        float32 [B], 0 for an example none of whose values apply.
-    """
-    values = tf.cast(values, tf.float32)
-    known = tf.logical_not(tf.math.is_nan(values))
-    error = tf.abs(tf.cast(predicted, tf.float32) - tf.where(known, values, 0.0))
-    total = tf.reduce_sum(tf.where(known, error, 0.0), axis=-1)
-    return total / tf.maximum(tf.reduce_sum(tf.cast(known, tf.float32), axis=-1), 1.0)
-
-
-def style_code_targets(noise: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
-    """The style values z's codes draw: erf(z_k / sqrt 2), uniform over (-1, 1) for z_k ~
-    N(0, 1), for z's first V dimensions; NaN where the data's `values` are (G's image of a
-    circle has no angle to draw).
-
-    Args:
-        noise: z, float32 [B, z_dim].
-        values: the batch's style values, float [B, V].
-
-    Returns:
-        float32 [B, V].
-    """
-    count = values.shape[-1]
-    codes = tf.math.erf(tf.cast(noise[:, :count], tf.float32) / 2.0**0.5)
-    return tf.where(tf.math.is_nan(tf.cast(values, tf.float32)), float("nan"), codes)
-
-
 def r1_penalty(input_gradients: tf.Tensor) -> tf.Tensor:
     """Mescheder et al. 2018's R1: ||grad_x D(x, h)||^2 per real pair.
 

@@ -38,8 +38,6 @@ COMBINATIONS = {
     "text_latent": dict(conditions=["text"], style_encoder=True, latent_regression_weight=1.0),
     # a caption moves only the pixels it names: |G(z, h) - G(z, h')| in G's loss
     "attributes_consistency": dict(conditions=["attributes"], style_consistency_weight=1.0),
-    # supervised style codes: D's style reader learns the data's style values, G draws z's
-    "text_style_codes": dict(conditions=["text"], style_code_weight=1.0, num_style_codes=2),
 }
 
 
@@ -71,10 +69,6 @@ def make_batch(config: ModelConfig, batch_size=4, seed=0, with_noise=False) -> d
         "attributes": rng.uniform(0, 1, (b, NUM_ATTRIBUTES)),
         "wrong_attributes": rng.uniform(0, 1, (b, NUM_ATTRIBUTES)),
         "masks": (rng.uniform(0, 1, (b, size, size, 1)) > 0.5),
-        # two style values in [-1, 1]; the first example's second does not apply
-        "style_values": np.where(
-            np.arange(2 * b).reshape(b, 2) == 1, np.nan, rng.uniform(-1, 1, (b, 2))
-        ),
     }
     batch = {k: tf.constant(v, tf.float32) for k, v in batch.items()}
     batch["labels"] = tf.constant(rng.integers(0, NUM_CLASSES, b), tf.int64)

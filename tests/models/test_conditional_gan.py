@@ -32,7 +32,6 @@ def test_every_combination_trains_and_generates(name):
     expected |= {"g_mode_seeking"} if config.mode_seeking_weight > 0 else set()
     expected |= {"d_r1"} if config.r1_gamma > 0 else set()
     expected |= {"d_aux", "g_aux"} if config.aux_weight > 0 else set()
-    expected |= {"r_loss", "g_style_codes"} if config.style_code_weight > 0 else set()
     expected |= {"g_latent_regression"} if config.latent_regression_weight > 0 else set()
     expected |= {"g_style_consistency"} if config.style_consistency_weight > 0 else set()
     assert set(logs) == expected
@@ -597,64 +596,3 @@ def test_d_only_steps_skip_all_of_gs_work(monkeypatch):
     assert calls["updates"][2:] == [gan.d_optimizer.name, gan.g_optimizer.name]
     assert all(_changed(g_before, gan.generator.trainable_variables))
     assert int(gan.step.numpy()) == 3
-
-
-def _gan_with_reader(config, d_lr, g_lr, r_lr):
-    gan = ConditionalGAN(config, seed=0)
-    gan.compile(
-        keras.optimizers.Adam(d_lr),
-        keras.optimizers.Adam(g_lr),
-        r_optimizer=keras.optimizers.Adam(r_lr),
-    )
-    return gan
-
-
-def test_the_style_reader_learns_real_values_and_g_learns_to_draw_zs():
-    config = tiny_config(conditions=["text"], style_code_weight=1.0, num_style_codes=2)
-    d_weights, g_weights = config.loss_weights()
-    assert g_weights["style_codes"] == 1.0 and "style_codes" not in d_weights
-    batch = make_batch(config, batch_size=8)
-    # the reader learns the batch's values from the real images; G and D frozen
-    gan = _gan_with_reader(config, d_lr=0.0, g_lr=0.0, r_lr=5e-3)
-    g_before = _values(gan.generator.trainable_variables)
-    d_before = _values(gan.discriminator.trainable_variables)
-    step = tf.function(gan.train_step)
-    first = float(step(batch)["r_loss"])
-    for _ in range(40):
-        logs = step(batch)
-    assert float(logs["r_loss"]) < 0.3 * first
-    real = gan.style_reader(batch["images"])
-    assert float(losses.style_code_loss(real, batch["style_values"]).numpy().mean()) < 0.3 * first
-    assert not any(_changed(g_before, gan.generator.trainable_variables))
-    assert not any(_changed(d_before, gan.discriminator.trainable_variables))
-    assert gan.style_reader not in (gan.discriminator, gan.classifier)
-    # G's side: the term sends a gradient into G's weights, and G's and D's updates leave
-    # the reader alone
-    gan = _gan_with_reader(config, d_lr=1e-2, g_lr=1e-2, r_lr=0.0)
-    noise = gan.sample_noise(batch)
-    with tf.GradientTape() as tape:
-        fake = gan.generator({"noise": noise, "embeddings": batch["embeddings"]}, training=True)
-        targets = losses.style_code_targets(noise, batch["style_values"])
-        term = tf.reduce_mean(losses.style_code_loss(gan.style_reader(fake), targets))
-    grads = tape.gradient(term, gan.generator.trainable_variables)
-    assert all(
-        float(tf.reduce_max(tf.abs(g))) > 0
-        for g, v in zip(grads, gan.generator.trainable_variables, strict=True)
-        if "kernel" in v.name
-    )
-    reader_before = _values(gan.style_reader.trainable_variables)
-    logs = gan.train_step(batch)
-    assert float(logs["g_style_codes"]) > 0
-    assert not any(_changed(reader_before, gan.style_reader.trainable_variables))
-    assert ConditionalGAN(tiny_config(conditions=["text"])).style_reader is None
-    with pytest.raises(T2IError, match="needs an r_optimizer"):
-        ConditionalGAN(config).compile(keras.optimizers.Adam(), keras.optimizers.Adam())
-
-
-def test_style_codes_need_codes_within_z():
-    with pytest.raises(T2IError, match="model.num_style_codes: must be between 1 and"):
-        tiny_config(style_code_weight=1.0, num_style_codes=0).validate()
-    with pytest.raises(T2IError, match="model.num_style_codes"):
-        tiny_config(style_code_weight=1.0, num_style_codes=9).validate()  # z_dim 8
-    with pytest.raises(T2IError, match="model.style_code_weight: must be >= 0"):
-        tiny_config(style_code_weight=-1.0).validate()

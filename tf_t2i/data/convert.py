@@ -166,7 +166,6 @@ def convert(
         progress=progress,
         precomputed_dim=int(encoder.dim) if _is_precomputed(encoder) else 0,
         caption_limits=caption_limits,
-        num_style_values=len(info.style_value_names),
     )
     executor = _executor(workers)
     try:
@@ -199,7 +198,6 @@ def convert(
         conversion={**conversion, "tf_t2i_version": __version__},
         style_groups=list(info.style_groups),
         held_out_classes=list(info.held_out_classes),
-        style_value_names=list(info.style_value_names),
     )
     return writer.finalize(manifest)
 

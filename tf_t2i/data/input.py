@@ -81,8 +81,6 @@ def make_dataset(
             labels            int64 [B]        (-1 if none)
             wrong_labels      int64 [B]
             masks             float32 [B, H, W, 1] in [0, 1]  (only if the data has masks)
-            style_values      float32 [B, V]   (only if the data has style values; NaN
-                              where one does not apply)
             captions          string [B]
     """
     manifest = schema.read_manifest(data_dir)
@@ -131,7 +129,6 @@ def make_dataset(
             num_attributes=manifest.num_attributes,
             has_masks=manifest.has_masks,
             image_format=image_format,
-            num_style_values=manifest.num_style_values,
         )
 
     ds = ds.map(decode, num_parallel_calls=AUTOTUNE)
@@ -194,7 +191,7 @@ def parse_records(serialized: tf.Tensor) -> dict:
         captions, captions/embeddings and attributes.
     """
     spec = schema.feature_spec()
-    for key in (schema.CAPTIONS, schema.EMBEDDINGS, schema.ATTRIBUTES, schema.STYLE_VALUES):
+    for key in (schema.CAPTIONS, schema.EMBEDDINGS, schema.ATTRIBUTES):
         spec[key] = tf.io.RaggedFeature(spec[key].dtype)
     return tf.io.parse_example(serialized, spec)
 
@@ -208,7 +205,6 @@ def decode_example(
     num_attributes: int,
     has_masks: bool,
     image_format: str = "",
-    num_style_values: int = 0,
 ) -> dict:
     """Decodes the image and mask of one parsed example.
 
@@ -219,7 +215,6 @@ def decode_example(
     Returns:
         image        uint8 [S, S, C]
         mask         uint8 [S, S, 1]  (only if has_masks)
-        style_values float32 [V]  (only if num_style_values)
         captions     string [N]
         embeddings   float32 [N, D]
         attributes   float32 [A]
@@ -242,9 +237,6 @@ def decode_example(
     if has_masks:
         mask = tf.io.decode_png(features[schema.MASK], channels=1)
         example["mask"] = tf.ensure_shape(mask, [image_size, image_size, 1])
-    if num_style_values:
-        values = features[schema.STYLE_VALUES]
-        example["style_values"] = tf.ensure_shape(values, [num_style_values])
     return example
 
 
@@ -272,7 +264,6 @@ def augment(
     Returns:
         images      float32 [H, W, C] in [-1, 1]
         masks       float32 [H, W, 1] in [0, 1]   (if the example has a mask)
-        style_values float32 [V]                  (if the example has them)
         embeddings  float32 [D]
         captions    string []   (the first chosen caption)
         attributes  float32 [A]
@@ -314,8 +305,6 @@ def augment(
     out["captions"] = tf.gather(example["captions"], chosen[0])
     out["attributes"] = example["attributes"]
     out["labels"] = example["label"]
-    if "style_values" in example:
-        out["style_values"] = example["style_values"]
     return out
 
 

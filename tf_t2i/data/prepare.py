@@ -32,7 +32,6 @@ class Plan:
     progress: bool
     precomputed_dim: int = 0  # D of the records' own embeddings (0: embed the captions)
     caption_limits: CaptionLimits = CaptionLimits()
-    num_style_values: int = 0  # every record must carry this many (0: none)
 
 
 @dataclasses.dataclass
@@ -115,13 +114,6 @@ def prepare_record(record: Record, plan: Plan) -> Prepared | Skipped:
         )
     if num_attributes and record.attributes is None:
         return skip("missing_annotation", "no attributes for this image")
-    if plan.num_style_values:
-        count = 0 if record.style_values is None else len(record.style_values)
-        if count != plan.num_style_values:
-            return skip("bad_annotation", f"{count} style values, expected {plan.num_style_values}")
-        values = np.asarray(record.style_values, np.float64)
-        if np.any(np.abs(values[~np.isnan(values)]) > 1.0):
-            return skip("bad_annotation", f"style values {values.tolist()} outside [-1, 1]")
     try:
         image = images.open_image(record.image)
     except ValueError as err:
@@ -177,9 +169,6 @@ def serialize_examples(prepared: list[Prepared], encoder, plan: Plan) -> list[by
                 label_text=r.label_text,
                 attributes=() if r.attributes is None else np.asarray(r.attributes, np.float32),
                 mask=p.mask,
-                style_values=np.asarray(r.style_values, np.float32)
-                if plan.num_style_values
-                else (),
             )
         )
         start = end

@@ -47,10 +47,6 @@ class Record:
         embeddings: float32 [len(captions), D] caption embeddings published
             with the data (StackGAN's char-CNN-RNN), row i for captions[i],
             or None. Used when converting with `--encoder precomputed`.
-        style_values: float [V] (V = len(SourceInfo.style_value_names)): the
-            style the captions leave free, as numbers in [-1, 1] drawn uniformly
-            (shapes: the first shape's angle), NaN where one does not apply
-            (a circle's angle); None if the source records none.
     """
 
     image: bytes | np.ndarray
@@ -63,7 +59,6 @@ class Record:
     mask: bytes | np.ndarray | None = None
     source_file: str = ""
     embeddings: np.ndarray | None = None
-    style_values: Sequence[float] | np.ndarray | None = None
 
 
 @dataclasses.dataclass

@@ -20,8 +20,6 @@ that old readers cannot parse bumps SCHEMA_VERSION):
     captions/embeddings  float   n * D values, caption-major (row i = captions[i])
     attributes           float   A values (A = len(manifest.attribute_names), may be 0)
     mask/encoded         bytes   single-channel PNG, same size as the image (optional)
-    style/values         float   V values (V = len(manifest.style_value_names), may be 0):
-                                 the free style in [-1, 1], NaN where it does not apply
 """
 
 from __future__ import annotations
@@ -50,7 +48,6 @@ CAPTIONS = "captions"
 EMBEDDINGS = "captions/embeddings"
 ATTRIBUTES = "attributes"
 MASK = "mask/encoded"
-STYLE_VALUES = "style/values"
 
 
 def shard_name(split: str, index: int, num_shards: int) -> str:
@@ -86,7 +83,6 @@ class Manifest:
             the captions, which the style metrics of `t2i evaluate` measure.
         held_out_classes: class names kept out of the train split, which
             `t2i evaluate` scores separately as zero-shot classes.
-        style_value_names: names of every example's `style/values` ([] if none).
     """
 
     schema_version: int
@@ -105,7 +101,6 @@ class Manifest:
     conversion: dict = dataclasses.field(default_factory=dict)
     style_groups: list = dataclasses.field(default_factory=list)
     held_out_classes: list = dataclasses.field(default_factory=list)
-    style_value_names: list = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
         if not self.crop_size:
@@ -118,10 +113,6 @@ class Manifest:
     @property
     def num_attributes(self) -> int:
         return len(self.attribute_names)
-
-    @property
-    def num_style_values(self) -> int:
-        return len(self.style_value_names)
 
     @property
     def num_classes(self) -> int:
@@ -197,7 +188,6 @@ def make_example(
     label_text: str = "",
     attributes=(),
     mask: bytes | None = None,
-    style_values=(),
 ) -> bytes:
     """Serializes one tf.train.Example in the format above.
 
@@ -206,7 +196,6 @@ def make_example(
         embeddings: float32 [n_captions, D] caption embeddings.
         attributes: float [A] (may be empty).
         mask: single-channel PNG bytes or None.
-        style_values: float [V] (may be empty; NaN where one does not apply).
 
     Returns:
         The serialized example.
@@ -236,8 +225,6 @@ def make_example(
     }
     if mask is not None:
         features[MASK] = _bytes([mask])
-    if len(style_values):
-        features[STYLE_VALUES] = _floats([float(v) for v in style_values])
     example = tf.train.Example(features=tf.train.Features(feature=features))
     # `features` is a protobuf map: without deterministic=True its keys are
     # written in an order that changes from process to process, and so would
@@ -259,5 +246,4 @@ def feature_spec() -> dict:
         EMBEDDINGS: tf.io.VarLenFeature(tf.float32),
         ATTRIBUTES: tf.io.VarLenFeature(tf.float32),
         MASK: tf.io.FixedLenFeature([], tf.string, default_value=""),
-        STYLE_VALUES: tf.io.VarLenFeature(tf.float32),
     }

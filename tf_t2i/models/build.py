@@ -34,8 +34,7 @@ def build_gan(config: ModelConfig, seed: int | None = None) -> ConditionalGAN:
         seed: optional seed of the noise sampled in train_step.
 
     Returns:
-        A built, compiled ConditionalGAN: Adam optimizers (g_lr, d_lr, s_lr, style_reader_lr,
-        beta_1), each
+        A built, compiled ConditionalGAN: Adam optimizers (g_lr, d_lr, s_lr, beta_1), each
         wrapped in a LossScaleOptimizer under mixed_float16.
     """
     gan = ConditionalGAN(config, seed=seed)
@@ -43,10 +42,5 @@ def build_gan(config: ModelConfig, seed: int | None = None) -> ConditionalGAN:
         d_optimizer=_adam(config.d_lr, config, "d_adam"),
         g_optimizer=_adam(config.g_lr, config, "g_adam"),
         s_optimizer=_adam(config.s_lr, config, "s_adam") if config.style_encoder else None,
-        r_optimizer=(
-            _adam(config.style_reader_lr, config, "r_adam")
-            if config.style_code_weight > 0
-            else None
-        ),
     )
     return gan

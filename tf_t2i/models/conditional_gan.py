@@ -13,11 +13,7 @@ from tf_t2i.errors import T2IError
 from tf_t2i.models.augment import add_instance_noise, diff_augment
 from tf_t2i.models.conditions import interpolated_conditions, right_conditions, wrong_conditions
 from tf_t2i.models.config import ModelConfig
-from tf_t2i.models.discriminator import (
-    build_classifier,
-    build_discriminator,
-    build_style_reader,
-)
+from tf_t2i.models.discriminator import build_classifier, build_discriminator
 from tf_t2i.models.ema import update_moving_average
 from tf_t2i.models.generator import build_generator
 from tf_t2i.models.kernels import jit_compile
@@ -70,10 +66,6 @@ class ConditionalGAN(keras.Model):
             if model_config.aux_weight > 0
             else None
         )
-        # the supervised style codes' reader, trained on real images (style_code_weight)
-        self.style_reader = (
-            build_style_reader(model_config) if model_config.style_code_weight > 0 else None
-        )
         self.style_encoder = (
             build_style_encoder(model_config) if model_config.style_encoder else None
         )
@@ -94,24 +86,21 @@ class ConditionalGAN(keras.Model):
         names += ["d_wrong"] if model_config.uses_cls else []
         names += ["d_fake", *(f"d_{t}" for t in self.d_weights)]
         names += [f"g_{t}" for t in self.g_weights]
-        names += ["r_loss"] if self.style_reader is not None else []
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.s_loss_tracker = keras.metrics.Mean(name="s_loss")
         self.d_optimizer = None
         self.g_optimizer = None
         self.s_optimizer = None
-        self.r_optimizer = None
         self.built = True
 
     # ------------------------------------------------------------------ set-up
-    def compile(self, d_optimizer, g_optimizer, s_optimizer=None, r_optimizer=None, **kwargs):
+    def compile(self, d_optimizer, g_optimizer, s_optimizer=None, **kwargs):
         """Sets and builds the optimizers (wrap them in LossScaleOptimizer for float16).
 
         Args:
             d_optimizer: optimizer of the discriminator.
             g_optimizer: optimizer of the generator.
             s_optimizer: optimizer of the style encoder (required when it is enabled).
-            r_optimizer: optimizer of the style reader (required with style codes).
             **kwargs: passed to keras.Model.compile (e.g. steps_per_execution).
         """
         kwargs.setdefault("jit_compile", jit_compile(self.model_config.kernels))  # kernels.py
@@ -120,7 +109,6 @@ class ConditionalGAN(keras.Model):
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         self.s_optimizer = s_optimizer
-        self.r_optimizer = r_optimizer
         # Built up front: no retrace on the first step and no variables created in a replica.
         d_optimizer.build(self.d_variables)
         g_optimizer.build(self.g_variables)
@@ -128,10 +116,6 @@ class ConditionalGAN(keras.Model):
             if s_optimizer is None:
                 raise T2IError("model.style_encoder is on: compile() needs an s_optimizer")
             s_optimizer.build(self.style_encoder.trainable_variables)
-        if self.style_reader is not None:
-            if r_optimizer is None:
-                raise T2IError("model.style_code_weight is on: compile() needs an r_optimizer")
-            r_optimizer.build(self.style_reader.trainable_variables)
 
     @property
     def metrics(self):
@@ -242,8 +226,6 @@ class ConditionalGAN(keras.Model):
 
         self.apply_loss(d_tape, scaled_d_loss, self.d_variables, self.d_optimizer)
         self._track("d", d_loss, d_terms)
-        if self.style_reader is not None:
-            self._train_style_reader(images, batch["style_values"])
         for name in ("real", "wrong", "fake"):
             if scores[name] is not None:
                 self.trackers[f"d_{name}"].update_state(tf.sigmoid(scores[name]))
@@ -307,10 +289,6 @@ class ConditionalGAN(keras.Model):
         if "aux" in self.g_weights:  # does x^ show its caption's class?
             fake_classes = self.classifier(scores["fake_features"])
             terms["aux"] = losses.auxiliary_class_loss(fake_classes, batch["labels"])
-        if "style_codes" in self.g_weights:  # does x^ show the style values z's codes draw?
-            fake_values = self.style_reader(fake)
-            targets = losses.style_code_targets(noise, batch["style_values"])
-            terms["style_codes"] = losses.style_code_loss(fake_values, targets)
         if "mode_seeking" in self.g_weights:
             terms["mode_seeking"] = self._mode_seeking(fake, noise, right)
         if "latent_regression" in self.g_weights:  # can S read z back from x^ alone?
@@ -322,14 +300,6 @@ class ConditionalGAN(keras.Model):
                 other = self.generator({"noise": noise, **wrong}, training=True)
             terms["style_consistency"] = losses.reconstruction_loss(fake, other)
         return terms
-
-    def _train_style_reader(self, images, values) -> None:
-        """One update of the style reader on real images: mean |r(x) - v| (`r_loss`)."""
-        with tf.GradientTape() as tape:
-            loss = losses.style_code_loss(self.style_reader(images, training=True), values)
-            scaled = self.r_optimizer.scale_loss(losses.global_mean(loss))
-        self.apply_loss(tape, scaled, self.style_reader.trainable_variables, self.r_optimizer)
-        self.trackers["r_loss"].update_state(tf.reduce_mean(loss))
 
     def _track(self, network: str, loss, terms) -> None:
         """Updates `{network}_loss` and one `{network}_{term}` tracker per term."""

@@ -98,17 +98,6 @@ class ModelConfig:
     # and G's loss adds weight * the cross-entropy of its images against their caption's
     # class. Needs class labels in the data (num_classes, filled by fit); 0 = off.
     aux_weight: float = 0.0
-    # Supervised style codes (after Spurr et al.'s semi-supervised InfoGAN): where the data
-    # records style values v in [-1, 1] that the captions leave free (shapes with
-    # `style_values`: the angle), a style reader r (a small conv net of its own) learns v
-    # from real images only (mean |r(x) - v|, its own Adam at style_reader_lr), and G's loss
-    # adds weight * |r(G(z, h)) - erf(z_k / sqrt 2)|: z's first num_style_codes dimensions
-    # draw those values, uniformly over [-1, 1] for z ~ N(0, 1). NaN values (a circle's
-    # angle) are left out. Needs style values in the data (num_style_codes, filled by fit);
-    # 0 = off.
-    style_code_weight: float = 0.0
-    num_style_codes: int = 0  # how many style values the data records (filled by fit)
-    style_reader_lr: float = 1e-3  # a reader at D's 2e-4 read angles too slowly to guide G
     # weight of Mao et al.'s mode-seeking term, which makes G use z (0 = off; +1 G pass)
     mode_seeking_weight: float = 0.0
     # DiffAugment policies applied to every image D sees while training (models/augment.py):
@@ -210,9 +199,8 @@ class ModelConfig:
         """The weight of each of D's and G's loss terms, for the terms this config turns on.
 
         D: `gan_cls` (Reed's matching-aware loss; `gan` without wrong pairs), `aux` (TAC-GAN),
-        `r1` (gamma / 2). G: `gan` (-log D(G(z, h), h)), `gan_int` (the same on
-        interpolated conditions), `aux`, `style_codes`, `mode_seeking`, `latent_regression`,
-        `style_consistency`. The
+        `r1` (gamma / 2). G: `gan` (-log D(G(z, h), h)), `gan_int` (the same on interpolated
+        conditions), `aux`, `mode_seeking`, `latent_regression`, `style_consistency`. The
         order is the order in which they are summed.
 
         Returns:
@@ -225,8 +213,6 @@ class ModelConfig:
         if self.aux_weight > 0:
             d_weights["aux"] = self.aux_weight
             g_weights["aux"] = self.aux_weight
-        if self.style_code_weight > 0:
-            g_weights["style_codes"] = self.style_code_weight
         if self.r1_gamma > 0:
             d_weights["r1"] = 0.5 * self.r1_gamma
         if self.mode_seeking_weight > 0:
@@ -279,11 +265,6 @@ class ModelConfig:
                 raise T2IError(f"model.{field}: must be >= 1 with the '{condition}' condition")
         if self.aux_weight > 0 and self.num_classes < 1:
             raise T2IError("model.num_classes: must be >= 1 with model.aux_weight")
-        if self.style_code_weight > 0 and not 1 <= self.num_style_codes <= self.z_dim:
-            raise T2IError(
-                f"model.num_style_codes: must be between 1 and model.z_dim ({self.z_dim}) with "
-                f"model.style_code_weight, got {self.num_style_codes}"
-            )
         if self.mask_resolutions is not None:
             allowed = {self.base_size * 2**i for i in range(self.num_blocks + 1)}
             bad = [r for r in self.mask_resolutions if r not in allowed]
@@ -312,8 +293,6 @@ class ModelConfig:
             "mode_seeking_weight",
             "r1_gamma",
             "aux_weight",
-            "style_code_weight",
-            "num_style_codes",
             "style_reconstruction_weight",
             "latent_regression_weight",
             "style_consistency_weight",
@@ -322,7 +301,7 @@ class ModelConfig:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
         if self.latent_regression_weight > 0 and not self.style_encoder:
             raise T2IError("model.latent_regression_weight: needs model.style_encoder: true")
-        for name in ("g_lr", "d_lr", "s_lr", "style_reader_lr"):
+        for name in ("g_lr", "d_lr", "s_lr"):
             if getattr(self, name) <= 0:
                 raise T2IError(f"model.{name}: must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -115,37 +115,6 @@ def build_classifier(config: ModelConfig, trunk: keras.Model) -> keras.Model:
     return keras.Model(features, logits, name="d_classifier")
 
 
-def build_style_reader(config: ModelConfig) -> keras.Model:
-    """The supervised style codes' reader: images -> style values in [-1, 1].
-
-    A network of its own rather than a head on D's trunk: on D's pooled features a
-    reader of the shapes' angle stayed at a mean error of 0.40 (0.5 is a constant
-    guess) over 2,600 steps, while this one, at its own learning rate, reached 0.12
-    in 3,000 (bench/results/style_remedies.md).
-
-    Args:
-        config: the model config (num_style_codes >= 1).
-
-    Returns:
-        A keras.Model: images [B, S, S, C] -> values float32 [B, num_style_codes]. Its
-        convs halve the side down to 4x4, with D's widths (ndf, 2 ndf, ...).
-    """
-    size = config.image_size
-    images = keras.Input((size, size, config.channels), name="images")
-    x = images
-    for i in range(config.num_blocks):
-        width = config.ndf * 2**i
-        x = conv2d(config.kernels, width, 4, strides=2, padding="same", name=f"r_conv{i}")(x)
-        x = LeakyReLU(0.2, name=f"r_lrelu{i}")(x)
-    # (B, 4, 4, ndf * 2^(num_blocks - 1))
-    x = keras.layers.Flatten(name="r_flatten")(x)
-    values = keras.layers.Dense(
-        config.num_style_codes, activation="tanh", dtype="float32", name="r_values"
-    )(x)
-    # (B, num_style_codes) float32
-    return keras.Model(images, values, name="style_reader")
-
-
 def build_trunk(config: ModelConfig) -> keras.Model:
     """D's image path: {"images"[, "masks"]} -> features [B, base, base, F].
 

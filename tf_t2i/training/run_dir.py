@@ -12,7 +12,7 @@
       worker-N/checkpoints/  checkpoints of non-chief workers (multi-worker runs)
 
 A checkpoint holds the generator, its moving average (model.ema_decay), the
-discriminator, its auxiliary classifier, its style reader and the style encoder (if any), both optimizers (slots, iteration counts, loss scale), the step counter
+discriminator, its auxiliary classifier and the style encoder (if any), both optimizers (slots, iteration counts, loss scale), the step counter
 and the state of the model's random seed generators.
 """
 
@@ -92,8 +92,7 @@ def make_checkpoint(gan):
 
     Returns:
         tf.train.Checkpoint with generator, discriminator, d_optimizer,
-        g_optimizer, step, and where present generator_ema, classifier, style_reader,
-        r_optimizer, style_encoder, s_optimizer and
+        g_optimizer, step, and where present generator_ema, classifier, style_encoder, s_optimizer and
         the state of each keras.random.SeedGenerator the model owns.
     """
     import keras
@@ -110,14 +109,10 @@ def make_checkpoint(gan):
         objects["generator_ema"] = gan.generator_ema
     if getattr(gan, "classifier", None) is not None:
         objects["classifier"] = gan.classifier
-    if getattr(gan, "style_reader", None) is not None:
-        objects["style_reader"] = gan.style_reader
     if getattr(gan, "style_encoder", None) is not None:
         objects["style_encoder"] = gan.style_encoder
     if getattr(gan, "s_optimizer", None) is not None:
         objects["s_optimizer"] = gan.s_optimizer
-    if getattr(gan, "r_optimizer", None) is not None:
-        objects["r_optimizer"] = gan.r_optimizer
     for name, value in sorted(vars(gan).items()):
         if isinstance(value, keras.random.SeedGenerator):
             objects[f"rng_{name}"] = value.state

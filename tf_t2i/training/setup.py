@@ -108,18 +108,6 @@ def reconcile(config: Config, data_dir: pathlib.Path, manifest) -> Config:
                 f"{getattr(model, field)}"
             )
         updates[field] = count
-    if model.style_code_weight > 0:
-        if manifest.num_style_values == 0:
-            raise T2IError(
-                f"{where}: model.style_code_weight needs style values in the data (shapes: "
-                "convert with the option style_values=true)"
-            )
-        if model.num_style_codes not in (0, manifest.num_style_values):
-            raise T2IError(
-                f"{where}: the data has {manifest.num_style_values} style values but "
-                f"model.num_style_codes={model.num_style_codes}"
-            )
-        updates["num_style_codes"] = manifest.num_style_values
     if "mask" in model.conditions and not manifest.has_masks:
         raise T2IError(f"{where}: the 'mask' condition needs masks in the data")
     if config.train.lr_decay_epochs:  # Reed et al.: halve the rates every 100 epochs

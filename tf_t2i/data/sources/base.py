@@ -23,8 +23,6 @@ class SourceInfo:
         style_groups: attribute groups the captions leave to chance (shapes:
             ["background"]), measured by the style metrics of `t2i evaluate`.
         held_out_classes: class names the train split leaves out (zero-shot).
-        style_value_names: names of the records' style values ([] if none):
-            the free style as numbers, which model.style_code_weight binds to z.
     """
 
     name: str
@@ -36,7 +34,6 @@ class SourceInfo:
     options: dict = dataclasses.field(default_factory=dict)
     style_groups: list[str] = dataclasses.field(default_factory=list)
     held_out_classes: list[str] = dataclasses.field(default_factory=list)
-    style_value_names: list[str] = dataclasses.field(default_factory=list)
 
 
 class Source:

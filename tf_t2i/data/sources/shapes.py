@@ -84,9 +84,6 @@ class ShapesSource(Source):
         languages: caption languages, "en" (the default) or codes from
             shapes_languages.CODES ("en,fr,de,es,zh" or a list): each other
             language adds three paraphrases per image, in their own phrasing.
-        style_values: record each image's first shape's angle as a style value
-            ("angle", angle / MAX_ANGLE, uniform in [-1, 1]; NaN for a circle),
-            for model.style_code_weight.
     """
 
     name = "shapes"
@@ -107,7 +104,6 @@ class ShapesSource(Source):
         holdout: int = 0,
         holdout_classes: str | list | None = None,
         languages: str | list = "en",
-        style_values: bool = False,
     ):
         if path is not None:
             raise T2IError("the shapes source is built in and takes no PATH")
@@ -126,7 +122,6 @@ class ShapesSource(Source):
         self.holdout, self.holdout_classes = holdout, holdout_classes
         self.held_out = held_out_classes(list(COLORS), SHAPES, holdout, holdout_classes)
         self.languages = shapes_languages.parse_languages(languages)
-        self.style_values = bool(style_values)
 
     def info(self) -> SourceInfo:
         return SourceInfo(
@@ -148,11 +143,9 @@ class ShapesSource(Source):
                 **({"holdout": self.holdout} if self.holdout else {}),
                 **({"holdout_classes": self.holdout_classes} if self.holdout_classes else {}),
                 **({"languages": list(self.languages)} if len(self.languages) > 1 else {}),
-                **({"style_values": True} if self.style_values else {}),
             },
             style_groups=list(self.style_groups),
             held_out_classes=list(self.held_out),
-            style_value_names=["angle"] if self.style_values else [],
         )
 
     def examples(self, split: str) -> Iterator[Record]:
@@ -218,7 +211,6 @@ class ShapesSource(Source):
             attributes=_attributes(first, background),
             mask=mask,
             source_file=f"shapes:{self.seed}:{index}",
-            style_values=[_angle_value(first)] if self.style_values else None,
         )
 
 
@@ -245,11 +237,6 @@ def _attributes(shape: dict, background: str) -> np.ndarray:
     ):
         vector[names.index(f"{key}={value}")] = 1.0
     return vector
-
-
-def _angle_value(shape: dict) -> float:
-    """The shape's angle as a style value: angle / MAX_ANGLE in [-1, 1], NaN for a circle."""
-    return math.nan if shape["kind"] == "circle" else shape["angle"] / MAX_ANGLE
 
 
 def _pick(rng, options, exclude=()) -> str:
