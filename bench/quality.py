@@ -35,6 +35,13 @@ the run is evaluated at its latest checkpoint.
     .venv/bin/python -m bench.quality --only ablation --ablation-steps 1500 --seeds 0 1 2
     .venv/bin/python -m bench.quality --only shapes-64 --rescore --truncations 0.7 0.5
     .venv/bin/python -m bench.quality --only shapes-64 --set model.mode_seeking_weight=2.0
+    .venv/bin/python -m bench.quality --only shapes-64 --steps 27300 --set model.d_lr=0.0004
+
+--steps N replaces the clock by N GAN steps, for a setting that leaves the cost of a
+step as it was (a learning rate, a loss weight that reuses what the step computes):
+N is the number of steps the recipe reached in its 30 minutes at full speed (27,300
+at 64x64, bench/results/quality_shapes_64_*ema_decay_0_999*.md), and such a run may
+share the host.
 
 Writes bench/results/quality_<experiment>.md as each experiment ends (figures
 beside their goals, the commands, the sample grid; an experiment not rerun keeps
@@ -303,6 +310,11 @@ def main():
     parser.add_argument(
         "--minutes", type=float, default=30, help="budget of shapes-64 and digits, at full speed"
     )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="shapes-64 and digits: this many GAN steps instead of the --minutes clock",
+    )
     parser.add_argument("--ablation-steps", type=int, default=1500, help="equal budget, in steps")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="ablation seeds")
     parser.add_argument("--num-samples", type=int, default=1000)
@@ -344,11 +356,19 @@ def main():
             truncation_sections(name, goals_of, args)
             continue
         log = []
-        budget, speed = timed_budget(args.minutes, log)
-        f = fit_and_evaluate(
-            name, [*recipe, "--steps", FOREVER], budget, args.num_samples, args.root, log
-        )
+        if args.steps:
+            budget, steps = None, args.steps
+            speed = (
+                f"{steps} GAN steps, the steps the recipe reached in {args.minutes:g} minutes "
+                "at full speed; this setting leaves the cost of a step as it was."
+            )
+        else:
+            (budget, speed), steps = timed_budget(args.minutes, log), FOREVER
+        f = fit_and_evaluate(name, [*recipe, "--steps", steps], budget, args.num_samples,
+                             args.root, log)  # fmt: skip
         title = f"{base}, {args.minutes:g} min at full speed"
+        if args.steps:
+            title += f" ({steps} steps)"
         if args.overrides:
             title += f", with {', '.join(args.overrides)}"
         body = [speed, "", *goal_table(goals_of(f))]
