@@ -38,6 +38,8 @@ COMBINATIONS = {
     "text_latent": dict(conditions=["text"], style_encoder=True, latent_regression_weight=1.0),
     # a caption moves only the pixels it names: |G(z, h) - G(z, h')| in G's loss
     "attributes_consistency": dict(conditions=["attributes"], style_consistency_weight=1.0),
+    # G turns its image by an angle that z sets
+    "text_rotation": dict(conditions=["text"], style_rotation=0.25, mode_seeking_weight=0.5),
 }
 
 

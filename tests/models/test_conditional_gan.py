@@ -51,7 +51,7 @@ def _gan_with_learning_rates(config, d_lr, g_lr):
     return gan
 
 
-@pytest.mark.parametrize("name", ["text_cls_int", "dcgan", "mask"])
+@pytest.mark.parametrize("name", ["text_cls_int", "dcgan", "mask", "text_rotation"])
 def test_d_update_moves_only_d_and_g_update_only_g(name):
     config = tiny_config(**COMBINATIONS[name])
     batch = make_batch(config)

@@ -1,12 +1,18 @@
 """FusedBatchNormalization agrees with keras.layers.BatchNormalization; LeakyReLU with
-Keras's; MinibatchStddev."""
+Keras's; MinibatchStddev; NoiseRotation and rotate_images."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_t2i.models.layers import FusedBatchNormalization, LeakyReLU, MinibatchStddev
+from tf_t2i.models.layers import (
+    FusedBatchNormalization,
+    LeakyReLU,
+    MinibatchStddev,
+    NoiseRotation,
+    rotate_images,
+)
 
 
 def _pair(x):
@@ -128,3 +134,57 @@ def test_minibatch_stddev_serialization_round_trip():
     layer = MinibatchStddev(name="spread")
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert isinstance(restored, MinibatchStddev) and restored.name == "spread"
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_rotate_images_known_turns(traced):
+    turn = tf.function(rotate_images) if traced else rotate_images
+    images = tf.random.stateless_normal([3, 6, 6, 2], seed=[3, 4])
+    np.testing.assert_array_equal(turn(images, tf.zeros([3])), images)
+    quarter = turn(images, tf.constant([np.pi / 2, -np.pi / 2, np.pi])).numpy()
+    np.testing.assert_allclose(quarter[0], tf.image.rot90(images[0], 1), atol=1e-5)
+    np.testing.assert_allclose(quarter[1], tf.image.rot90(images[1], 3), atol=1e-5)
+    np.testing.assert_allclose(quarter[2], tf.image.rot90(images[2], 2), atol=1e-5)
+
+
+def test_rotate_images_turns_a_drawn_square_by_its_angle():
+    # a 20 x 20 square on a 48 x 48 image, turned by 0.2 rad counter-clockwise as displayed:
+    # its top edge then rises to the right, so the top-right corner is above the top-left
+    square = np.zeros([1, 48, 48, 1], np.float32)
+    square[0, 14:34, 14:34] = 1.0
+    turned = rotate_images(tf.constant(square), tf.constant([0.2]))[0, ..., 0].numpy()
+    assert abs(turned.sum() - 400.0) < 4.0  # area kept (bilinear, away from the edges)
+    top_of = [int(np.argmax(turned[:, col] > 0.5)) for col in (16, 31)]  # first row inside
+    assert top_of[1] < top_of[0] - 1
+    rows, cols = np.nonzero(turned > 0.5)
+    slope = np.polyfit(cols, rows, 1)[0]
+    assert abs(slope) < 0.1  # symmetric about the centre: no overall lean of the mass
+
+
+def test_noise_rotation_angle_follows_z_within_its_bound():
+    layer = NoiseRotation(0.25)
+    images = tf.random.stateless_normal([4, 8, 8, 3], seed=[5, 6])
+    noise = tf.random.stateless_normal([4, 10], seed=[7, 8])
+    turned = layer([images, noise])
+    angles = 0.25 * np.tanh(noise.numpy() @ layer.kernel.numpy() + layer.bias.numpy())[:, 0]
+    assert np.all(np.abs(angles) <= 0.25) and np.ptp(angles) > 0.05  # spread from the start
+    np.testing.assert_allclose(turned, rotate_images(images, tf.constant(angles)), atol=1e-5)
+    # far out along w the angle saturates at the bound
+    far = tf.constant(100.0 * layer.kernel.numpy()[:, 0][None])
+    np.testing.assert_allclose(
+        layer([images[:1], far]), rotate_images(images[:1], tf.constant([0.25])), atol=1e-5
+    )
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.square(layer([images, noise])[:, :, :4]))
+    gradients = tape.gradient(loss, [layer.kernel, layer.bias])
+    assert all(np.any(g.numpy() != 0) for g in gradients)  # G learns which turns D takes
+
+
+def test_noise_rotation_bfloat16_and_round_trip(float32_policy):
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    images = tf.cast(tf.random.stateless_normal([2, 4, 4, 3], seed=[1, 1]), tf.bfloat16)
+    turned = NoiseRotation(0.1)([images, tf.ones([2, 5])])
+    assert turned.dtype == tf.bfloat16 and turned.shape == (2, 4, 4, 3)
+    layer = NoiseRotation(0.3, name="turn")
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert isinstance(restored, NoiseRotation) and restored.max_angle == 0.3

@@ -8,6 +8,7 @@ from conftest import COMBINATIONS, make_batch, tiny_config
 
 from tf_t2i.models.discriminator import build_discriminator
 from tf_t2i.models.generator import build_generator
+from tf_t2i.models.layers import rotate_images
 from tf_t2i.models.style_encoder import build_style_encoder
 
 
@@ -51,6 +52,23 @@ def test_generator_output_depends_on_each_condition():
     for key in config.condition_keys:
         changed = dict(inputs, **{key: batch[f"wrong_{key}"] if key != "masks" else 1 - batch[key]})
         assert not np.allclose(generator(changed).numpy(), reference), key
+
+
+def test_style_rotation_turns_gs_image_by_an_angle_of_z_alone():
+    config = tiny_config(style_rotation=0.25)
+    generator = build_generator(config)
+    assert "g_rotate" not in [layer.name for layer in build_generator(tiny_config()).layers]
+    batch = make_batch(config, batch_size=3, with_noise=True)
+    inputs = _inputs(config, batch, "noise", batch["noise"])
+    drawn = keras.Model(generator.input, generator.get_layer("g_tanh").output)(inputs)
+    layer = generator.get_layer("g_rotate")
+    angles = 0.25 * tf.tanh(batch["noise"] @ layer.kernel + layer.bias)[:, 0]
+    np.testing.assert_allclose(generator(inputs), rotate_images(drawn, angles), atol=1e-5)
+    assert np.ptp(angles.numpy()) > 0.01
+    # the caption does not move the angle: another caption, the same z, the same turn
+    other = dict(inputs, embeddings=batch["wrong_embeddings"])
+    other_drawn = keras.Model(generator.input, generator.get_layer("g_tanh").output)(other)
+    np.testing.assert_allclose(generator(other), rotate_images(other_drawn, angles), atol=1e-5)
 
 
 def test_reed_widths_at_the_defaults():

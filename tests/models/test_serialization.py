@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 from conftest import make_batch, tiny_config
 
 from tf_t2i.models.build import build_gan
@@ -50,8 +51,10 @@ def test_weights_round_trip(tmp_path):
     np.testing.assert_array_equal(gan.classifier(features), restored.classifier(features))
 
 
-def test_keras_file_round_trip(tmp_path):
-    config = _config()
+@pytest.mark.parametrize("rotation", [False, True], ids=["masks", "style rotation"])
+def test_keras_file_round_trip(tmp_path, rotation):
+    # G's turn by z (never with masks) has weights of its own that must round-trip too
+    config = tiny_config(style_rotation=0.2, ema_decay=0.9) if rotation else _config()
     gan = build_gan(config, seed=0)
     gan.train_step(make_batch(config))
     path = tmp_path / "gan.keras"

@@ -71,6 +71,10 @@ class ModelConfig:
     # (Miyato et al.'s spectral normalisation; one power iteration per training call). The
     # caption's own projection is left as it is: the batch norm after it would undo it.
     spectral_norm: bool = False
+    # G turns its image about the centre by style_rotation * tanh(z . w + b) radians, w and
+    # b learnt (models/layers.py NoiseRotation): a pose the captions leave free as one
+    # direction of z (LR-GAN's transform of its foreground). 0 = off. Not with masks.
+    style_rotation: float = 0.0
     # --- conditions ---
     conditions: list[str] = dataclasses.field(default_factory=lambda: ["text"])  # [] = DCGAN
     embedding_dim: int = 512  # size of a caption embedding (the text encoder's dim)
@@ -296,9 +300,14 @@ class ModelConfig:
             "style_reconstruction_weight",
             "latent_regression_weight",
             "style_consistency_weight",
+            "style_rotation",
         ):
             if getattr(self, name) < 0:
                 raise T2IError(f"model.{name}: must be >= 0, got {getattr(self, name)}")
+        if self.style_rotation >= math.pi / 2:
+            raise T2IError(f"model.style_rotation: must be < pi/2 rad, got {self.style_rotation}")
+        if self.style_rotation > 0 and "mask" in self.conditions:
+            raise T2IError("model.style_rotation: would turn the image off its mask")
         if self.latent_regression_weight > 0 and not self.style_encoder:
             raise T2IError("model.latent_regression_weight: needs model.style_encoder: true")
         for name in ("g_lr", "d_lr", "s_lr"):

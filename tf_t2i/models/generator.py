@@ -12,7 +12,7 @@ from tf_t2i.models.conditions import (
 )
 from tf_t2i.models.config import ModelConfig
 from tf_t2i.models.kernels import conv2d_transpose
-from tf_t2i.models.layers import batch_norm
+from tf_t2i.models.layers import NoiseRotation, batch_norm
 
 
 def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
@@ -21,7 +21,8 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     z and the projected condition are concatenated, mapped to a base x base x (ngf*8)
     block (base = 4, or 7 for 28x28), then up-sampled 2x per block (transposed conv 4x4,
     batch norm, ReLU) with halving width, ending in a tanh at the image size. With the mask
-    condition, the mask is average-pooled and concatenated before the chosen blocks.
+    condition, the mask is average-pooled and concatenated before the chosen blocks. With
+    style_rotation, the image is then turned by an angle that z alone sets (NoiseRotation).
 
     Args:
         config: the model config.
@@ -78,4 +79,8 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
 
     images = keras.layers.Activation("tanh", dtype="float32", name="g_tanh")(x)
     # (B, image_size, image_size, channels) float32 in [-1, 1]
+    if config.style_rotation > 0:  # turned by an angle that z alone sets
+        images = NoiseRotation(config.style_rotation, dtype="float32", name="g_rotate")(
+            [images, noise]
+        )
     return keras.Model(inputs, images, name=name)
