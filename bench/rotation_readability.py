@@ -9,6 +9,12 @@ real 0.14 of a uniform +-0.25 rad) is drawn upright; one whose sd is far above i
 as noise. The last line is the share of the images' power at the 2-pixel period (the
 speckle; the built-in 32x32 real images hold 0.0014).
 
+For a run with `model.style_rotation` (G turns its image by an angle theta(z) that z
+alone sets), the last column says whether the shapes follow that turn: the correlation
+of the angles read off the images with theta(z), over the readable ones, and the slope
+(-1: the shape turns with G's layer, the reader counting angles the other way round;
+0: G's drawing undoes the turn).
+
     .venv/bin/python -m bench.rotation_readability RUN [--seeds 32]
 
 For runs on the built-in shapes data.
@@ -37,19 +43,26 @@ def table(run_dir, seeds: int) -> list[str]:
 
     from tf_t2i.data.sources.shapes import COLORS
     from tf_t2i.evaluation.rotation import SYMMETRY, read_angle
+    from tf_t2i.models.sampling import sample_noise
     from tf_t2i.text.encoder import load_encoder
     from tf_t2i.training.run_dir import load_run
 
     run = load_run(run_dir)
     encoder = load_encoder(run.encoder_spec)
-    lines = ["| size | kind | readable | angle sd (rad) |", "|---|---|---:|---:|"]
+    generator, config = run.gan.inference_generator, run.gan.model_config
+    turn = generator.get_layer("g_rotate") if config.style_rotation > 0 else None
+    lines = ["| size | kind | readable | angle sd (rad) | follows G's turn: corr (slope) |"]
+    lines.append("|---|---|---:|---:|---:|")
+    noise = sample_noise((seeds, config.z_dim), config.truncation, seed=0)
+    noise = tf.tile(noise, [len(COLOURS), 1])  # the same seeds for every colour
+    theta = turn.angles(noise).numpy() if turn is not None else None
     drawn = []
     for size, where in PLACES:
         for kind in SYMMETRY:
             captions = [f"a {size} {colour} {kind} {where}" for colour in COLOURS]
             embeddings = np.repeat(np.asarray(encoder.encode(captions)), seeds, axis=0)
             conditions = {"embeddings": tf.constant(embeddings, tf.float32)}
-            images = run.gan.generate(conditions, seed=0).numpy()
+            images = run.gan.generate(conditions, noise=noise).numpy()
             drawn.append(images)
             colours = np.repeat(COLOURS, seeds)
             angles = np.array(
@@ -60,7 +73,11 @@ def table(run_dir, seeds: int) -> list[str]:
             )
             read = ~np.isnan(angles)
             spread = f"{np.std(angles[read]):.2f}" if read.any() else "-"
-            lines.append(f"| {size} | {kind} | {read.mean():.2f} | {spread} |")
+            follows = "-"
+            if theta is not None and read.sum() >= 8:
+                corr = np.corrcoef(theta[read], angles[read])[0, 1]
+                follows = f"{corr:+.2f} ({np.polyfit(theta[read], angles[read], 1)[0]:+.2f})"
+            lines.append(f"| {size} | {kind} | {read.mean():.2f} | {spread} | {follows} |")
     lines.append(f"\nPower at the 2-pixel period: {period2_share(np.concatenate(drawn)):.4f}")
     return lines
 

@@ -168,6 +168,7 @@ def test_noise_rotation_angle_follows_z_within_its_bound():
     turned = layer([images, noise])
     angles = 0.25 * np.tanh(noise.numpy() @ layer.kernel.numpy() + layer.bias.numpy())[:, 0]
     assert np.all(np.abs(angles) <= 0.25) and np.ptp(angles) > 0.05  # spread from the start
+    np.testing.assert_allclose(layer.angles(noise), angles, atol=1e-6)
     np.testing.assert_allclose(turned, rotate_images(images, tf.constant(angles)), atol=1e-5)
     # far out along w the angle saturates at the bound
     far = tf.constant(100.0 * layer.kernel.numpy()[:, 0][None])

@@ -159,10 +159,14 @@ class NoiseRotation(keras.layers.Layer):
         )
         self.bias = self.add_weight(shape=(1,), initializer="zeros", name="bias")
 
+    def angles(self, noise):
+        """The angle (rad) that each z turns its image by, [B], in the layer's dtype."""
+        noise = tf.cast(noise, self.compute_dtype)
+        return self.max_angle * tf.tanh(tf.matmul(noise, self.kernel) + self.bias)[:, 0]
+
     def call(self, inputs):
         images, noise = inputs
-        noise = tf.cast(noise, self.compute_dtype)
-        angles = self.max_angle * tf.tanh(tf.matmul(noise, self.kernel) + self.bias)[:, 0]
+        angles = self.angles(noise)
         return tf.cast(rotate_images(tf.cast(images, angles.dtype), angles), images.dtype)
 
     def compute_output_shape(self, input_shape):
