@@ -294,3 +294,39 @@ def test_sampling_truncation_reads_the_card_and_is_plain_without_one():
     assert sampling_truncation({"sampling": {"truncation": 0.7, "bound": 2.0}}) == 0.7
     assert sampling_truncation({"name": "old", "model_config": {}}) == 0.0  # before the record
     assert sampling_truncation(None) == 0.0  # an export without a card
+
+
+def test_a_style_rotation_run_draws_alike_in_the_export_in_a_fresh_process(tmp_path, runner):
+    from export_testing import TINY, write_run
+
+    from tf_t2i.models.config import ModelConfig
+    from tf_t2i.training.run_dir import load_run
+
+    # G's turn by an angle of z (NoiseRotation) is a layer of its own: it must reach the graph
+    config = ModelConfig(conditions=["class"], num_classes=3, style_rotation=0.25, **TINY)
+    write_run(tmp_path / "turned", config)
+    generator = load_run(tmp_path / "turned").gan.inference_generator
+    assert "g_rotate" in [layer.name for layer in generator.layers]
+    root = tmp_path / "savedmodels"
+    result = runner.invoke(cli, ["export", str(tmp_path / "turned"), "--out", str(root)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "gen" / "run.png"
+    out.parent.mkdir()
+    args = [
+        "generate",
+        str(tmp_path / "turned"),
+        "0",
+        "2",
+        "-n",
+        "2",
+        "--seed",
+        "7",
+        "-o",
+        str(out),
+    ]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    from_run = np.stack([np.asarray(Image.open(out.parent / f"run-{i}.png")) for i in range(4)])
+    from_export = _in_a_fresh_process(tmp_path, FRESH_LABELS, root / "turned" / "1")
+    assert from_export.std() > 1.0
+    np.testing.assert_array_equal(from_export, from_run)
