@@ -125,28 +125,22 @@ FRESH = textwrap.dedent(
 )
 
 
+def _t2i_generate(runner, out_dir, name, *source_and_conditions) -> np.ndarray:
+    """`t2i generate SOURCE C1 C2 -n 2 --seed 7 -o OUT_DIR/NAME.png`: its four images, uint8."""
+    out = out_dir / f"{name}.png"
+    out_dir.mkdir(exist_ok=True)  # generate -o creates no folders
+    args = ["generate", *map(str, source_and_conditions), "-n", "2", "--seed", "7", "-o", str(out)]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return np.stack([np.asarray(Image.open(out_dir / f"{name}-{i}.png")) for i in range(4)])
+
+
 def test_fresh_process_reproduces_t2i_generate_from_the_run_dir(
     exported, tiny_run, tmp_path, runner
 ):
-    out = tmp_path / "gen" / "out.png"
-    out.parent.mkdir()  # generate -o creates no folders
-    result = runner.invoke(
-        cli,
-        [
-            "generate",
-            str(tiny_run),
-            "a red circle",
-            "a blue square",
-            "-n",
-            "2",
-            "--seed",
-            "7",
-            "-o",
-            str(out),
-        ],
+    from_run = _t2i_generate(
+        runner, tmp_path / "gen", "out", tiny_run, "a red circle", "a blue square"
     )
-    assert result.exit_code == 0, result.output
-    from_run = np.stack([np.asarray(Image.open(out.parent / f"out-{i}.png")) for i in range(4)])
     from_export = _in_a_fresh_process(tmp_path, FRESH, exported / "tiny" / "1")
     assert from_export.shape == (4, 32, 32, 3) and from_export.std() > 1.0
     np.testing.assert_array_equal(from_export, from_run)
@@ -185,12 +179,7 @@ def test_a_truncated_run_samples_alike_in_process_in_the_export_and_through_the_
     assert card["model_config"]["truncation"] == 0.001
 
     def generate(name, *source_and_extra):
-        out = tmp_path / "gen" / f"{name}.png"
-        out.parent.mkdir(exist_ok=True)
-        args = ["generate", *source_and_extra, "-n", "2", "--seed", "7", "-o", str(out)]
-        result = runner.invoke(cli, args)
-        assert result.exit_code == 0, result.output
-        return np.stack([np.asarray(Image.open(out.parent / f"{name}-{i}.png")) for i in range(4)])
+        return _t2i_generate(runner, tmp_path / "gen", name, *source_and_extra)
 
     from_run = generate("run", str(tmp_path / "narrow"), "0", "2")
     np.testing.assert_array_equal(
@@ -310,23 +299,7 @@ def test_a_style_rotation_run_draws_alike_in_the_export_in_a_fresh_process(tmp_p
     root = tmp_path / "savedmodels"
     result = runner.invoke(cli, ["export", str(tmp_path / "turned"), "--out", str(root)])
     assert result.exit_code == 0, result.output
-    out = tmp_path / "gen" / "run.png"
-    out.parent.mkdir()
-    args = [
-        "generate",
-        str(tmp_path / "turned"),
-        "0",
-        "2",
-        "-n",
-        "2",
-        "--seed",
-        "7",
-        "-o",
-        str(out),
-    ]
-    result = runner.invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    from_run = np.stack([np.asarray(Image.open(out.parent / f"run-{i}.png")) for i in range(4)])
+    from_run = _t2i_generate(runner, tmp_path / "gen", "run", tmp_path / "turned", "0", "2")
     from_export = _in_a_fresh_process(tmp_path, FRESH_LABELS, root / "turned" / "1")
     assert from_export.std() > 1.0
     np.testing.assert_array_equal(from_export, from_run)
