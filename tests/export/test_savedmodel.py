@@ -299,6 +299,10 @@ def test_a_style_rotation_run_draws_alike_in_the_export_in_a_fresh_process(tmp_p
     root = tmp_path / "savedmodels"
     result = runner.invoke(cli, ["export", str(tmp_path / "turned"), "--out", str(root)])
     assert result.exit_code == 0, result.output
+    # the CPU kernels turn by an XLA function in training only: none may reach TF Serving
+    graph = (root / "turned" / "1" / "saved_model.pb").read_bytes()
+    assert b"NoiseRotation" in graph or b"g_rotate" in graph
+    assert b"_XlaMustCompile" not in graph
     from_run = _t2i_generate(runner, tmp_path / "gen", "run", tmp_path / "turned", "0", "2")
     from_export = _in_a_fresh_process(tmp_path, FRESH_LABELS, root / "turned" / "1")
     assert from_export.std() > 1.0

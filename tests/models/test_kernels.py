@@ -11,7 +11,7 @@ from tf_t2i.errors import T2IError
 from tf_t2i.models.build import build_gan
 from tf_t2i.models.cpu_conv import CpuConv2D, CpuConv2DTranspose
 from tf_t2i.models.kernels import jit_compile, resolve_kernels
-from tf_t2i.models.layers import FusedBatchNormalization
+from tf_t2i.models.layers import CpuNoiseRotation, FusedBatchNormalization, NoiseRotation
 from tf_t2i.models.optimizers import FusedAdam
 from tf_t2i.training.run_dir import make_checkpoint
 
@@ -51,6 +51,16 @@ def test_each_setting_builds_its_own_layers_and_optimizers():
     # The same weights and optimizer slots, by name, shape and order.
     for a, b in [(cpu, stock), (cpu.g_optimizer, stock.g_optimizer)]:
         assert [(v.path, v.shape) for v in a.variables] == [(v.path, v.shape) for v in b.variables]
+
+
+def test_style_rotation_turns_by_the_compiled_layer_with_the_cpu_kernels_only():
+    cpu = build_gan(tiny_config(kernels="cpu", style_rotation=0.25))
+    stock = build_gan(tiny_config(kernels="stock", style_rotation=0.25))
+    assert type(cpu.generator.get_layer("g_rotate")) is CpuNoiseRotation
+    assert type(stock.generator.get_layer("g_rotate")) is NoiseRotation
+    assert [(v.path, v.shape) for v in cpu.variables] == [
+        (v.path, v.shape) for v in stock.variables
+    ]
 
 
 def _values(gan) -> list:

@@ -1,5 +1,6 @@
 """FusedBatchNormalization agrees with keras.layers.BatchNormalization; LeakyReLU with
-Keras's; MinibatchStddev; NoiseRotation and rotate_images."""
+Keras's; MinibatchStddev; NoiseRotation and rotate_images, and their compiled CPU-kernel
+versions."""
 
 import keras
 import numpy as np
@@ -7,11 +8,13 @@ import pytest
 import tensorflow as tf
 
 from tf_t2i.models.layers import (
+    CpuNoiseRotation,
     FusedBatchNormalization,
     LeakyReLU,
     MinibatchStddev,
     NoiseRotation,
     rotate_images,
+    rotate_images_compiled,
 )
 
 
@@ -179,6 +182,52 @@ def test_noise_rotation_angle_follows_z_within_its_bound():
         loss = tf.reduce_sum(tf.square(layer([images, noise])[:, :, :4]))
     gradients = tape.gradient(loss, [layer.kernel, layer.bias])
     assert all(np.any(g.numpy() != 0) for g in gradients)  # G learns which turns D takes
+
+
+def _turned_and_gradients(turn, images, angles, upstream):
+    with tf.GradientTape() as tape:
+        tape.watch([images, angles])
+        turned = turn(images, angles)
+        loss = tf.reduce_sum(turned * upstream)
+    return [turned, *tape.gradient(loss, [images, angles])]
+
+
+@pytest.mark.parametrize("bound", [0.25, 1.5])  # 1.5: corners from beyond the edges
+def test_rotate_images_compiled_gives_the_same_pixels_and_gradients(bound):
+    images = tf.random.stateless_normal([5, 12, 10, 3], seed=[1, 2])
+    upstream = tf.random.stateless_normal([5, 12, 10, 3], seed=[3, 4])
+    angles = tf.random.stateless_uniform([5], seed=[5, 6], minval=-bound, maxval=bound)
+    reference = _turned_and_gradients(rotate_images, images, angles, upstream)
+    compiled = _turned_and_gradients(rotate_images_compiled, images, angles, upstream)
+    for want, got in zip(reference, compiled, strict=True):
+        assert np.any(want.numpy() != 0)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # the angle's gradient is the slope of the loss: a finite difference agrees (in float64,
+    # a small step: the loss has a kink wherever a source point crosses a pixel or the edge)
+    step, wide = 1e-5, [tf.cast(t, tf.float64) for t in (images, angles, upstream)]
+    moved = [
+        tf.reduce_sum(rotate_images(wide[0], wide[1] + s) * wide[2], axis=[1, 2, 3])
+        for s in (step, -step)
+    ]
+    slope = ((moved[0] - moved[1]) / (2 * step)).numpy()
+    np.testing.assert_allclose(compiled[2], slope, rtol=1e-3, atol=1e-3 * np.abs(slope).max())
+
+
+def test_cpu_noise_rotation_is_noise_rotation_in_training_and_out():
+    images = tf.random.stateless_normal([4, 8, 8, 3], seed=[5, 6])
+    noise = tf.random.stateless_normal([4, 10], seed=[7, 8])
+    stock, cpu = NoiseRotation(0.25), CpuNoiseRotation(0.25)
+    stock.build([images.shape, noise.shape])
+    cpu.build([images.shape, noise.shape])
+    cpu.set_weights(stock.get_weights())
+    for training in (False, True):
+        results = []
+        for layer in (stock, cpu):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.square(layer([images, noise], training=training)[:, :4]))
+            results.append([loss, *tape.gradient(loss, layer.trainable_weights)])
+        for want, got in zip(*results, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_noise_rotation_bfloat16_and_round_trip(float32_policy):

@@ -33,6 +33,13 @@ MIRRORED_CASES = {
         "projection": True,
         "sync_batch_norm": True,
     },
+    # G turns its images by an angle of z: with the CPU kernels an XLA function and its
+    # written-out gradients, called in each replica
+    "style rotation": {
+        "conditions": ["text"],
+        "style_rotation": 0.25,
+        "sync_batch_norm": True,
+    },
     # S trains with G on the latent-regression term: S's weights are compared too
     "latent regression": {
         "conditions": ["text"],

@@ -11,8 +11,8 @@ from tf_t2i.models.conditions import (
     project_conditions,
 )
 from tf_t2i.models.config import ModelConfig
-from tf_t2i.models.kernels import conv2d_transpose
-from tf_t2i.models.layers import NoiseRotation, batch_norm
+from tf_t2i.models.kernels import conv2d_transpose, noise_rotation
+from tf_t2i.models.layers import batch_norm
 
 
 def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
@@ -80,7 +80,7 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     images = keras.layers.Activation("tanh", dtype="float32", name="g_tanh")(x)
     # (B, image_size, image_size, channels) float32 in [-1, 1]
     if config.style_rotation > 0:  # turned by an angle that z alone sets
-        images = NoiseRotation(config.style_rotation, dtype="float32", name="g_rotate")(
-            [images, noise]
-        )
+        images = noise_rotation(
+            config.kernels, config.style_rotation, dtype="float32", name="g_rotate"
+        )([images, noise])
     return keras.Model(inputs, images, name=name)

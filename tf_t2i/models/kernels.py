@@ -3,7 +3,8 @@
 The project's own kernels were tuned on a 2-core AMD EPYC and measured nowhere else:
 the convolution layers of `cpu_conv` (dilated-conv filter gradient, space-to-depth
 image convs, a bias add whose gradient sums in float32), `FusedBatchNormalization`,
-`FusedAdam`, and `jit_compile=False`. On a GPU or TPU they would replace cuDNN and XLA,
+`FusedAdam`, `CpuNoiseRotation` (style_rotation's resampling compiled by XLA, with its
+gradients written out), and `jit_compile=False`. On a GPU or TPU they would replace cuDNN and XLA,
 so `auto` uses them only when TensorFlow sees neither. `stock` is plain Keras:
 Conv2D, Conv2DTranspose, BatchNormalization, Adam and Keras's `jit_compile="auto"`.
 
@@ -103,6 +104,14 @@ def adam(setting: str, learning_rate, **kwargs) -> keras.optimizers.Adam:
 
     cls = FusedAdam if resolve_kernels(setting) == "cpu" else keras.optimizers.Adam
     return cls(learning_rate, **kwargs)
+
+
+def noise_rotation(setting: str, max_angle: float, **kwargs) -> keras.layers.Layer:
+    """`NoiseRotation`, or `CpuNoiseRotation` (same weights and pixels)."""
+    from tf_t2i.models.layers import CpuNoiseRotation, NoiseRotation
+
+    cls = CpuNoiseRotation if resolve_kernels(setting) == "cpu" else NoiseRotation
+    return cls(max_angle, **kwargs)
 
 
 def jit_compile(setting: str) -> bool | str:
