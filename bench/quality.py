@@ -355,20 +355,18 @@ def main():
         if args.rescore:
             truncation_sections(name, goals_of, args)
             continue
-        log = []
+        log, title = [], f"{base}, {args.minutes:g} min at full speed"
         if args.steps:
             budget, steps = None, args.steps
             speed = (
                 f"{steps} GAN steps, the steps the recipe reached in {args.minutes:g} minutes "
                 "at full speed; this setting leaves the cost of a step as it was."
             )
+            title += f" ({steps} steps)"
         else:
             (budget, speed), steps = timed_budget(args.minutes, log), FOREVER
         f = fit_and_evaluate(name, [*recipe, "--steps", steps], budget, args.num_samples,
                              args.root, log)  # fmt: skip
-        title = f"{base}, {args.minutes:g} min at full speed"
-        if args.steps:
-            title += f" ({steps} steps)"
         if args.overrides:
             title += f", with {', '.join(args.overrides)}"
         body = [speed, "", *goal_table(goals_of(f))]

@@ -60,14 +60,15 @@ def test_style_rotation_turns_gs_image_by_an_angle_of_z_alone():
     assert "g_rotate" not in [layer.name for layer in build_generator(tiny_config()).layers]
     batch = make_batch(config, batch_size=3, with_noise=True)
     inputs = _inputs(config, batch, "noise", batch["noise"])
-    drawn = keras.Model(generator.input, generator.get_layer("g_tanh").output)(inputs)
+    drawing = keras.Model(generator.input, generator.get_layer("g_tanh").output)
+    drawn = drawing(inputs)
     layer = generator.get_layer("g_rotate")
     angles = 0.25 * tf.tanh(batch["noise"] @ layer.kernel + layer.bias)[:, 0]
     np.testing.assert_allclose(generator(inputs), rotate_images(drawn, angles), atol=1e-5)
     assert np.ptp(angles.numpy()) > 0.01
     # the caption does not move the angle: another caption, the same z, the same turn
     other = dict(inputs, embeddings=batch["wrong_embeddings"])
-    other_drawn = keras.Model(generator.input, generator.get_layer("g_tanh").output)(other)
+    other_drawn = drawing(other)
     np.testing.assert_allclose(generator(other), rotate_images(other_drawn, angles), atol=1e-5)
 
 
