@@ -49,6 +49,7 @@ def test_overrides_are_parsed_and_type_checked():
         [
             "train.steps=7",
             "model.conditions=[text, mask]",
+            "model.style_rotation=0",  # the recipe's turn would move the image off its mask
             "model.interp_beta=1",
             "train.tensorboard=false",
             "data.options.num_images=50",

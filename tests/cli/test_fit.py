@@ -42,6 +42,7 @@ def test_dry_run_applies_flags_then_set(runner):
     assert result.exit_code == 0, result.output
     config = json.loads(result.output.partition("\n")[2])
     assert config["model"]["conditions"] == ["mask"]
+    assert config["model"]["style_rotation"] == 0  # the recipe's turn would leave the mask
     assert config["model"]["cls"] is True and config["model"]["interp"] is False
     assert config["model"]["image_size"] == 64
     assert config["data"]["options"]["image_size"] == 64  # built-in data follows the model
@@ -68,6 +69,10 @@ def test_default_recipe_takes_a_condition_without_captions(runner, variant):
         (["--config", "no-such-recipe"], "unknown recipe 'no-such-recipe'"),  # the old name
         (["--recipe", "shapes", "--config", "digits"], "give --recipe (or its old name"),
         (["--steps", "3", "--epochs", "2"], "--epochs or --steps"),
+        (
+            ["--condition", "mask", "--set", "model.style_rotation=0.25"],
+            "model.style_rotation: would turn the image off its mask; set model.style_rotation=0",
+        ),
     ],
 )
 def test_bad_options_are_clear_errors(runner, args, message):

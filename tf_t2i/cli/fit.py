@@ -203,6 +203,8 @@ def flag_overrides(**flags) -> list[str]:
         items.append(
             "model.conditions=[]" if condition == "none" else f"model.conditions=[{condition}]"
         )
+        if condition == "mask":  # a recipe's turn of G's image would move it off its mask
+            items.append("model.style_rotation=0")
     if flags.get("image_size") is not None:
         items.append(f"model.image_size={flags['image_size']}")
     if flags.get("batch_size") is not None:

@@ -307,7 +307,10 @@ class ModelConfig:
         if self.style_rotation >= math.pi / 2:
             raise T2IError(f"model.style_rotation: must be < pi/2 rad, got {self.style_rotation}")
         if self.style_rotation > 0 and "mask" in self.conditions:
-            raise T2IError("model.style_rotation: would turn the image off its mask")
+            raise T2IError(
+                "model.style_rotation: would turn the image off its mask; "
+                "set model.style_rotation=0 with the mask condition"
+            )
         if self.latent_regression_weight > 0 and not self.style_encoder:
             raise T2IError("model.latent_regression_weight: needs model.style_encoder: true")
         for name in ("g_lr", "d_lr", "s_lr"):
