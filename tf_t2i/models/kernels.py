@@ -4,8 +4,8 @@ The project's own kernels were tuned on a 2-core AMD EPYC and measured nowhere e
 the convolution layers of `cpu_conv` (dilated-conv filter gradient, space-to-depth
 image convs, a bias add whose gradient sums in float32), `FusedBatchNormalization`,
 `FusedAdam`, `CpuNoiseRotation` (style_rotation's resampling compiled by XLA, with its
-gradients written out), and `jit_compile=False`. On a GPU or TPU they would replace cuDNN and XLA,
-so `auto` uses them only when TensorFlow sees neither. `stock` is plain Keras:
+gradients written out), and `jit_compile=False`. On a GPU or TPU they would replace cuDNN
+and XLA, so `auto` uses them only when TensorFlow sees neither. `stock` is plain Keras:
 Conv2D, Conv2DTranspose, BatchNormalization, Adam and Keras's `jit_compile="auto"`.
 
 Every choice between the two goes through `resolve_kernels`, and the factories here
