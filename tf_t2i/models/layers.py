@@ -164,10 +164,15 @@ class NoiseRotation(keras.layers.Layer):
         noise = tf.cast(noise, self.compute_dtype)
         return self.max_angle * tf.tanh(tf.matmul(noise, self.kernel) + self.bias)[:, 0]
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         images, noise = inputs
         angles = self.angles(noise)
-        return tf.cast(rotate_images(tf.cast(images, angles.dtype), angles), images.dtype)
+        turn = self._turn(training)
+        return tf.cast(turn(tf.cast(images, angles.dtype), angles), images.dtype)
+
+    def _turn(self, training):
+        """The function that turns images [B, H, W, C] by angles [B]."""
+        return rotate_images
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -181,13 +186,8 @@ class CpuNoiseRotation(NoiseRotation):
     """NoiseRotation for the CPU kernels (models/kernels.py): the same weights and
     pixels, but while training it turns the images with `rotate_images_compiled`."""
 
-    def call(self, inputs, training=None):
-        if not training:
-            return super().call(inputs)
-        images, noise = inputs
-        angles = self.angles(noise)
-        turned = rotate_images_compiled(tf.cast(images, angles.dtype), angles)
-        return tf.cast(turned, images.dtype)
+    def _turn(self, training):
+        return rotate_images_compiled if training else rotate_images
 
 
 def rotate_images(images, angles):
