@@ -72,7 +72,8 @@ class DataConfig:
         sample_split: split whose first examples condition the sample grids
             (falls back to `split` when absent from the data set).
         caption_average: number of captions averaged per embedding (Reed: 4).
-        cache: cache decoded examples in memory (small data sets).
+        cache: keep the split's decoded examples in memory (small data sets): t2i fit
+            reads and decodes the shards once, in the first epoch, instead of every epoch.
     """
 
     source: str = "shapes"

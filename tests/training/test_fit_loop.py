@@ -105,6 +105,45 @@ def shapes_dir():
     return resolve_data(tiny_config())[0]
 
 
+@pytest.mark.parametrize("cache", [True, False])
+def test_data_cache_is_read_once_for_the_whole_run(tmp_path, shapes_dir, cache):
+    # fit makes every epoch's dataset anew; with data.cache they share one cache of the
+    # decoded split, so after the first epoch the shards are not read again
+    import shutil
+
+    import tensorflow as tf
+
+    from tf_t2i.data.input import make_dataset
+    from tf_t2i.data.schema import read_manifest
+    from tf_t2i.training.loop import TrainingLoop
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(shapes_dir, data_dir)
+    config = tiny_config(f"data.cache={str(cache).lower()}")
+    steps = read_manifest(data_dir).num_examples("train") // config.train.batch_size
+    loop = TrainingLoop(config, tf.distribute.get_strategy(), data_dir, steps, None, 0, 3 * steps)
+
+    def images(iterator):
+        return np.concatenate([next(iterator)["images"].numpy() for _ in range(steps)])
+
+    first = images(loop.epoch_iterator(0, 0))
+    split = make_dataset(data_dir, batch_size=1, training=False, repeat=False, seed=0)
+    every_mean = np.sort([float(example["images"].numpy().mean()) for example in split])
+    for shard in data_dir.glob("train-*.tfrecord"):
+        shard.rename(shard.with_suffix(".moved"))
+    if not cache:
+        with pytest.raises(T2IError, match="train-00000-of-.*is missing"):
+            loop.epoch_iterator(1, 0)
+        return
+    second = images(loop.epoch_iterator(1, 0))
+    assert len(second) == len(first)
+    assert not np.array_equal(first, second)  # epoch 1's own order and augmentation
+    # each one is an image of the split (a flip keeps the mean)
+    means = second.mean(axis=(1, 2, 3))
+    nearest = np.abs(every_mean[None, :] - means[:, None]).min(axis=1)
+    assert nearest.max() < 1e-5
+
+
 @pytest.mark.parametrize(
     "override, message",
     [

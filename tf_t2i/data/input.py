@@ -46,6 +46,7 @@ def make_dataset(
     input_context: tf.distribute.InputContext | None = None,
     shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
     flip: bool | None = None,
+    examples: tf.data.Dataset | None = None,
 ) -> tf.data.Dataset:
     """Batches of one split of a converted data set.
 
@@ -70,6 +71,9 @@ def make_dataset(
         shuffle_buffer: examples in the shuffle buffer.
         flip: random horizontal flips when training; default the manifest's
             `random_flip` (False for data whose captions name left and right).
+        examples: the split's decoded examples from `read_examples` (for the same
+            data_dir, split and input_context), to build on instead of reading them
+            again; `cache` then has no effect here.
 
     Returns:
         A dataset of dicts:
@@ -84,56 +88,23 @@ def make_dataset(
             captions          string [B]
     """
     manifest = schema.read_manifest(data_dir)
-    files = manifest.shard_files(data_dir, split)
-    if manifest.num_examples(split) == 0:
-        raise T2IError(f"{data_dir}: split {split!r} has no examples")
-    for path in files:
-        if not os.path.isfile(path):
-            raise T2IError(f"{path}: shard listed in {data_dir}/dataset.json is missing")
     if caption_average < 1:
         raise T2IError(f"caption_average must be >= 1, not {caption_average}")
     out_size = int(image_size or manifest.crop_size)
-    base_seed = int(seed) if seed is not None else random.SystemRandom().randrange(2**31)
-
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    shard_examples = False
+    base_seed = pipeline_seed(seed, input_context)
     if input_context is not None:
         # distribute_datasets_from_function wants per-replica batches
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        base_seed += 7919 * input_context.input_pipeline_id
-        if len(files) >= input_context.num_input_pipelines:
-            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        else:
-            shard_examples = True
-    if training:
-        ds = ds.shuffle(len(files), seed=base_seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=min(len(files), 8),
-        num_parallel_calls=AUTOTUNE,
-        deterministic=True,
-    )
-    if shard_examples:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-
-    image_format = manifest.conversion.get("image_format", "")
-    ds = ds.batch(PARSE_BATCH).map(parse_records, num_parallel_calls=AUTOTUNE).unbatch()
-
-    def decode(features):
-        return decode_example(
-            features,
-            image_size=manifest.image_size,
-            channels=manifest.channels,
-            embedding_dim=manifest.embedding_dim,
-            num_attributes=manifest.num_attributes,
-            has_masks=manifest.has_masks,
-            image_format=image_format,
+    ds = examples
+    if ds is None:
+        ds = read_examples(
+            data_dir,
+            split,
+            training=training,
+            seed=base_seed,
+            cache=cache,
+            input_context=input_context,
         )
-
-    ds = ds.map(decode, num_parallel_calls=AUTOTUNE)
-    if cache:
-        ds = ds.cache("" if cache is True else str(cache))
     if training:
         buffer = max(1, min(shuffle_buffer, manifest.num_examples(split)))
         ds = ds.shuffle(buffer, seed=base_seed, reshuffle_each_iteration=True)
@@ -177,6 +148,88 @@ def make_dataset(
         else tf.data.experimental.AutoShardPolicy.AUTO
     )
     return ds.with_options(options)
+
+
+def pipeline_seed(seed: int | None, input_context=None) -> int:
+    """The seed of one input pipeline's random choices: `seed` (a fresh one if None),
+    offset per input pipeline when there are several."""
+    base_seed = int(seed) if seed is not None else random.SystemRandom().randrange(2**31)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        base_seed += 7919 * input_context.input_pipeline_id
+    return base_seed
+
+
+def read_examples(
+    data_dir: str | os.PathLike,
+    split: str = "train",
+    *,
+    training: bool = True,
+    seed: int = 0,
+    cache: bool | str = False,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
+    """The decoded examples of one split, once through: the shard files (shuffled by
+    `seed` when training; split among input pipelines) -> interleave -> `parse_records`
+    -> `decode_example` -> optional cache.
+
+    `make_dataset` builds on it. A caller that makes a dataset per epoch (t2i fit) can
+    build one cached `read_examples` and pass it to every epoch's make_dataset
+    (`examples=`): the cache fills in the first epoch and later epochs read it, where
+    a cache inside each epoch's own pipeline would be refilled, and the split read and
+    decoded again, every epoch.
+
+    Args:
+        data_dir, split, cache, input_context: as in make_dataset.
+        training: shuffle the shard files.
+        seed: the shard files' shuffle seed (make_dataset passes `pipeline_seed`).
+
+    Returns:
+        A dataset of single examples (decode_example's dicts).
+    """
+    manifest = schema.read_manifest(data_dir)
+    files = manifest.shard_files(data_dir, split)
+    if manifest.num_examples(split) == 0:
+        raise T2IError(f"{data_dir}: split {split!r} has no examples")
+    for path in files:
+        if not os.path.isfile(path):
+            raise T2IError(f"{path}: shard listed in {data_dir}/dataset.json is missing")
+
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    shard_examples = False
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        if len(files) >= input_context.num_input_pipelines:
+            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        else:
+            shard_examples = True
+    if training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
+    if shard_examples:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+
+    image_format = manifest.conversion.get("image_format", "")
+    ds = ds.batch(PARSE_BATCH).map(parse_records, num_parallel_calls=AUTOTUNE).unbatch()
+
+    def decode(features):
+        return decode_example(
+            features,
+            image_size=manifest.image_size,
+            channels=manifest.channels,
+            embedding_dim=manifest.embedding_dim,
+            num_attributes=manifest.num_attributes,
+            has_masks=manifest.has_masks,
+            image_format=image_format,
+        )
+
+    ds = ds.map(decode, num_parallel_calls=AUTOTUNE)
+    if cache:
+        ds = ds.cache("" if cache is True else str(cache))
+    return ds
 
 
 def parse_records(serialized: tf.Tensor) -> dict:

@@ -117,6 +117,7 @@ class TrainingLoop:
         self.last_step = last_step
         self.stop = stop
         self.clock = {"start": time.monotonic(), "steps": 0, "rate": 0.0, "first": True}
+        self.examples = {}  # input pipeline id -> its cached decoded examples (data.cache)
 
     def run(self, phases: list[Phase], log) -> int:
         """Runs every phase in order; returns the last completed global step."""
@@ -134,11 +135,25 @@ class TrainingLoop:
 
     def epoch_iterator(self, epoch: int, offset: int):
         """An iterator over epoch `epoch`'s distributed batches, its first `offset` skipped."""
-        from tf_t2i.data.input import make_dataset
+        from tf_t2i.data.input import make_dataset, pipeline_seed, read_examples
 
         config, train = self.config, self.config.train
 
         def dataset_fn(input_context):
+            examples = None
+            if config.data.cache:
+                # one cache per input pipeline for the whole run: each epoch's dataset
+                # reads it, so the split is read and decoded once, not once per epoch
+                key = input_context.input_pipeline_id
+                if key not in self.examples:
+                    self.examples[key] = read_examples(
+                        self.data_dir,
+                        config.data.split,
+                        seed=pipeline_seed(train.seed, input_context),
+                        cache=config.data.cache,
+                        input_context=input_context,
+                    )
+                examples = self.examples[key]
             dataset = make_dataset(
                 self.data_dir,
                 config.data.split,
@@ -148,9 +163,9 @@ class TrainingLoop:
                 seed=epoch_seed(train.seed, epoch),
                 repeat=True,  # an epoch is steps_per_epoch batches; shards never run dry
                 caption_average=config.data.caption_average,
-                cache=config.data.cache,
                 drop_remainder=True,
                 input_context=input_context,
+                examples=examples,
             )
             # each global step takes one batch per replica that this pipeline feeds
             per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
