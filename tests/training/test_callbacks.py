@@ -34,6 +34,29 @@ def test_image_grid_layout_and_range():
     assert (pixels[:, :190] < 128).any()  # the captions are drawn
 
 
+@pytest.mark.parametrize("word", ["carré", "großes", "ɣ", "круг", "κύκλος"])
+def test_grid_labels_draw_captions_in_other_languages(word):
+    # U+E000 (private use) has a glyph in no font: a character drawn like it is a box
+    images = np.zeros((2, 16, 16, 3), np.float32)
+
+    def grid(**labels):
+        return np.asarray(grids.image_grid(images, rows=1, cols=2, **labels))
+
+    for where in ("labels", "column_labels"):
+        missing = "".join("\ue000" if ord(char) > 127 else char for char in word)
+        drawn, boxes = grid(**{where: [word]}), grid(**{where: [missing]})
+        assert not np.array_equal(drawn, boxes), where
+
+
+def test_grid_labels_in_chinese_use_an_installed_cjk_font():
+    word = "红色圆形"
+    fonts = [path for path in grids._font_files() if set(map(ord, word)) <= grids._charmap(path)]
+    if not fonts:
+        pytest.skip("no font with Chinese glyphs is installed (e.g. apt install fonts-noto-cjk)")
+    assert grids.label_font(word).path == fonts[0]
+    assert grids.label_font("carré").path == grids._font_files()[0]  # DejaVu Sans
+
+
 def test_to_uint8_clips_and_rounds():
     out = to_uint8(np.array([[[[-2.0, -1.0, 0.0]]]], np.float32))
     assert out.tolist() == [[[[0, 0, 128]]]]

@@ -7,6 +7,7 @@ samples/step_XXXXXX.png every `every` steps (a StepCallback, so under
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 from collections.abc import Callable, Sequence
@@ -39,7 +40,7 @@ def image_grid(
     Returns:
         A PIL.Image (RGB). Images smaller than 64 px are enlarged for viewing.
     """
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     tiles = to_uint8(images, rgb=True)
     height, width = tiles.shape[1:3]
@@ -47,7 +48,6 @@ def image_grid(
     height, width = height * scale, width * scale
     pad = 2
     margin = label_width if labels else 0
-    font = ImageFont.load_default(size=11)
     chars = max(6, width // 6)  # characters per line of a column label
     top = 0
     if column_labels:
@@ -63,12 +63,62 @@ def image_grid(
     for row, label in enumerate(labels[:rows]):
         text = _wrap(label, 30)
         draw.multiline_text(
-            (4, top + pad + row * (height + pad) + 2), text, fill="black", font=font
+            (4, top + pad + row * (height + pad) + 2), text, fill="black", font=label_font(text)
         )
     for col, label in enumerate(column_labels[:cols]):
         text = _wrap(label, chars, 6)
-        draw.multiline_text((margin + pad + col * (width + pad), 2), text, fill="black", font=font)
+        position = (margin + pad + col * (width + pad), 2)
+        draw.multiline_text(position, text, fill="black", font=label_font(text))
     return grid
+
+
+LABEL_SIZE = 11  # px
+
+
+def label_font(text: str):
+    """The font a grid label is drawn in: the first of `_font_files()` that has a glyph
+    for every character of `text` (captions in any language), else the first one.
+
+    PIL's built-in font has ASCII only: "carré" or "großes" came out with boxes.
+    """
+    from PIL import ImageFont
+
+    needed = {ord(char) for char in text if not char.isspace()}
+    files = _font_files()
+    chosen = next((path for path in files if needed <= _charmap(path)), files[0] if files else None)
+    if chosen is None:
+        return ImageFont.load_default(size=LABEL_SIZE)
+    return _truetype(chosen)
+
+
+@functools.cache
+def _font_files() -> tuple[str, ...]:
+    """DejaVu Sans (shipped with matplotlib: Latin, Greek, Cyrillic), then the system's
+    fonts (a CJK font, where one is installed, draws Chinese or Japanese captions)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    dejavu = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
+    system = sorted(font_manager.findSystemFonts(fontext="ttf"))
+    return tuple(path for path in [dejavu, *system] if os.path.isfile(path))
+
+
+@functools.cache
+def _charmap(path: str) -> frozenset[int]:
+    """The code points a font file has glyphs for (empty if it cannot be read)."""
+    from matplotlib import ft2font
+
+    try:
+        return frozenset(ft2font.FT2Font(path).get_charmap())
+    except (OSError, RuntimeError, ValueError):
+        return frozenset()
+
+
+@functools.cache
+def _truetype(path: str):
+    from PIL import ImageFont
+
+    return ImageFont.truetype(path, LABEL_SIZE)
 
 
 def _wrap(text: str, width: int, max_lines: int = 4) -> str:
