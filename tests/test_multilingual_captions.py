@@ -87,3 +87,19 @@ def test_italian_and_portuguese_are_never_training_languages():
 
     assert set(multilingual.CODES.values()) == set(shapes_languages.CODES)
     assert {"Italian", "Portuguese"} <= set(multilingual.LANGUAGES) - set(multilingual.CODES)
+
+
+def test_unseen_english_is_a_phrasing_the_shapes_data_never_uses():
+    texts = multilingual.captions(multilingual.UNSEEN_ENGLISH)
+    assert len(set(texts)) == len(multilingual.combinations())
+    training = {
+        template.format(s=size, c=color, k=kind, p=shapes.POSITIONS[position][1])
+        for template in shapes._SHAPE_PHRASES
+        for color, kind, size, position in multilingual.combinations()
+    }
+    assert not training & set(texts)
+    data_positions = {phrase for _, phrase in shapes.POSITIONS.values()}
+    assert not data_positions & set(multilingual._EN_POSITIONS)
+    # the same colour, kind and size words as the data's
+    combo = multilingual.combinations().index(("pink", "star", "large", "bottom right"))
+    assert texts[combo] == "one large-sized pink star at the lower right"

@@ -26,9 +26,10 @@ def test_english_captions_and_options_are_unchanged_by_other_languages():
                       languages="en,zh,fr")  # fmt: skip
     assert "languages" not in plain.info().options  # data converted before keeps its key
     assert many.info().options["languages"] == ["en", "fr", "zh"]  # English first, then in order
-    assert many.info().captions_per_image == 5 + 2 * 3
+    per_image = shapes_languages.PER_IMAGE
+    assert many.info().captions_per_image == 5 + 2 * per_image
     for a, b in zip(plain.examples("train"), many.examples("train"), strict=True):
-        assert len(b.captions) == 11
+        assert len(b.captions) == 5 + 2 * per_image
         assert b.captions[:5] == a.captions  # English first, drawn as before
         assert (a.image == b.image).all() and a.label == b.label
 
@@ -45,8 +46,9 @@ def test_each_language_names_every_shape_of_the_image_in_its_own_words():
     seen = 0
     for record in source.examples("train"):
         other = record.captions[5:]
+        n = shapes_languages.PER_IMAGE
         captions = {
-            code: other[3 * i : 3 * i + 3] for i, code in enumerate(["fr", "de", "es", "zh"])
+            code: other[n * i : n * i + n] for i, code in enumerate(["fr", "de", "es", "zh"])
         }
         if "red star" in record.captions[0]:
             seen += 1
@@ -62,20 +64,50 @@ def test_each_language_names_every_shape_of_the_image_in_its_own_words():
 
 
 def test_the_bench_translations_are_phrasings_the_training_captions_never_use():
-    # bench/multilingual scores unseen phrasing: none of its captions is a training caption
+    # bench/multilingual scores unseen phrasing: none of its captions is a training caption,
+    # and none of its position phrases is one the training captions use
     sys.path.insert(0, str(REPO_ROOT))
     from bench import multilingual
 
     languages = {"French": "fr", "German": "de", "Spanish": "es", "Chinese": "zh"}
+    bench_positions = {"fr": multilingual._FR_POSITIONS, "de": multilingual._DE_POSITIONS,
+                       "es": multilingual._ES_POSITIONS, "zh": multilingual._ZH_POSITIONS}  # fmt: skip
     for language, code in languages.items():
-        phrase = shapes_languages.LANGUAGES[code][0]
         training = {
-            phrase(t, c, k, s, p)
+            shapes_languages.phrase(code, t, v, c, k, s, p)
             for t in range(shapes_languages.TEMPLATES)
+            for v in range(shapes_languages.VARIANTS)
             for c, k, s, p in itertools.product(COLORS, SHAPES, SIZES, POSITIONS)
         }
-        assert len(training) == 3 * 8 * 6 * 3 * 9  # every combination phrased apart
+        # every combination, pattern and position phrase makes a caption of its own
+        patterns = shapes_languages.TEMPLATES * shapes_languages.VARIANTS
+        assert len(training) == patterns * 8 * 6 * 3 * 9
         assert not training & set(multilingual.captions(language)), language
+        wheres = shapes_languages.LANGUAGES[code][2].values()
+        assert not {w for pair in wheres for w in pair} & set(bench_positions[code]), language
+
+
+def test_an_images_captions_take_distinct_patterns_and_varied_position_phrases():
+    import numpy as np
+
+    one = [{"color": "red", "kind": "circle", "size": "small", "position": "top left"}]
+    seen = {}
+    for code in shapes_languages.LANGUAGES:
+        texts = []
+        for index in range(40):
+            rng = np.random.default_rng(index)
+            drawn = shapes_languages.captions(code, one, "black", rng)
+            assert len(drawn) == len(set(drawn)) == shapes_languages.PER_IMAGE
+            texts += drawn
+        variants = {
+            (t, v): shapes_languages.phrase(code, t, v, "red", "circle", "small", "top left")
+            for t in range(shapes_languages.TEMPLATES)
+            for v in range(shapes_languages.VARIANTS)
+        }
+        # over 40 images every pattern with every position phrase occurs
+        used = {key for key, text in variants.items() if any(x.startswith(text) for x in texts)}
+        seen[code] = len(used)
+    assert seen == {code: 14 for code in shapes_languages.LANGUAGES}
 
 
 @pytest.mark.parametrize("value", ["fr,de", "en,it", ["en", "xx"]])
@@ -94,11 +126,11 @@ def test_conversion_stores_every_language_and_training_draws_from_them(tmp_path,
     source = get_source("shapes", None, num_images=24, image_size=16, languages="en,de")
     convert(source, tmp_path / "d", encoder=hash_encoder, image_size=16, progress=False)
     manifest = read_manifest(tmp_path / "d")
-    assert manifest.captions_per_image == 8
+    assert manifest.captions_per_image == 5 + shapes_languages.PER_IMAGE
     assert manifest.source["options"]["languages"] == ["en", "de"]
     german = hash_encoder.encode([c for r in source.examples("train") for c in r.captions[5:]])
     dataset = make_dataset(tmp_path / "d", "train", 8, image_size=16, seed=0, repeat=True)
     chosen = np.concatenate([b["embeddings"].numpy() for b in dataset.take(10)])  # [80, D]
     is_german = (np.abs(chosen[:, None] - german[None]).max(-1) < 1e-6).any(-1)
-    # a caption is drawn uniformly from 8, of which 3 are German: about 3/8 of 80
-    assert 15 <= is_german.sum() <= 45
+    # a caption is drawn uniformly from 10, of which 5 are German: about half of 80
+    assert 25 <= is_german.sum() <= 55

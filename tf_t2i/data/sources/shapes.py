@@ -131,7 +131,7 @@ class ShapesSource(Source):
             class_names=[f"{c} {k}" for c in COLORS for k in SHAPES],
             attribute_names=attribute_names(),
             captions_per_image=len(_SHAPE_PHRASES)
-            + shapes_languages.TEMPLATES * (len(self.languages) - 1),
+            + shapes_languages.PER_IMAGE * (len(self.languages) - 1),
             has_masks=True,
             options={
                 "num_images": self.num_images,

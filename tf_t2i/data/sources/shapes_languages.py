@@ -4,15 +4,22 @@ The default text encoder, USE-m3, maps 16 languages into one space, but not
 closely enough for a G trained on English captions alone to draw as well from
 a translation (bench/results/multilingual_limits.md: the English caption
 nearest a translation names the same colour and kind for only 65-82% of them).
-With `languages`, each image also gets three paraphrases in each listed
+With `languages`, each image also gets PER_IMAGE captions in each listed
 language, so G learns where each language's captions lie.
 
-These templates are our own, and they are deliberately not the ones
-bench/multilingual.py scores with: word order, position phrases and the way
-size is said all differ ("au milieu se trouve un cercle rouge de grande taille"
-here, "un grand cercle rouge au centre" there), so that bench measures captions
-phrased as the model never saw them. The colour and shape words are the
-languages' own and the same in both.
+Each language has TEMPLATES sentence patterns and VARIANTS ways to say each
+position; an image's captions in a language take PER_IMAGE distinct patterns,
+and each shape in them a position phrase, drawn at random. The more ways a
+language is phrased in training, the better G draws from a phrasing it never
+saw (bench/results/multilingual_phrasings.md).
+
+These templates are our own, and no caption they make is one that
+bench/multilingual.py scores with: its position phrases are never used here
+("dans le coin supérieur gauche" there, "en haut à gauche" or "dans l'angle en
+haut à gauche" here), so that bench measures captions phrased as the model
+never saw them. Some patterns here do order a shape's words as that bench does
+("on aperçoit un petit cercle rouge ..."), as any corpus of the language would.
+The colour and shape words are the languages' own and the same in both.
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ _ORDER = (
     "top left", "top", "top right", "left", "center", "right",
     "bottom left", "bottom", "bottom right",
 )  # fmt: skip
+TEMPLATES = 7  # sentence patterns per language
+VARIANTS = 2  # phrases per position and language
+PER_IMAGE = 5  # captions per language and image, each of its own pattern
+
+
+def _where(phrases: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, str]]:
+    return dict(zip(_ORDER, phrases, strict=True))
+
 
 # --- French: nouns with gender, colours (masculine, feminine) ---
 _FR_KINDS = {"circle": ("cercle", "m"), "square": ("carré", "m"), "triangle": ("triangle", "m"),
@@ -36,23 +51,39 @@ _FR_SIZE_NOUN = {"small": "de petite taille", "medium": "de taille moyenne",
                  "large": "de grande taille"}  # fmt: skip
 _FR_SIZE_ADJ = {"small": ("petit", "petite"), "medium": ("moyen", "moyenne"),
                 "large": ("grand", "grande")}  # fmt: skip
-_FR_WHERE = dict(zip(_ORDER, (
-    "en haut à gauche", "tout en haut", "en haut à droite", "sur la gauche", "au milieu",
-    "sur la droite", "en bas à gauche", "tout en bas", "en bas à droite",
-), strict=True))  # fmt: skip
+_FR_WHERE = _where((
+    ("en haut à gauche", "dans l'angle en haut à gauche"), ("tout en haut", "dans la partie haute"),
+    ("en haut à droite", "dans l'angle en haut à droite"), ("sur la gauche", "du côté gauche"),
+    ("au milieu", "en plein milieu"), ("sur la droite", "du côté droit"),
+    ("en bas à gauche", "dans l'angle en bas à gauche"), ("tout en bas", "dans la partie basse"),
+    ("en bas à droite", "dans l'angle en bas à droite"),
+))  # fmt: skip
 _FR_BACKGROUNDS = {"black": "noir", "gray": "gris", "white": "blanc"}
 
 
-def _french(template, color, kind, size, position):
+_FR_PATTERNS = (
+    "{where} se trouve {a} {noun} {colour} {size_noun}",
+    "{a} {noun} de couleur {colour_m}, {size_noun}, {where}",
+    "{the}{noun} est {colour} et {size_adj}, {where}",
+    "{where}, on voit {a} {noun} {colour} {size_noun}",
+    "{a} {noun} {colour}, {size_noun}, placé{e} {where}",
+    "il y a {a} {noun} {colour} {size_noun} {where}",
+    "on aperçoit {a} {before}{noun} {colour}{after} {where}",
+)
+
+
+def _french(color, kind, size):
     noun, gender = _FR_KINDS[kind]
     g = 0 if gender == "m" else 1
-    colour, where = _FR_COLORS[color][g], _FR_WHERE[position]
-    if template == 0:
-        return f"{where} se trouve {('un', 'une')[g]} {noun} {colour} {_FR_SIZE_NOUN[size]}"
-    if template == 1:
-        return f"{('un', 'une')[g]} {noun} de couleur {_FR_COLORS[color][0]}, {_FR_SIZE_NOUN[size]}, {where}"
-    article = "l'" if noun[0] in "aeéiou" else ("le ", "la ")[g]
-    return f"{article}{noun} est {colour} et {_FR_SIZE_ADJ[size][g]}, {where}"
+    # "petit" and "grand" go before the noun, "de taille moyenne" after the colour
+    before = "" if size == "medium" else f"{_FR_SIZE_ADJ[size][g]} "
+    return {
+        "a": ("un", "une")[g], "noun": noun, "colour": _FR_COLORS[color][g],
+        "colour_m": _FR_COLORS[color][0], "size_noun": _FR_SIZE_NOUN[size],
+        "size_adj": _FR_SIZE_ADJ[size][g], "e": ("", "e")[g],
+        "the": "l'" if noun[0] in "aeéiou" else ("le ", "la ")[g],
+        "before": before, "after": f" {_FR_SIZE_NOUN[size]}" if size == "medium" else "",
+    }  # fmt: skip
 
 
 # --- German: gender, mixed declension after ein/eine; colour nouns for "in Rot" ---
@@ -64,25 +95,41 @@ _DE_COLORS = {"red": "rot", "green": "grün", "blue": "blau", "yellow": "gelb",
 _DE_COLOR_NOUNS = {"red": "Rot", "green": "Grün", "blue": "Blau", "yellow": "Gelb",
                    "purple": "Violett", "orange": "Orange", "cyan": "Türkis", "pink": "Rosa"}  # fmt: skip
 _DE_SIZES = {"small": "klein", "medium": "mittelgroß", "large": "groß"}
-_DE_ARTICLES = {"m": ("ein", "er", "der"), "n": ("ein", "es", "das"), "f": ("eine", "e", "die")}
-_DE_WHERE = dict(zip(_ORDER, (
-    "links oben", "ganz oben", "rechts oben", "auf der linken Seite", "im Zentrum",
-    "auf der rechten Seite", "links unten", "ganz unten", "rechts unten",
-), strict=True))  # fmt: skip
+# gender -> (nominative article, its adjective ending, definite article,
+#            accusative article, its adjective ending)
+_DE_ARTICLES = {"m": ("ein", "er", "der", "einen", "en"), "n": ("ein", "es", "das", "ein", "es"),
+                "f": ("eine", "e", "die", "eine", "e")}  # fmt: skip
+_DE_WHERE = _where((
+    ("links oben", "in der linken oberen Ecke"), ("ganz oben", "am oberen Rand"),
+    ("rechts oben", "in der rechten oberen Ecke"), ("auf der linken Seite", "am linken Rand"),
+    ("im Zentrum", "genau in der Bildmitte"), ("auf der rechten Seite", "am rechten Rand"),
+    ("links unten", "in der linken unteren Ecke"), ("ganz unten", "am unteren Rand"),
+    ("rechts unten", "in der rechten unteren Ecke"),
+))  # fmt: skip
 _DE_BACKGROUNDS = {"black": "schwarzem", "gray": "grauem", "white": "weißem"}
 
 
-def _german(template, color, kind, size, position):
+_DE_PATTERNS = (
+    "{where} befindet sich {a} {size}{ending} {colour}{ending} {noun}",
+    "{the} {noun} ist {colour_word} und {size}, {where}",
+    "{a} {size}{ending} {noun} in {colour_noun}, {where}",
+    "zu sehen ist {a} {size}{ending} {colour}{ending} {noun} {where}",
+    "{where} gibt es {a_acc} {size}{ending_acc} {colour}{ending_acc} {noun}",
+    "{a} {noun} in {colour_noun}, {size}, {where}",
+    "{where}: {a} {colour}{ending} {noun}, {size}",
+)
+
+
+def _german(color, kind, size):
     noun, gender = _DE_KINDS[kind]
-    article, ending, definite = _DE_ARTICLES[gender]
-    where = _DE_WHERE[position]
-    if template == 0:
-        colour = _DE_COLORS[color]
-        return f"{where} befindet sich {article} {_DE_SIZES[size]}{ending} {colour}{ending} {noun}"
-    if template == 1:
-        colour = _DE_COLOR_NOUNS[color].lower()  # after "ist": rot, orange, türkis, rosa
-        return f"{definite} {noun} ist {colour} und {_DE_SIZES[size]}, {where}"
-    return f"{article} {_DE_SIZES[size]}{ending} {noun} in {_DE_COLOR_NOUNS[color]}, {where}"
+    article, ending, definite, accusative, acc_ending = _DE_ARTICLES[gender]
+    return {
+        "a": article, "ending": ending, "the": definite, "a_acc": accusative,
+        "ending_acc": acc_ending, "noun": noun, "size": _DE_SIZES[size],
+        "colour": _DE_COLORS[color], "colour_noun": _DE_COLOR_NOUNS[color],
+        # after "ist": rot, orange, türkis, rosa
+        "colour_word": _DE_COLOR_NOUNS[color].lower(),
+    }  # fmt: skip
 
 
 # --- Spanish: gender agreement; "de color" takes the masculine form ---
@@ -97,24 +144,39 @@ _ES_SIZES = {"small": ("pequeño", "pequeña"), "medium": ("mediano", "mediana")
              "large": ("grande", "grande")}  # fmt: skip
 _ES_SIZE_BEFORE = {"small": ("pequeño", "pequeña"), "medium": ("mediano", "mediana"),
                    "large": ("gran", "gran")}  # fmt: skip
-_ES_WHERE = dict(zip(_ORDER, (
-    "arriba a la izquierda", "en la parte de arriba", "arriba a la derecha",
-    "en el lado izquierdo", "en el medio", "en el lado derecho", "abajo a la izquierda",
-    "en la parte de abajo", "abajo a la derecha",
-), strict=True))  # fmt: skip
+_ES_WHERE = _where((
+    ("arriba a la izquierda", "en la parte superior izquierda"),
+    ("en la parte de arriba", "en el borde superior"),
+    ("arriba a la derecha", "en la parte superior derecha"),
+    ("en el lado izquierdo", "junto al borde izquierdo"), ("en el medio", "en medio de la imagen"),
+    ("en el lado derecho", "junto al borde derecho"),
+    ("abajo a la izquierda", "en la parte inferior izquierda"),
+    ("en la parte de abajo", "en el borde inferior"),
+    ("abajo a la derecha", "en la parte inferior derecha"),
+))  # fmt: skip
 _ES_BACKGROUNDS = {"black": "negro", "gray": "gris", "white": "blanco"}
 
 
-def _spanish(template, color, kind, size, position):
+_ES_PATTERNS = (
+    "{where} hay {a} {noun} {colour} de tamaño {size_m}",
+    "{the} {noun} es {colour} y {size}, {where}",
+    "{a} {size_before} {noun} de color {colour_m} {where}",
+    "se ve {a} {noun} {colour} {size} {where}",
+    "{where} aparece {a} {noun} {size} de color {colour_m}",
+    "{a} {noun} {colour}, {size}, situad{o} {where}",
+    "{a} {noun} de tamaño {size_m} y color {colour_m}, {where}",
+)
+
+
+def _spanish(color, kind, size):
     noun, gender = _ES_KINDS[kind]
     g = 0 if gender == "m" else 1
-    where = _ES_WHERE[position]
-    if template == 0:
-        return f"{where} hay {('un', 'una')[g]} {noun} {_ES_COLORS[color][g]} de tamaño {_ES_SIZES[size][0]}"
-    if template == 1:
-        return f"{('el', 'la')[g]} {noun} es {_ES_COLORS[color][g]} y {_ES_SIZES[size][g]}, {where}"
-    before = _ES_SIZE_BEFORE[size][g]
-    return f"{('un', 'una')[g]} {before} {noun} de color {_ES_COLORS[color][0]} {where}"
+    return {
+        "a": ("un", "una")[g], "the": ("el", "la")[g], "o": ("o", "a")[g], "noun": noun,
+        "colour": _ES_COLORS[color][g], "colour_m": _ES_COLORS[color][0],
+        "size": _ES_SIZES[size][g], "size_m": _ES_SIZES[size][0],
+        "size_before": _ES_SIZE_BEFORE[size][g],
+    }  # fmt: skip
 
 
 # --- Chinese ---
@@ -124,29 +186,50 @@ _ZH_COLORS = {"red": "红色", "green": "绿色", "blue": "蓝色", "yellow": "�
               "orange": "橙色", "cyan": "青色", "pink": "粉色"}  # fmt: skip
 _ZH_SIZES = {"small": "小", "medium": "中等", "large": "大"}
 _ZH_SIZE_PHRASE = {"small": "尺寸较小", "medium": "尺寸中等", "large": "尺寸较大"}
-_ZH_WHERE = dict(zip(_ORDER, (
-    "左上方", "上方", "右上方", "左侧", "中央", "右侧", "左下方", "下方", "右下方",
-), strict=True))  # fmt: skip
+_ZH_WHERE = _where((
+    ("左上方", "靠左上的位置"), ("上方", "靠上的位置"), ("右上方", "靠右上的位置"),
+    ("左侧", "靠左的位置"), ("中央", "正中"), ("右侧", "靠右的位置"),
+    ("左下方", "靠左下的位置"), ("下方", "靠下的位置"), ("右下方", "靠右下的位置"),
+))  # fmt: skip
 _ZH_BACKGROUNDS = {"black": "黑色", "gray": "灰色", "white": "白色"}
 
 
-def _chinese(template, color, kind, size, position):
-    colour, noun, where = _ZH_COLORS[color], _ZH_KINDS[kind], _ZH_WHERE[position]
-    if template == 0:
-        return f"一个{_ZH_SIZES[size]}的{colour}{noun}在{where}"
-    if template == 1:
-        return f"位于{where}的{_ZH_SIZES[size]}{colour}{noun}"
-    return f"画面{where}有个{colour}的{noun}，{_ZH_SIZE_PHRASE[size]}"
+_ZH_PATTERNS = (
+    "一个{size}的{colour}{noun}在{where}",
+    "位于{where}的{size}{colour}{noun}",
+    "画面{where}有个{colour}的{noun}，{size_phrase}",
+    "{where}画着一个{size}的{colour}{noun}",
+    "在{where}可以看到一个{colour}{noun}，{size_phrase}",
+    "{colour}的{noun}，{size_phrase}，在{where}",
+    "图中{where}是一个{size}{colour}{noun}",
+)
 
 
-# code -> (one shape's phrase, conjunction between shapes, background phrase)
+def _chinese(color, kind, size):
+    return {
+        "colour": _ZH_COLORS[color], "noun": _ZH_KINDS[kind], "size": _ZH_SIZES[size],
+        "size_phrase": _ZH_SIZE_PHRASE[size],
+    }  # fmt: skip
+
+
+# code -> (a shape's words by (colour, kind, size), its TEMPLATES patterns, its positions'
+# VARIANTS phrases, conjunction between shapes, background phrase)
 LANGUAGES = {
-    "fr": (_french, " et ", lambda b: f" sur un fond {_FR_BACKGROUNDS[b]}"),
-    "de": (_german, " und ", lambda b: f" auf {_DE_BACKGROUNDS[b]} Hintergrund"),
-    "es": (_spanish, " y ", lambda b: f" sobre un fondo {_ES_BACKGROUNDS[b]}"),
-    "zh": (_chinese, "，还有", lambda b: f"，背景是{_ZH_BACKGROUNDS[b]}"),
-}
-TEMPLATES = 3  # paraphrases per language and image
+    "fr": (_french, _FR_PATTERNS, _FR_WHERE, " et ", lambda b: f" sur un fond {_FR_BACKGROUNDS[b]}"),
+    "de": (_german, _DE_PATTERNS, _DE_WHERE, " und ",
+           lambda b: f" auf {_DE_BACKGROUNDS[b]} Hintergrund"),
+    "es": (_spanish, _ES_PATTERNS, _ES_WHERE, " y ",
+           lambda b: f" sobre un fondo {_ES_BACKGROUNDS[b]}"),
+    "zh": (_chinese, _ZH_PATTERNS, _ZH_WHERE, "，还有", lambda b: f"，背景是{_ZH_BACKGROUNDS[b]}"),
+}  # fmt: skip
+
+
+def phrase(code: str, template: int, variant: int, color, kind, size, position) -> str:
+    """One shape in language `code`: pattern `template`, the position's phrase `variant`."""
+    words, patterns, where = LANGUAGES[code][:3]
+    return patterns[template].format(**words(color, kind, size), where=where[position][variant])
+
+
 CODES = ("en", *LANGUAGES)
 
 
@@ -164,11 +247,19 @@ def parse_languages(value) -> tuple[str, ...]:
 
 
 def captions(code: str, shapes: list[dict], background: str, rng) -> list[str]:
-    """TEMPLATES captions of one image in language `code`; the background named 40% of the time."""
-    phrase, conjunction, background_phrase = LANGUAGES[code]
+    """PER_IMAGE captions of one image in language `code`, each of its own pattern.
+
+    Each shape takes one of its position's VARIANTS phrases at random; the background is
+    named 40% of the time.
+    """
+    conjunction, background_phrase = LANGUAGES[code][3:]
     texts = []
-    for template in range(TEMPLATES):
-        parts = [phrase(template, s["color"], s["kind"], s["size"], s["position"]) for s in shapes]
+    for template in rng.choice(TEMPLATES, size=PER_IMAGE, replace=False):
+        parts = [
+            phrase(code, int(template), int(rng.integers(VARIANTS)), s["color"], s["kind"],
+                   s["size"], s["position"])
+            for s in shapes
+        ]  # fmt: skip
         text = conjunction.join(parts)
         if rng.random() < 0.4:
             text += background_phrase(background)
