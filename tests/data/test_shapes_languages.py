@@ -134,3 +134,18 @@ def test_conversion_stores_every_language_and_training_draws_from_them(tmp_path,
     is_german = (np.abs(chosen[:, None] - german[None]).max(-1) < 1e-6).any(-1)
     # a caption is drawn uniformly from 10, of which 5 are German: about half of 80
     assert 25 <= is_german.sum() <= 55
+
+
+def test_data_converted_with_older_captions_of_other_languages_is_not_reused(tmp_path, monkeypatch):
+    from tf_t2i.data.builtin import ensure_builtin
+
+    monkeypatch.setenv("TF_T2I_CACHE", str(tmp_path))
+    monkeypatch.setattr("tf_t2i.data.builtin.convert", lambda source, out_dir, **kw: out_dir)
+
+    def data_dir(**options):
+        return ensure_builtin("shapes", image_size=16, encoder="use-m3", num_images=8, **options)
+
+    english, many = data_dir(), data_dir(languages="en,fr")
+    monkeypatch.setattr(shapes_languages, "REVISION", 1)  # the captions before revisions
+    assert data_dir() == english  # English captions never changed: their caches stay
+    assert data_dir(languages="en,fr") not in (many, english)

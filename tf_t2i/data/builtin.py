@@ -48,7 +48,7 @@ def ensure_builtin(name: str = "shapes", **options) -> pathlib.Path:
     if not isinstance(spec, str):
         spec = spec.spec
     key = [name, source_options, {**convert_options, "encoder": spec}]
-    revision = getattr(source_class(name), "revision", 1)
+    revision = source_class(name).cache_revision(source_options)
     if revision > 1:  # the first revision keeps the digests of existing caches
         key.append({"revision": revision})
     blob = json.dumps(key, sort_keys=True)

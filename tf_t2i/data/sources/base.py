@@ -46,6 +46,14 @@ class Source:
     """
 
     name: str = ""
+    # bumped when a built-in source's converted data changes, so that ensure_builtin
+    # converts again instead of reusing an older cached copy
+    revision: int = 1
+
+    @classmethod
+    def cache_revision(cls, options: dict) -> int:
+        """The revision of the data these options convert to (built-in sources)."""
+        return cls.revision
 
     def info(self) -> SourceInfo:
         raise NotImplementedError

@@ -40,9 +40,7 @@ class DigitsSource(Source):
     name = "digits"
     # a mirrored 3, 5 or 7 is no digit: training must not flip the images
     flip_invariant = False
-    # bumped when the converted data changes (2: random_flip off), so that
-    # ensure_builtin converts again instead of reusing an older cached copy
-    revision = 2
+    revision = 2  # 2: random_flip off
 
     def __init__(self, path=None, *, image_size: int = 32):
         if path is not None:

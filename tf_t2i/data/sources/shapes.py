@@ -83,7 +83,8 @@ class ShapesSource(Source):
         holdout_classes: or name them: "red circle,blue star" or a list.
         languages: caption languages, "en" (the default) or codes from
             shapes_languages.CODES ("en,fr,de,es,zh" or a list): each other
-            language adds three paraphrases per image, in their own phrasing.
+            language adds shapes_languages.PER_IMAGE captions per image, in its own
+            phrasings.
     """
 
     name = "shapes"
@@ -91,6 +92,13 @@ class ShapesSource(Source):
     flip_invariant = False
     # drawn independently of the captions, which name it only 40% of the time
     style_groups = ("background",)
+
+    @classmethod
+    def cache_revision(cls, options: dict) -> int:
+        # English captions are as they always were; other languages' are at their revision
+        if len(shapes_languages.parse_languages(options.get("languages", "en"))) > 1:
+            return shapes_languages.REVISION
+        return cls.revision
 
     def __init__(
         self,

@@ -35,6 +35,10 @@ _ORDER = (
 TEMPLATES = 7  # sentence patterns per language
 VARIANTS = 2  # phrases per position and language
 PER_IMAGE = 5  # captions per language and image, each of its own pattern
+# the cache revision of shapes data with other languages (2: seven patterns and two position
+# phrases each, five captions per image; 1: three fixed patterns), so that a data set
+# converted with older captions is converted again, not reused
+REVISION = 2
 
 
 def _where(phrases: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, str]]:
