@@ -21,23 +21,24 @@ import statistics
 import sys
 
 from bench.bench_train_step import device, time_steps
-from bench.machine import make_matmul, matmul_peak
+from bench.machine import make_matmul, matmul_peak, synthetic_batch
 
 
 def build_variant(variant, policy, batch_size):
     """The default job's GAN with D's trunk activations from Keras ("keras") or the project
     ("project"), its compiled step and a batch; and the remapper failures while compiling."""
+    import dataclasses
     import tempfile
 
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from tf_t2i.config import load_config
     from tf_t2i.models import discriminator
     from tf_t2i.models.build import build_gan
 
-    config = load_config("shapes").model
+    # the shapes data's 48 colour x kind classes and USE-m3's 512-d embeddings
+    config = dataclasses.replace(load_config("shapes").model, num_classes=48, embedding_dim=512)
     original = discriminator.LeakyReLU
     if variant == "keras":
         discriminator.LeakyReLU = keras.layers.LeakyReLU
@@ -47,13 +48,7 @@ def build_variant(variant, policy, batch_size):
     finally:
         discriminator.LeakyReLU = original
         keras.mixed_precision.set_dtype_policy("float32")
-    rng = np.random.default_rng(0)
-    size, dim = config.image_size, config.embedding_dim
-    batch = {
-        "images": tf.constant(rng.uniform(-1, 1, (batch_size, size, size, 3)), tf.float32),
-        "embeddings": tf.constant(rng.normal(size=(batch_size, dim)), tf.float32),
-        "wrong_embeddings": tf.constant(rng.normal(size=(batch_size, dim)), tf.float32),
-    }
+    batch = synthetic_batch(batch_size, config.image_size, config.embedding_dim, num_classes=48)
     step = tf.function(gan.train_step, reduce_retracing=True, jit_compile=False)
     with tempfile.TemporaryFile() as log:
         saved = os.dup(2)

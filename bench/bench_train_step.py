@@ -43,7 +43,7 @@ import statistics
 import sys
 import time
 
-from bench.machine import cpu_model, machine, make_matmul, matmul_peak
+from bench.machine import cpu_model, machine, make_matmul, matmul_peak, synthetic_batch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -96,7 +96,6 @@ def build(policy, kernels, batch_size):
     """A default (64x64 GAN-INT-CLS) GAN under `policy` with `kernels` (model.kernels),
     its compiled step and a batch."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from tf_t2i.models.build import build_gan
@@ -107,12 +106,7 @@ def build(policy, kernels, batch_size):
         gan = build_gan(ModelConfig(kernels=kernels), seed=0)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
-    rng = np.random.default_rng(0)
-    batch = {
-        "images": tf.constant(rng.uniform(-1, 1, (batch_size, 64, 64, 3)), tf.float32),
-        "embeddings": tf.constant(rng.normal(size=(batch_size, 512)), tf.float32),
-        "wrong_embeddings": tf.constant(rng.normal(size=(batch_size, 512)), tf.float32),
-    }
+    batch = synthetic_batch(batch_size, 64)
     step = tf.function(gan.train_step, reduce_retracing=True, jit_compile=False)
     for _ in range(2):  # trace, then one step with warm caches
         float(step(batch)["d_loss"])

@@ -19,6 +19,7 @@ __all__ = [
     "matmul_gflops",
     "matmul_peak",
     "scaled_seconds",
+    "synthetic_batch",
 ]
 
 FULL_SPEED_GFLOPS = 875.0  # 2048x2048 bf16 matmul on this 2-core machine, unthrottled
@@ -68,6 +69,25 @@ def matmul_gflops() -> float:
     import tensorflow as tf
 
     return matmul_peak(*make_matmul(tf.bfloat16))[0] / 1e9
+
+
+def synthetic_batch(batch_size: int, size: int, dim: int = 512, num_classes: int = 0) -> dict:
+    """A fixed training batch of random images and embeddings (and labels if num_classes).
+
+    What the train-step benchmarks time the step on: seeded, the same every call.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    batch = {
+        "images": tf.constant(rng.uniform(-1, 1, (batch_size, size, size, 3)), tf.float32),
+        "embeddings": tf.constant(rng.normal(size=(batch_size, dim)), tf.float32),
+        "wrong_embeddings": tf.constant(rng.normal(size=(batch_size, dim)), tf.float32),
+    }
+    if num_classes:
+        batch["labels"] = tf.constant(rng.integers(0, num_classes, batch_size), tf.int64)
+    return batch
 
 
 def scaled_seconds(seconds: float, gflops: float) -> float:

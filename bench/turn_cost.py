@@ -25,7 +25,7 @@ import pathlib
 import statistics
 import time
 
-from bench.machine import machine, matmul_gflops, section_header
+from bench.machine import machine, matmul_gflops, section_header, synthetic_batch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -53,18 +53,11 @@ def build_step(variant: str, batch_size: int = 32):
 
 
 def _traced_step(gan, variant, size, batch_size):
-    import numpy as np
     import tensorflow as tf
 
     from tf_t2i.models import layers
 
-    rng = np.random.default_rng(0)
-    batch = {
-        "images": tf.constant(rng.uniform(-1, 1, (batch_size, size, size, 3)), tf.float32),
-        "embeddings": tf.constant(rng.normal(size=(batch_size, 512)), tf.float32),
-        "wrong_embeddings": tf.constant(rng.normal(size=(batch_size, 512)), tf.float32),
-        "labels": tf.constant(rng.integers(0, 48, batch_size), tf.int64),
-    }
+    batch = synthetic_batch(batch_size, size, num_classes=48)
     step = tf.function(gan.train_step, reduce_retracing=True, jit_compile=False)
     original = layers.CpuNoiseRotation._turn
     if variant == "plain turn":  # traced once with the plain resampling, kept in the graph
