@@ -211,9 +211,11 @@ def combinations() -> list[tuple[str, str, str, str]]:
     return list(itertools.product(COLORS, KINDS, SIZES, POSITIONS))
 
 
-def captions(language: str) -> list[str]:
-    """One caption per `combinations()` entry, in `language` (a key of LANGUAGES)."""
-    return [LANGUAGES[language](*combo) for combo in combinations()]
+def captions(language: str, languages: dict | None = None) -> list[str]:
+    """One caption per `combinations()` entry, in `language` (a key of `languages`,
+    LANGUAGES by default)."""
+    phrase = (languages or LANGUAGES)[language]
+    return [phrase(*combo) for combo in combinations()]
 
 
 # === Drawing and scoring ===
@@ -251,11 +253,13 @@ def _drawer(source: pathlib.Path):
     return draw_export, z_dim
 
 
-def score(source, data_dir, batch: int = 256, log=print, drawer=None) -> dict:
+def score(source, data_dir, batch: int = 256, log=print, drawer=None, languages=None) -> dict:
     """Language -> {"color_kind", "color", "kind"} accuracies (see the module docstring).
 
     Args:
         drawer: (draw, z_dim) to score instead of the source's own (see _drawer).
+        languages: name -> caption function of (colour, kind, size, position), to score
+            instead of LANGUAGES.
     """
     from tf_t2i.evaluation.evaluator import Evaluator
 
@@ -267,9 +271,9 @@ def score(source, data_dir, batch: int = 256, log=print, drawer=None) -> dict:
         [np.random.default_rng(i).standard_normal(z_dim) for i in range(len(combos))]
     ).astype(np.float32)
     results = {}
-    for language in LANGUAGES:
+    for language in languages or LANGUAGES:
         started = time.perf_counter()
-        texts = captions(language)
+        texts = captions(language, languages)
         predicted = []
         for start in range(0, len(texts), batch):
             images = draw(texts[start : start + batch], noise[start : start + batch])

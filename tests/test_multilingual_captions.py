@@ -3,6 +3,7 @@
 import importlib.util
 import pathlib
 import re
+import sys
 
 import pytest
 
@@ -103,3 +104,27 @@ def test_unseen_english_is_a_phrasing_the_shapes_data_never_uses():
     # the same colour, kind and size words as the data's
     combo = multilingual.combinations().index(("pink", "star", "large", "bottom right"))
     assert texts[combo] == "one large-sized pink star at the lower right"
+
+
+def _bench(name):
+    path = pathlib.Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parents[1]))  # its `from bench import multilingual`
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_english_phrasings_say_which_are_the_data_sets():
+    phrasings = _bench("english_phrasings").PHRASINGS
+    training = {
+        template.format(s=size, c=color, k=kind, p=shapes.POSITIONS[position][1])
+        for template in shapes._SHAPE_PHRASES
+        for color, kind, size, position in multilingual.combinations()
+    }
+    for name, (phrase, seen) in phrasings.items():
+        texts = {phrase(*combo) for combo in multilingual.combinations()}
+        assert (texts <= training) if seen else not (texts & training), name
+        for color, kind, size, _ in multilingual.combinations()[:30]:
+            text = phrase(color, kind, size, "top left")
+            assert color in text and kind in text, (name, text)
