@@ -83,7 +83,7 @@ def test_the_bench_translations_are_phrasings_the_training_captions_never_use():
         patterns = shapes_languages.TEMPLATES * shapes_languages.VARIANTS
         assert len(training) == patterns * 8 * 6 * 3 * 9
         assert not training & set(multilingual.captions(language)), language
-        wheres = shapes_languages.LANGUAGES[code][2].values()
+        wheres = shapes_languages.LANGUAGES[code].where.values()
         assert not {w for pair in wheres for w in pair} & set(bench_positions[code]), language
 
 

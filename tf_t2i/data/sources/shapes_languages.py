@@ -24,6 +24,9 @@ The colour and shape words are the languages' own and the same in both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 from tf_t2i.errors import T2IError
 
 # position names in shapes.POSITIONS order: top left, top, top right, left, center, right,
@@ -216,22 +219,31 @@ def _chinese(color, kind, size):
     }  # fmt: skip
 
 
-# code -> (a shape's words by (colour, kind, size), its TEMPLATES patterns, its positions'
-# VARIANTS phrases, conjunction between shapes, background phrase)
+class Language(NamedTuple):
+    words: Callable  # (colour, kind, size) -> the format fields of a shape's words
+    patterns: tuple[str, ...]  # TEMPLATES sentence patterns of one shape
+    where: dict[str, tuple[str, ...]]  # position -> its VARIANTS phrases
+    conjunction: str  # between the shapes of one caption
+    background: Callable  # background name -> the phrase that names it
+
+
 LANGUAGES = {
-    "fr": (_french, _FR_PATTERNS, _FR_WHERE, " et ", lambda b: f" sur un fond {_FR_BACKGROUNDS[b]}"),
-    "de": (_german, _DE_PATTERNS, _DE_WHERE, " und ",
-           lambda b: f" auf {_DE_BACKGROUNDS[b]} Hintergrund"),
-    "es": (_spanish, _ES_PATTERNS, _ES_WHERE, " y ",
-           lambda b: f" sobre un fondo {_ES_BACKGROUNDS[b]}"),
-    "zh": (_chinese, _ZH_PATTERNS, _ZH_WHERE, "，还有", lambda b: f"，背景是{_ZH_BACKGROUNDS[b]}"),
+    "fr": Language(_french, _FR_PATTERNS, _FR_WHERE, " et ",
+                   lambda b: f" sur un fond {_FR_BACKGROUNDS[b]}"),
+    "de": Language(_german, _DE_PATTERNS, _DE_WHERE, " und ",
+                   lambda b: f" auf {_DE_BACKGROUNDS[b]} Hintergrund"),
+    "es": Language(_spanish, _ES_PATTERNS, _ES_WHERE, " y ",
+                   lambda b: f" sobre un fondo {_ES_BACKGROUNDS[b]}"),
+    "zh": Language(_chinese, _ZH_PATTERNS, _ZH_WHERE, "，还有",
+                   lambda b: f"，背景是{_ZH_BACKGROUNDS[b]}"),
 }  # fmt: skip
 
 
 def phrase(code: str, template: int, variant: int, color, kind, size, position) -> str:
     """One shape in language `code`: pattern `template`, the position's phrase `variant`."""
-    words, patterns, where = LANGUAGES[code][:3]
-    return patterns[template].format(**words(color, kind, size), where=where[position][variant])
+    language = LANGUAGES[code]
+    where = language.where[position][variant]
+    return language.patterns[template].format(**language.words(color, kind, size), where=where)
 
 
 CODES = ("en", *LANGUAGES)
@@ -256,7 +268,7 @@ def captions(code: str, shapes: list[dict], background: str, rng) -> list[str]:
     Each shape takes one of its position's VARIANTS phrases at random; the background is
     named 40% of the time.
     """
-    conjunction, background_phrase = LANGUAGES[code][3:]
+    language = LANGUAGES[code]
     texts = []
     for template in rng.choice(TEMPLATES, size=PER_IMAGE, replace=False):
         parts = [
@@ -264,8 +276,8 @@ def captions(code: str, shapes: list[dict], background: str, rng) -> list[str]:
                    s["size"], s["position"])
             for s in shapes
         ]  # fmt: skip
-        text = conjunction.join(parts)
+        text = language.conjunction.join(parts)
         if rng.random() < 0.4:
-            text += background_phrase(background)
+            text += language.background(background)
         texts.append(text)
     return texts
